@@ -1,3 +1,14 @@
-"""howfast: how fast is my model, and why?"""
+"""howfast: how fast is my model, and why?
+
+``analyze(model, inputs)`` counts parameters, MACs, FLOPs and memory traffic per layer and returns
+a ``Report``; the ``howfast`` command line does the same for zoo models and factories.
+"""
+
+from howfast.api import analyze
+from howfast.conventions import Conventions
+from howfast.errors import HowfastError
+from howfast.report.report import Report
 
 __version__ = "0.1.0"
+
+__all__ = ["Conventions", "HowfastError", "Report", "__version__", "analyze"]

@@ -1,0 +1,440 @@
+"""Capture a PyTorch model's execution as a graph of ops with module attribution.
+
+Two interceptors run together while the model executes once:
+
+* a ``TorchDispatchMode`` sees every aten op (``F.*`` calls, ``torch.matmul``, ``@``, ``einsum``,
+  in-place ops, module calls alike) after autograd and decompositions;
+* a ``TorchFunctionMode`` catches a few *composite functions* (scaled dot-product attention and
+  the recurrent layers) before the backend picks a kernel for them. On CPU, SDPA may run as one
+  flash kernel or as a dozen math ops, and LSTM as ``mkldnn_rnn_layer`` or as matmuls, depending on
+  device, dtype and grad mode. Recording them as one op with one formula makes the counts
+  independent of that choice; the aten ops they run inside are not recorded.
+
+Global module forward hooks keep a stack of module paths, so each op is attributed to the
+innermost module it ran in. Every hook and mode is removed on exit, and buffers that a
+training-mode forward would update (batch-norm running stats) are restored, so the model is left
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils.weak import WeakIdKeyDictionary
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from howfast.capture.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta
+from howfast.errors import ModelRunError
+
+# Functions recorded whole, before kernel selection. Names are the op names the cost registry uses.
+COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
+    torch._C._nn.scaled_dot_product_attention: "scaled_dot_product_attention",
+    torch._C._VariableFunctions.lstm: "lstm",
+    torch._C._VariableFunctions.gru: "gru",
+    torch._C._VariableFunctions.rnn_tanh: "rnn_tanh",
+    torch._C._VariableFunctions.rnn_relu: "rnn_relu",
+}
+
+
+class StopCapture(Exception):
+    """Raised after the module named by ``until`` finishes, to end the run early."""
+
+
+@dataclass(frozen=True, slots=True)
+class _AliasInfo:
+    """Which outputs of an aten op alias an input (views, in-place and out= results)."""
+
+    aliased_outputs: tuple[int | None, ...]  # for each output, the index of the aliased argument
+    inplace: bool
+
+
+class _TensorTable:
+    """Gives every tensor seen a stable id and a storage id, without keeping it alive."""
+
+    def __init__(self) -> None:
+        self._metas: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._ids = count(1)
+
+    def register(self, tensor: torch.Tensor, kind: TensorKind, name: str = "", storage: int | None = None) -> TensorMeta:
+        tid = next(self._ids)
+        meta = TensorMeta(
+            tid=tid,
+            storage=tid if storage is None else storage,
+            shape=tuple(int(s) for s in tensor.shape),
+            dtype=str(tensor.dtype).removeprefix("torch."),
+            itemsize=tensor.element_size(),
+            kind=kind,
+            name=name,
+        )
+        self._metas[tensor] = meta
+        return meta
+
+    def lookup(self, tensor: torch.Tensor) -> TensorMeta:
+        meta = self._metas.get(tensor)
+        if meta is None or meta.shape != tuple(tensor.shape):
+            # A tensor made outside the capture (a plain attribute, a constant) or resized in place.
+            kind = meta.kind if meta is not None else TensorKind.CONSTANT
+            storage = meta.storage if meta is not None else None
+            meta = self.register(tensor, kind, meta.name if meta else "", storage)
+        return meta
+
+    def derive(self, tensor: torch.Tensor, source: TensorMeta) -> TensorMeta:
+        """Register ``tensor`` as sharing ``source``'s storage (a view or in-place result)."""
+        existing = self._metas.get(tensor)
+        if existing is not None and existing.storage == source.storage and existing.shape == tuple(tensor.shape):
+            return existing
+        kind = source.kind if source.kind != TensorKind.INPUT else TensorKind.INPUT
+        return self.register(tensor, kind, source.name, storage=source.storage)
+
+
+class _ModuleStack:
+    """Tracks the module path the model is executing in, via global forward hooks."""
+
+    def __init__(self, model: nn.Module, until: str | None) -> None:
+        self.paths: dict[int, str] = {}
+        for name, module in model.named_modules(remove_duplicate=False):
+            self.paths.setdefault(id(module), name)
+        self.stack: list[str] = [""]
+        self.stack_args: list[Any] = [()]  # inputs of each module on the stack, for error messages
+        self.types = {id(m): type(m).__name__ for m in model.modules()}
+        self.types_by_path = {p: self.types[i] for i, p in self.paths.items()}
+        self.until = until
+        self.calls: dict[str, int] = {}
+        self.output_shapes: dict[str, list[tuple[int, ...]]] = {}
+        self.reached_until = False
+        self.until_outputs: list[TensorMeta] = []
+        self.tensors: _TensorTable | None = None
+
+    @property
+    def current(self) -> str:
+        return self.stack[-1]
+
+    def pre_hook(self, module: nn.Module, args: Any) -> None:
+        path = self.paths.get(id(module))
+        if path is not None:
+            self.stack.append(path)
+            self.stack_args.append(args)
+            self.calls[path] = self.calls.get(path, 0) + 1
+
+    def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        path = self.paths.get(id(module))
+        if path is None or path not in self.stack[1:]:
+            return
+        while self.stack.pop() != path:  # a submodule raised and the model caught it
+            self.stack_args.pop()
+        self.stack_args.pop()
+        self.output_shapes[path] = [tuple(t.shape) for t in _tensors_in(output)]
+        if self.until is not None and path == self.until and not self.reached_until:
+            self.reached_until = True
+            self.until_outputs = [self.tensors.lookup(t) for t in _tensors_in(output)]
+            raise StopCapture(path)
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        pre = nn.modules.module.register_module_forward_pre_hook(self.pre_hook)
+        # No always_call: if a forward raises, the stack keeps the failing module for the message.
+        post = nn.modules.module.register_module_forward_hook(self.post_hook)
+        try:
+            yield
+        finally:
+            pre.remove()
+            post.remove()
+
+
+class _Recorder:
+    """Turns intercepted calls into ``OpRecord``s."""
+
+    def __init__(self, tensors: _TensorTable, modules: _ModuleStack) -> None:
+        self.tensors = tensors
+        self.modules = modules
+        self.ops: list[OpRecord] = []
+        self.suppress = 0  # > 0 while inside a composite function
+        self._names: dict[Any, str] = {}
+        self._alias: dict[Any, _AliasInfo] = {}
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return self.tensors.lookup(value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.convert(v) for v in value) if isinstance(value, list) else tuple(self.convert(v) for v in value)
+        if isinstance(value, (int, float, bool, str)) or value is None:
+            return value
+        return str(value)
+
+    def record(self, name: str, args: tuple, kwargs: dict, margs: tuple, mkwargs: dict, out: Any, alias: _AliasInfo | None) -> None:
+        outputs: list[TensorMeta] = []
+        aliased: set[int] = set()
+        flat_args = list(args) + list(kwargs.values())
+        for i, tensor in enumerate(_tensors_in(out)):
+            source_index = None
+            if alias is not None and i < len(alias.aliased_outputs):
+                source_index = alias.aliased_outputs[i]
+            elif alias is not None and alias.aliased_outputs and alias.aliased_outputs[-1] is not None:
+                source_index = alias.aliased_outputs[-1]  # a list of views (split, unbind)
+            if source_index is not None:
+                source = _first_tensor(flat_args[source_index]) if source_index < len(flat_args) else None
+                if source is not None:
+                    outputs.append(self.tensors.derive(tensor, self.tensors.lookup(source)))
+                    aliased.add(i)
+                    continue
+            outputs.append(self.tensors.register(tensor, TensorKind.ACTIVATION))
+        self.ops.append(
+            OpRecord(
+                index=len(self.ops),
+                op=name,
+                module=self.modules.current,
+                args=margs,
+                kwargs=mkwargs,
+                outputs=tuple(outputs),
+                aliases=frozenset(aliased),
+                inplace=bool(alias and alias.inplace),
+            )
+        )
+
+    def aten_name(self, func: Any) -> str:
+        name = self._names.get(func)
+        if name is None:
+            name = self._names[func] = str(func)
+        return name
+
+    def alias_info(self, func: Any) -> _AliasInfo:
+        info = self._alias.get(func)
+        if info is None:
+            info = self._alias[func] = _schema_alias_info(func)
+        return info
+
+
+class _DispatchInterceptor(TorchDispatchMode):
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        rec = self.recorder
+        if rec.suppress:
+            return func(*args, **kwargs)
+        margs, mkwargs = rec.convert(args), {k: rec.convert(v) for k, v in kwargs.items()}
+        out = func(*args, **kwargs)
+        rec.record(rec.aten_name(func), args, kwargs, margs, mkwargs, out, rec.alias_info(func))
+        return out
+
+
+class _FunctionInterceptor(TorchFunctionMode):
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        name = COMPOSITE_FUNCTIONS.get(func)
+        rec = self.recorder
+        if name is None or rec.suppress:
+            return func(*args, **kwargs)
+        margs, mkwargs = rec.convert(args), {k: rec.convert(v) for k, v in kwargs.items()}
+        rec.suppress += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            rec.suppress -= 1
+        rec.record(name, args, kwargs, margs, mkwargs, out, None)
+        return out
+
+
+def capture(
+    model: nn.Module,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    until: str | None = None,
+    no_grad: bool = True,
+    model_name: str | None = None,
+) -> CapturedGraph:
+    """Run ``model(*args, **kwargs)`` once and return every op it executed, attributed to modules.
+
+    ``until`` names a module path; the run stops after that module's forward returns, and only the
+    ops up to it are kept (a feature extractor cut at a named layer).
+    """
+    kwargs = kwargs or {}
+    tensors = _TensorTable()
+    modules = _ModuleStack(model, until)
+    modules.tensors = tensors
+    if until is not None and until not in {p for p in modules.paths.values()}:
+        from howfast.errors import InputSpecError
+
+        raise InputSpecError(_unknown_layer_message(until, list(modules.paths.values())))
+    _register_weights(model, tensors)
+    input_metas = _register_inputs(args, kwargs, tensors)
+    recorder = _Recorder(tensors, modules)
+    saved = _snapshot_training_buffers(model)
+    outputs: list[TensorMeta] = []
+    try:
+        with torch.set_grad_enabled(not no_grad), modules.installed(), _FunctionInterceptor(recorder), _DispatchInterceptor(recorder):
+            result = model(*args, **kwargs)
+        outputs = [tensors.lookup(t) for t in _tensors_in(result)]
+    except StopCapture:
+        outputs = list(modules.until_outputs)
+    except Exception as exc:  # the model rejected its inputs: say where and with what
+        raise ModelRunError(_run_error_message(exc, modules, args, kwargs)) from exc
+    finally:
+        _restore_buffers(saved)
+    graph = _graph(model, model_name, recorder, modules, input_metas, until)
+    graph.outputs = outputs
+    return graph
+
+
+def _graph(model: nn.Module, model_name: str | None, recorder: _Recorder, modules: _ModuleStack, inputs: list[TensorMeta], until: str | None) -> CapturedGraph:
+    infos = _module_infos(model, modules)
+    params = _unique(model.parameters())
+    buffers = _unique(model.buffers())
+    read = {t.name for op in recorder.ops for t in op.inputs if t.kind == TensorKind.PARAM}
+    used = _unique(p for name, p in model.named_parameters() if name in read)
+    dtypes: dict[str, int] = {}
+    for p in params:
+        key = str(p.dtype).removeprefix("torch.")
+        dtypes[key] = dtypes.get(key, 0) + p.numel()
+    return CapturedGraph(
+        model_name=model_name or type(model).__name__,
+        ops=recorder.ops,
+        modules=infos,
+        inputs=inputs,
+        params=sum(p.numel() for p in params),
+        param_bytes=sum(p.numel() * p.element_size() for p in params),
+        buffers=sum(b.numel() for b in buffers),
+        buffer_bytes=sum(b.numel() * b.element_size() for b in buffers),
+        trainable_params=sum(p.numel() for p in params if p.requires_grad),
+        used_params=sum(p.numel() for p in used),
+        used_param_bytes=sum(p.numel() * p.element_size() for p in used),
+        param_dtypes=dtypes,
+        truncated_at=until,
+    )
+
+
+def _module_infos(model: nn.Module, modules: _ModuleStack) -> dict[str, ModuleInfo]:
+    infos: dict[str, ModuleInfo] = {}
+    for path, module in model.named_modules():
+        params = _unique(module.parameters())
+        infos[path] = ModuleInfo(
+            path=path,
+            type=type(module).__name__,
+            depth=0 if path == "" else path.count(".") + 1,
+            params=sum(p.numel() for p in params),
+            param_bytes=sum(p.numel() * p.element_size() for p in params),
+            calls=modules.calls.get(path, 0),
+            output_shapes=modules.output_shapes.get(path, []),
+        )
+    return infos
+
+
+def _unique(tensors: Iterator[torch.Tensor]) -> list[torch.Tensor]:
+    seen: dict[int, torch.Tensor] = {}
+    for t in tensors:
+        seen.setdefault(id(t), t)
+    return list(seen.values())
+
+
+def _register_weights(model: nn.Module, tensors: _TensorTable) -> None:
+    for name, p in model.named_parameters():
+        tensors.register(p, TensorKind.PARAM, name)
+    for name, b in model.named_buffers():
+        tensors.register(b, TensorKind.BUFFER, name)
+
+
+def _register_inputs(args: tuple, kwargs: dict, tensors: _TensorTable) -> list[TensorMeta]:
+    metas = []
+    for i, value in enumerate(args):
+        for t in _tensors_in(value):
+            metas.append(tensors.register(t, TensorKind.INPUT, f"input{i}"))
+    for key, value in kwargs.items():
+        for t in _tensors_in(value):
+            metas.append(tensors.register(t, TensorKind.INPUT, key))
+    return metas
+
+
+def _snapshot_training_buffers(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Copies of buffers a training-mode forward may update in place (e.g. BN running stats)."""
+    if not any(m.training for m in model.modules()):
+        return []
+    return [(b, b.detach().clone()) for b in _unique(model.buffers()) if b.device.type != "meta"]
+
+
+def _restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    with torch.no_grad():
+        for buffer, copy in saved:
+            buffer.copy_(copy)
+
+
+def _schema_alias_info(func: Any) -> _AliasInfo:
+    schema = getattr(func, "_schema", None)
+    if schema is None:
+        return _AliasInfo((), False)
+    arg_sets: dict[str, int] = {}
+    for i, arg in enumerate(schema.arguments):
+        info = arg.alias_info
+        if info is not None:
+            for s in info.before_set:
+                arg_sets.setdefault(s, i)
+    aliased: list[int | None] = []
+    inplace = False
+    for ret in schema.returns:
+        info = ret.alias_info
+        index = None
+        if info is not None:
+            inplace = inplace or info.is_write
+            for s in info.before_set:
+                if s in arg_sets:
+                    index = arg_sets[s]
+                    break
+        aliased.append(index)
+    return _AliasInfo(tuple(aliased), inplace)
+
+
+def _tensors_in(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors_in(v)]
+    return []
+
+
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    found = _tensors_in(value)
+    return found[0] if found else None
+
+
+def _run_error_message(exc: Exception, modules: _ModuleStack, args: tuple, kwargs: dict) -> str:
+    where = modules.current
+    if where:
+        where = f"{where} ({modules.types_by_path.get(where, '?')})"
+        shapes = ", ".join(_shape_text(v) for v in modules.stack_args[-1])
+    else:
+        where = "<model>"
+        shapes = ", ".join(_shape_text(v) for v in list(args) + list(kwargs.values()))
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if len(first_line) > 300:
+        first_line = first_line[:297] + "..."
+    return f"the model failed in module {where} with inputs ({shapes}): {type(exc).__name__}: {first_line}"
+
+
+def _shape_text(value: Any) -> str:
+    tensors = _tensors_in(value)
+    if not tensors:
+        return repr(value)
+    return ", ".join("x".join(str(s) for s in t.shape) + f":{str(t.dtype).removeprefix('torch.')}" for t in tensors)
+
+
+def _unknown_layer_message(name: str, paths: list[str]) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(name, [p for p in paths if p], n=5, cutoff=0.4)
+    hint = f"; nearest: {', '.join(near)}" if near else ""
+    return f"no layer named {name!r} in the model{hint}"

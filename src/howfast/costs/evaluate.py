@@ -1,0 +1,163 @@
+"""Cost every op of a captured graph: formula results plus the shared memory rules.
+
+Two memory models are always computed, in elements and in bytes, split into input (activation)
+reads, weight reads and output writes:
+
+* ``writeup`` — the Chinese write-up's accounting: what the formula says for activation reads (a
+  conv input read once per MAC, an element-wise operand once per output...), weights read once,
+  outputs written once.
+* ``compulsory`` — each distinct tensor the op touches read or written once (views free): the
+  traffic of an ideal kernel with no re-reads, and the lower bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from howfast.capture.records import OpRecord, TensorMeta
+from howfast.conventions import Conventions
+from howfast.costs.registry import Cost, is_free, lookup
+
+
+@dataclass(slots=True)
+class Traffic:
+    """Memory traffic of one op (or a sum of ops) under one memory model."""
+
+    input: int = 0
+    weights: int = 0
+    output: int = 0
+    input_bytes: int = 0
+    weights_bytes: int = 0
+    output_bytes: int = 0
+
+    @property
+    def elements(self) -> int:
+        return self.input + self.weights + self.output
+
+    @property
+    def bytes(self) -> int:
+        return self.input_bytes + self.weights_bytes + self.output_bytes
+
+    @property
+    def read_bytes(self) -> int:
+        return self.input_bytes + self.weights_bytes
+
+    def add(self, other: "Traffic") -> None:
+        self.input += other.input
+        self.weights += other.weights
+        self.output += other.output
+        self.input_bytes += other.input_bytes
+        self.weights_bytes += other.weights_bytes
+        self.output_bytes += other.output_bytes
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input": self.input,
+            "weights": self.weights,
+            "output": self.output,
+            "elements": self.elements,
+            "input_bytes": self.input_bytes,
+            "weights_bytes": self.weights_bytes,
+            "output_bytes": self.output_bytes,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(slots=True)
+class OpCost:
+    """One op's costs. ``counted`` is False when no formula exists (then FLOPs/MACs are unknown)."""
+
+    record: OpRecord
+    counted: bool
+    free: bool
+    macs: int = 0
+    flops: int = 0
+    writeup: Traffic = field(default_factory=Traffic)
+    compulsory: Traffic = field(default_factory=Traffic)
+    activation_elements: int = 0
+
+    @property
+    def op(self) -> str:
+        return self.record.op
+
+    @property
+    def module(self) -> str:
+        return self.record.module
+
+
+def evaluate(ops: list[OpRecord], conventions: Conventions) -> list[OpCost]:
+    """Cost every op with its formula and the shared memory rules."""
+    return [evaluate_op(op, conventions) for op in ops]
+
+
+def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
+    if is_free(op.op):
+        return OpCost(record=op, counted=True, free=True)
+    formula = lookup(op.op)
+    result = formula(op, conventions) if formula is not None else Cost()
+    written = _written(op)
+    return OpCost(
+        record=op,
+        counted=formula is not None,
+        free=False,
+        macs=result.macs,
+        flops=result.flops,
+        writeup=_writeup_traffic(op, result, written),
+        compulsory=_compulsory_traffic(op, result, written),
+        activation_elements=sum(t.numel for t in op.new_outputs),
+    )
+
+
+def _written(op: OpRecord) -> list[TensorMeta]:
+    """Outputs the op writes: new tensors, and in-place targets; pure views write nothing."""
+    if op.inplace:
+        return _distinct(list(op.outputs))
+    return _distinct(op.new_outputs)
+
+
+def _distinct(tensors: list[TensorMeta]) -> list[TensorMeta]:
+    seen: dict[int, TensorMeta] = {}
+    for t in tensors:
+        seen.setdefault(t.tid, t)
+    return list(seen.values())
+
+
+def _itemsize(tensors: list[TensorMeta], default: int = 4) -> int:
+    return tensors[0].itemsize if tensors else default
+
+
+def _writeup_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
+    inputs = op.inputs
+    activations = [t for t in inputs if not t.is_weight]
+    weights = [t for t in inputs if t.is_weight]
+    input_elems = cost.input_reads if cost.input_reads is not None else sum(t.numel for t in activations)
+    weight_elems = cost.weight_reads if cost.weight_reads is not None else sum(t.numel for t in weights)
+    output_elems = cost.output_writes if cost.output_writes is not None else sum(t.numel for t in written)
+    return Traffic(
+        input=input_elems,
+        weights=weight_elems,
+        output=output_elems,
+        input_bytes=input_elems * _itemsize(activations, _itemsize(written)),
+        weights_bytes=weight_elems * _itemsize(weights),
+        output_bytes=output_elems * _itemsize(written),
+    )
+
+
+def _compulsory_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
+    activations = [t for t in op.inputs if not t.is_weight]
+    weights = [t for t in op.inputs if t.is_weight]
+    if cost.compulsory_weight_reads is not None:
+        weight_elems = cost.compulsory_weight_reads
+        weight_bytes = weight_elems * _itemsize(weights)
+    else:
+        weight_elems = sum(t.numel for t in weights)
+        weight_bytes = sum(t.nbytes for t in weights)
+    creating = cost.input_reads == 0  # creation and fill ops read nothing
+    return Traffic(
+        input=0 if creating else sum(t.numel for t in activations),
+        weights=weight_elems,
+        output=sum(t.numel for t in written),
+        input_bytes=0 if creating else sum(t.nbytes for t in activations),
+        weights_bytes=weight_bytes,
+        output_bytes=sum(t.nbytes for t in written),
+    )

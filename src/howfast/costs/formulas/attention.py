@@ -1,0 +1,95 @@
+"""Scaled dot-product attention, counted with its true math whatever kernel runs it.
+
+For q (..., L, E), k (..., S, E), v (..., S, Ev) with b = prod(q's leading dims) (batch x heads):
+MACs = b x L x S x E (Q K^T) + b x L x S x Ev (P V). FLOPs: the two products (dot-product rule),
+1 per score for the scale, 1 per score for an explicit mask (a causal mask is a select, 0), softmax
+3S-1 per row, and the write-up's dropout p x scores when training. The same formula serves the
+function-level record (captured before kernel choice) and any fused aten kernel met directly.
+
+Write-up memory model: an unfused implementation — Q read once per MAC of Q K^T, K once, the score
+matrix written, read and written again by the softmax (with the mask read), P read once per MAC of
+P V, V once, the output written. The compulsory model reads q, k, v (and mask) and writes the
+output once: what a fused flash kernel moves.
+"""
+
+from __future__ import annotations
+
+from howfast.capture.records import OpRecord, TensorMeta
+from howfast.conventions import Conventions
+from howfast.costs.formulas._util import arg, bias_flops, dot_flops, prod, tensor
+from howfast.costs.formulas.activations import softmax_flops
+from howfast.costs.registry import Cost, cost
+
+
+def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta | None, dropout_p: float, conv: Conventions) -> Cost:
+    """Cost of softmax(q k^T * scale + mask) v for the given shapes."""
+    b = prod(q.shape[:-2])
+    length, source, e, ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+    scores = b * length * source
+    macs_qk, macs_av = scores * e, scores * ev
+    flops = (
+        dot_flops(macs_qk, scores, conv)
+        + scores  # scale
+        + (scores if mask is not None else 0)
+        + softmax_flops(b * length, source)
+        + dot_flops(macs_av, b * length * ev, conv)
+        + round(dropout_p * scores)
+    )
+    mask_reads = scores if mask is not None else 0
+    return Cost(
+        macs=macs_qk + macs_av,
+        flops=flops,
+        input_reads=macs_qk + k.numel + scores + mask_reads + macs_av + v.numel,
+        output_writes=2 * scores + b * length * ev,
+    )
+
+
+def _mask(op: OpRecord, index: int) -> TensorMeta | None:
+    for key in ("attn_mask", "attn_bias"):
+        if isinstance(op.kwargs.get(key), TensorMeta):
+            return op.kwargs[key]
+    value = arg(op, index, "attn_mask")
+    return value if isinstance(value, TensorMeta) else None
+
+
+@cost("scaled_dot_product_attention")
+def scaled_dot_product_attention(op: OpRecord, conv: Conventions) -> Cost:
+    # (query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False)
+    q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
+    return attention_cost(q, k, v, _mask(op, 3), float(arg(op, 4, "dropout_p", 0.0) or 0.0), conv)
+
+
+@cost("aten._scaled_dot_product_flash_attention_for_cpu", "aten._scaled_dot_product_flash_attention",
+      "aten._scaled_dot_product_efficient_attention", "aten._scaled_dot_product_cudnn_attention",
+      "aten._scaled_dot_product_attention_math", "aten._scaled_dot_product_fused_attention_overrideable")
+def fused_attention_kernel(op: OpRecord, conv: Conventions) -> Cost:
+    q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
+    mask = tensor(op, 3, "attn_bias") if op.op.startswith(("aten._scaled_dot_product_efficient", "aten._scaled_dot_product_cudnn")) else _mask(op, 99)
+    return attention_cost(q, k, v, mask, 0.0, conv)
+
+
+def _projection(rows: int, weight_rows: int, weight_cols: int, has_bias: bool, conv: Conventions) -> tuple[int, int]:
+    macs = rows * weight_rows * weight_cols
+    outputs = rows * weight_rows
+    return macs, dot_flops(macs, outputs, conv) + bias_flops(outputs, has_bias, conv)
+
+
+@cost("aten._native_multi_head_attention")
+def native_multi_head_attention(op: OpRecord, conv: Conventions) -> Cost:
+    """nn.MultiheadAttention's fused fast path: in-projection, attention, out-projection."""
+    # (query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, proj_bias, mask, ...)
+    query, key = tensor(op, 0, "query"), tensor(op, 1, "key")
+    embed, heads = int(arg(op, 3, "embed_dim")), int(arg(op, 4, "num_head"))
+    has_bias = tensor(op, 6, "qkv_bias") is not None
+    batch = prod(query.shape[:-2]) if len(query.shape) > 2 else 1
+    length, source, head_dim = query.shape[-2], key.shape[-2], embed // heads
+    macs_q, flops_q = _projection(batch * length, embed, embed, has_bias, conv)
+    macs_kv, flops_kv = _projection(batch * source, 2 * embed, embed, has_bias, conv)
+    macs_o, flops_o = _projection(batch * length, embed, embed, tensor(op, 8, "proj_bias") is not None, conv)
+    shape_q = (batch, heads, length, head_dim)
+    shape_kv = (batch, heads, source, head_dim)
+    q = TensorMeta(0, 0, shape_q, query.dtype, query.itemsize, query.kind)
+    kv = TensorMeta(0, 0, shape_kv, query.dtype, query.itemsize, query.kind)
+    attn = attention_cost(q, kv, kv, tensor(op, 9, "mask"), 0.0, conv)
+    macs = macs_q + macs_kv + macs_o + attn.macs
+    return Cost(macs=macs, flops=flops_q + flops_kv + flops_o + attn.flops, input_reads=macs_q + macs_kv + macs_o + attn.input_reads)

@@ -1,0 +1,77 @@
+"""Matrix products: mm, addmm, bmm, baddbmm, matmul, mv, dot (linear and einsum decompose to these).
+
+MACs = (batch) x M x N x K. Write-up reads: the activation operand is read once per MAC (as a conv
+input is read once per MAC window: every output's dot product re-reads its row); a weight operand
+is read once; a second activation operand (attention's K or V) is read once, like a weight.
+"""
+
+from __future__ import annotations
+
+from howfast.capture.records import OpRecord, TensorMeta
+from howfast.conventions import Conventions
+from howfast.costs.formulas._util import arg, bias_flops, dot_flops, out_numel, prod, tensor
+from howfast.costs.registry import Cost, cost
+
+
+def matmul_macs(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """MACs of ``torch.matmul(a, b)`` for shapes ``a`` and ``b`` (with 1-D and batch broadcasting)."""
+    a2 = (1,) + a if len(a) == 1 else a
+    b2 = b + (1,) if len(b) == 1 else b
+    m, k = a2[-2], a2[-1]
+    n = b2[-1]
+    batch = _broadcast(a2[:-2], b2[:-2])
+    return prod(batch) * m * n * k
+
+
+def _broadcast(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    width = max(len(x), len(y))
+    x = (1,) * (width - len(x)) + tuple(x)
+    y = (1,) * (width - len(y)) + tuple(y)
+    return tuple(max(p, q) for p, q in zip(x, y))
+
+
+def product_cost(op: OpRecord, operands: list[TensorMeta], macs: int, conv: Conventions, bias: TensorMeta | None = None) -> Cost:
+    """Cost of a matrix product of ``operands`` (in order) with an optional added ``bias``."""
+    outputs = out_numel(op)
+    flops = dot_flops(macs, outputs, conv) + bias_flops(outputs, bias is not None, conv)
+    activations = [t for t in operands if not t.is_weight]
+    reads = 0
+    if activations:
+        reads = macs + sum(t.numel for t in activations[1:])
+    if bias is not None and not bias.is_weight:
+        reads += bias.numel
+    return Cost(macs=macs, flops=flops, input_reads=reads)
+
+
+@cost("aten.mm", "aten.bmm", "aten.matmul", "aten.mv", "aten.dot", "aten.vdot", "aten.inner")
+def plain_product(op: OpRecord, conv: Conventions) -> Cost:
+    a, b = tensor(op, 0, "self"), tensor(op, 1, "mat2") or tensor(op, 1, "other") or tensor(op, 1, "vec")
+    return product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv)
+
+
+@cost("aten.addmm", "aten.baddbmm", "aten.addmv", "aten._addmm_activation")
+def product_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
+    bias, a, b = tensor(op, 0, "self"), tensor(op, 1, "mat1"), tensor(op, 2, "mat2")
+    if a is None:  # baddbmm/addmv name their operands batch1/batch2, mat/vec
+        a, b = tensor(op, 1, "batch1") or tensor(op, 1, "mat"), tensor(op, 2, "batch2") or tensor(op, 2, "vec")
+    result = product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv, bias=bias)
+    if op.op.startswith("aten._addmm_activation"):
+        result.flops += out_numel(op) * (13 if arg(op, 5, "use_gelu", False) else 1)
+    return result
+
+
+@cost("aten.addbmm")
+def batched_sum_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
+    bias, a, b = tensor(op, 0, "self"), tensor(op, 1, "batch1"), tensor(op, 2, "batch2")
+    macs = matmul_macs(a.shape, b.shape)
+    result = product_cost(op, [a, b], macs, conv, bias=bias)
+    # The batch of products is summed: (batch-1) additions per output, on top of the dot products.
+    result.flops += (a.shape[0] - 1) * out_numel(op)
+    return result
+
+
+@cost("aten.linear")
+def linear(op: OpRecord, conv: Conventions) -> Cost:
+    x, w, bias = tensor(op, 0, "input"), tensor(op, 1, "weight"), tensor(op, 2, "bias")
+    macs = prod(x.shape[:-1]) * w.shape[0] * w.shape[-1] if len(w.shape) == 2 else prod(x.shape)
+    return product_cost(op, [x, w], macs, conv, bias=bias)

@@ -1,0 +1,1 @@
+"""Passes over the costed graph: module tree aggregation, liveness, fusion, roofline."""

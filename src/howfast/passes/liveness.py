@@ -1,0 +1,61 @@
+"""Activation memory from tensor lifetimes over the captured graph.
+
+Walks the ops in execution order. A storage is allocated when an op first creates it and freed
+after the last op that reads any tensor living in it (views and in-place results share their
+base's storage, so an in-place ReLU allocates nothing). The model's inputs are live from the
+start; its outputs stay live to the end. Parameters and buffers are not activations and are
+excluded. At each op the live set includes the op's inputs and its outputs together, so a chain
+of layers peaks at its largest adjacent input + output pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from howfast.capture.records import OpRecord, TensorKind, TensorMeta
+
+_COUNTED_KINDS = (TensorKind.ACTIVATION, TensorKind.INPUT)
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """Peak live activation bytes, where it happens, and the live bytes after every op."""
+
+    peak_bytes: int
+    peak_op_index: int
+    timeline: tuple[int, ...]
+
+
+def liveness(ops: list[OpRecord], inputs: list[TensorMeta], outputs: list[TensorMeta]) -> Liveness:
+    sizes: dict[int, int] = {}
+    last_use: dict[int, int] = {}
+    end = len(ops)
+    for t in inputs:
+        if t.kind in _COUNTED_KINDS:
+            sizes[t.storage] = max(sizes.get(t.storage, 0), t.nbytes)
+            last_use[t.storage] = -1
+    born: list[list[int]] = [[] for _ in ops]
+    for op in ops:
+        for t in op.inputs:
+            if t.storage in sizes:
+                last_use[t.storage] = max(last_use[t.storage], op.index)
+        for t in op.outputs:
+            if t.kind in _COUNTED_KINDS and t.storage not in sizes:
+                sizes[t.storage] = t.nbytes
+                last_use[t.storage] = op.index
+                born[op.index].append(t.storage)
+    for t in outputs:
+        if t.storage in last_use:
+            last_use[t.storage] = end
+    dying: list[list[int]] = [[] for _ in range(end + 1)]
+    for storage, index in last_use.items():
+        dying[max(index, 0) if index < end else end].append(storage)
+    live = sum(sizes[s] for s in {t.storage for t in inputs if t.storage in sizes})
+    peak, peak_index, timeline = live, -1, []
+    for op in ops:
+        live += sum(sizes[s] for s in born[op.index])
+        if live > peak:
+            peak, peak_index = live, op.index
+        live -= sum(sizes[s] for s in dying[op.index])
+        timeline.append(live)
+    return Liveness(peak_bytes=peak, peak_op_index=peak_index, timeline=tuple(timeline))
