@@ -1,0 +1,144 @@
+"""Resolve a model argument into an ``nn.Module``.
+
+Accepted forms:
+* a zoo name, with options: ``mobilenet_v2``, ``mobilenet_v2:width=1.4,keras_padding=true``;
+* a Python file and a factory: ``path/to/file.py:make_model`` (options: ``...:make_model:depth=4``);
+* a module and a factory: ``package.module:make_model``.
+
+A factory is any callable returning an ``nn.Module``. Files of pickled weights (``.pt``, ``.pth``,
+``.pkl``, ``.ckpt``, ``.bin``) are refused: unpickling runs arbitrary code, so howfast never does it
+by default. Loading a ``.py`` file runs that file, as ``python file.py`` would.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from howfast.errors import ModelLoadError
+
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A built model, the name to show for it, and its default input (zoo models only)."""
+
+    module: nn.Module
+    name: str
+    default_input: str | None
+
+
+def load_model(spec: str, device: str = "cpu") -> LoadedModel:
+    """Build the model ``spec`` names on ``device`` (``meta`` allocates no weights)."""
+    spec = spec.strip()
+    if not spec:
+        raise ModelLoadError("empty model argument: give a zoo name (see `howfast zoo`), file.py:factory or package.module:factory")
+    head, _, rest = spec.partition(":")
+    if head.lower().endswith(PICKLE_SUFFIXES):
+        raise ModelLoadError(
+            f"{head!r} looks like a pickled file; howfast never unpickles files by default. "
+            "Write a factory that builds the model (e.g. model.py:make_model) and pass that instead"
+        )
+    if head.lower().endswith(".onnx"):
+        raise ModelLoadError(f"{head!r} is an ONNX file; ONNX models are analysed by the ONNX front end")
+    from howfast.zoo import registry
+
+    registry._load_models()
+    if head in registry.ZOO:
+        entry = registry.ZOO[head]
+        options = registry.parse_options(entry, rest)
+        model = registry.build(head, options, device=device)
+        return LoadedModel(model, spec, entry.default_input)
+    if head.endswith(".py") or "/" in head or "\\" in head:
+        factory_name, options = _factory_and_options(spec, rest)
+        return _build(_load_file_factory(head, factory_name), spec, options, device)
+    if rest:
+        factory_name, options = _factory_and_options(spec, rest)
+        return _build(_load_module_factory(head, factory_name), spec, options, device)
+    raise ModelLoadError(
+        f"unknown model {spec!r}: not a zoo name (the zoo has: {', '.join(sorted(registry.ZOO))}), "
+        "nor file.py:factory, nor package.module:factory"
+    )
+
+
+def _factory_and_options(spec: str, rest: str) -> tuple[str, dict[str, Any]]:
+    if not rest:
+        raise ModelLoadError(f"{spec!r} names no factory: use {spec}:FACTORY, a callable that returns an nn.Module")
+    factory, _, option_text = rest.partition(":")
+    return factory.strip(), _parse_literals(option_text)
+
+
+def _parse_literals(text: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ModelLoadError(f"factory option {part!r} is not of the form key=value")
+        try:
+            options[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            options[key.strip()] = value.strip()
+    return options
+
+
+def _load_file_factory(path_text: str, factory: str) -> Any:
+    path = Path(path_text)
+    if not path.is_file():
+        raise ModelLoadError(f"no such file: {path_text}")
+    name = f"howfast_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"cannot import {path_text} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.resolve().parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file failed to import
+        raise ModelLoadError(f"importing {path_text} failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+    finally:
+        sys.path.pop(0)
+    return _attribute(module, factory, path_text)
+
+
+def _load_module_factory(module_name: str, factory: str) -> Any:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot import module {module_name!r}: {type(exc).__name__}: {_first_line(exc)}") from exc
+    return _attribute(module, factory, module_name)
+
+
+def _attribute(module: Any, factory: str, where: str) -> Any:
+    if not hasattr(module, factory):
+        callables = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module.__name__)
+        listed = ", ".join(callables) or "none"
+        raise ModelLoadError(f"{where} has no factory {factory!r}; callables defined there: {listed}")
+    value = getattr(module, factory)
+    if not callable(value):
+        raise ModelLoadError(f"{where}:{factory} is not callable")
+    return value
+
+
+def _build(factory: Any, name: str, options: dict[str, Any], device: str) -> LoadedModel:
+    try:
+        with torch.device(device):
+            model = factory(**options) if not isinstance(factory, nn.Module) else factory
+    except Exception as exc:
+        raise ModelLoadError(f"the factory {name!r} raised {type(exc).__name__}: {_first_line(exc)}") from exc
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(f"the factory {name!r} returned {type(model).__name__}, not a torch.nn.Module")
+    return LoadedModel(model.eval() if model.training else model, name, None)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""

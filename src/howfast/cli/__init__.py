@@ -1,0 +1,1 @@
+"""The howfast command line: ``app.py`` builds it; one module per command."""

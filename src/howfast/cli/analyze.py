@@ -1,0 +1,46 @@
+"""``howfast analyze MODEL``: per-layer parameters, MACs, FLOPs and memory traffic."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+
+from howfast.api import analyze as analyze_model
+from howfast.cli.app import app
+from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for
+from howfast.report.render import FORMATS
+
+
+@app.command()
+@click.argument("model")
+@input_options
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--depth", "-d", type=click.IntRange(min=0), help="Show layers down to this module depth (0 = the model only).")
+@click.option("--until", help="Stop after this module (a dotted path, e.g. features.11).")
+@conventions_options
+@click.option("--strict", is_flag=True, help="Fail (exit 5) if an op has no cost formula.")
+@click.option("--grad", is_flag=True, help="Run with autograd enabled (default: no_grad).")
+@click.option("--train", is_flag=True, help="Run the model in training mode (batch-norm statistics, dropout).")
+def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None, depth: int | None,
+            until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool, train: bool) -> None:
+    """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
+
+    MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory or
+    package.module:factory (a callable returning a torch.nn.Module).
+    """
+    conventions = conventions_from(flops, bias, memory_model)
+    loaded, specs = resolve(model, inputs, device, dtype)
+    args, kwargs = tensors_for(specs, device, dtype)
+    if train:
+        loaded.module.train()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = analyze_model(loaded.module, args, kwargs=kwargs, conventions=conventions, until=until,
+                               no_grad=not grad, strict=strict, name=loaded.name)
+    for warning in caught:
+        if str(warning.message).startswith("howfast:"):
+            click.echo(f"warning: {str(warning.message).removeprefix('howfast: ')}", err=True)
+    emit(report.render(fmt, depth=depth), output)

@@ -1,0 +1,10 @@
+"""JSON renderer: the report's data as a versioned document (``schema_version``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def render_json(report: Any, include_ops: bool = True, **_: Any) -> str:
+    return json.dumps(report.to_dict(include_ops=include_ops), indent=2)

@@ -1,0 +1,29 @@
+"""Markdown renderer: totals, the layer table and the conventions, for READMEs and issues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from howfast.report.render.columns import LAYER_COLUMNS, visible_layers
+from howfast.report.render.summary import summary_lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_markdown(report: Any, depth: int | None = None, **_: Any) -> str:
+    lines = [f"# howfast report: {_cell(report.model['name'])}", ""]
+    lines += [f"- {_cell(line)}" for line in summary_lines(report)]
+    lines += ["", "| " + " | ".join(c.title for c in LAYER_COLUMNS) + " |", "|" + "---|" * len(LAYER_COLUMNS)]
+    for row in visible_layers(report, depth):
+        cells = [c.human(row) for c in LAYER_COLUMNS]
+        cells[0] = "&nbsp;&nbsp;" * row.depth + _cell(cells[0])
+        lines.append("| " + " | ".join(_cell(c) if i else c for i, c in enumerate(cells)) + " |")
+    lines += ["", "## Conventions", ""]
+    lines += [f"- **{key}**: {_cell(text)}" for key, text in report.conventions["described"].items()]
+    if report.uncounted_ops:
+        lines += ["", "## Uncounted ops", ""]
+        lines += [f"- `{u['op']}` x{u['count']} (in {', '.join(_cell(m or '(model)') for m in u['modules'])})" for u in report.uncounted_ops]
+    return "\n".join(lines) + "\n"
+
