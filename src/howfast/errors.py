@@ -67,3 +67,9 @@ class UsageError(HowfastError):
     """Options that contradict each other or values out of range."""
 
     exit_code = USAGE
+
+
+class ExportError(HowfastError):
+    """A PyTorch model could not be exported (to ONNX)."""
+
+    exit_code = BAD_FILE
