@@ -40,6 +40,22 @@ COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
     torch._C._VariableFunctions.gru: "gru",
     torch._C._VariableFunctions.rnn_tanh: "rnn_tanh",
     torch._C._VariableFunctions.rnn_relu: "rnn_relu",
+    # Dropout runs as native_dropout, or bernoulli_ + div_ + mul, depending on device and version.
+    # Under a function mode F.dropout hands itself to the mode, so the Python functions are keys too.
+    torch.nn.functional.dropout: "dropout",
+    torch.nn.functional.dropout1d: "feature_dropout",
+    torch.nn.functional.dropout2d: "feature_dropout",
+    torch.nn.functional.dropout3d: "feature_dropout",
+    torch.nn.functional.alpha_dropout: "alpha_dropout",
+    torch.nn.functional.feature_alpha_dropout: "feature_alpha_dropout",
+    torch._C._VariableFunctions.dropout: "dropout",
+    torch._C._VariableFunctions.dropout_: "dropout",
+    torch._C._VariableFunctions.feature_dropout: "feature_dropout",
+    torch._C._VariableFunctions.feature_dropout_: "feature_dropout",
+    torch._C._VariableFunctions.alpha_dropout: "alpha_dropout",
+    torch._C._VariableFunctions.alpha_dropout_: "alpha_dropout",
+    torch._C._VariableFunctions.feature_alpha_dropout: "feature_alpha_dropout",
+    torch._C._VariableFunctions.feature_alpha_dropout_: "feature_alpha_dropout",
 }
 
 
@@ -172,7 +188,12 @@ class _Recorder:
         outputs: list[TensorMeta] = []
         aliased: set[int] = set()
         flat_args = list(args) + list(kwargs.values())
+        passed = {id(t): t for t in _tensors_in(flat_args)}
         for i, tensor in enumerate(_tensors_in(out)):
+            if alias is None and id(tensor) in passed:  # a composite returned its input (eval dropout)
+                outputs.append(self.tensors.lookup(tensor))
+                aliased.add(i)
+                continue
             source_index = None
             if alias is not None and i < len(alias.aliased_outputs):
                 source_index = alias.aliased_outputs[i]

@@ -63,14 +63,18 @@ def embedding(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(input_reads=indices.numel if indices is not None else 0, weight_reads=rows, compulsory_weight_reads=rows)
 
 
-@cost("aten.native_dropout", "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout")
+@cost("aten.native_dropout", "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout",
+      "dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout")
 def dropout(op: OpRecord, conv: Conventions) -> Cost:
-    # The English write-up: "probability of dropout x input" (and zero when not training: in eval
-    # mode PyTorch runs no op at all).
+    # The English write-up: "probability of dropout x input", and zero when not training. Recorded
+    # at the function level, since the kernels differ by device (native_dropout, or bernoulli_,
+    # div_ and mul).
     x = tensor(op, 0, "input")
     p = float(arg(op, 1, "p", 0.0) or 0.0)
-    train = arg(op, 2, "train", True)
-    return Cost(flops=round(p * x.numel) if train else 0)
+    train = arg(op, 2, "train", op.kwargs.get("training", True))
+    if not train:
+        return Cost(input_reads=0)  # identity: no arithmetic, nothing moved
+    return Cost(flops=round(p * x.numel))
 
 
 # Interpolation: FLOPs per output element and input elements read per output element.

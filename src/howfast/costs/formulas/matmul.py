@@ -75,3 +75,24 @@ def linear(op: OpRecord, conv: Conventions) -> Cost:
     x, w, bias = tensor(op, 0, "input"), tensor(op, 1, "weight"), tensor(op, 2, "bias")
     macs = prod(x.shape[:-1]) * w.shape[0] * w.shape[-1] if len(w.shape) == 2 else prod(x.shape)
     return product_cost(op, [x, w], macs, conv, bias=bias)
+
+
+@cost("aten._trilinear")
+def trilinear(op: OpRecord, conv: Conventions) -> Cost:
+    """nn.Bilinear: sum over ``sumdim`` of i1 * i2 * i3, each input unsqueezed at ``expandN``.
+
+    Each term of the sum is one MAC plus one extra multiply (three factors), so MACs = terms and
+    FLOPs = the dot-product rule on the terms + 1 multiply per term.
+    """
+    tensors = [tensor(op, i) for i in range(3)]
+    expands = [list(arg(op, 3 + i, f"expand{i + 1}", [])) for i in range(3)]
+    rank = len(tensors[0].shape) + len(expands[0])
+    full: tuple[int, ...] = (1,) * rank
+    for t, dims in zip(tensors, expands):
+        shape = list(t.shape)
+        for d in sorted(dims):
+            shape.insert(d, 1)
+        full = _broadcast(full, tuple(shape))
+    terms = prod(full)
+    outputs = out_numel(op)
+    return Cost(macs=terms, flops=dot_flops(terms, outputs, conv) + terms, input_reads=terms + sum(t.numel for t in tensors[1:] if not t.is_weight))

@@ -97,8 +97,10 @@ def fold_reduction(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.mean", "aten.nanmean")
 def mean(op: OpRecord, conv: Conventions) -> Cost:
+    # Counted like the write-up's average pool, (k + 1) per output: global average pooling runs as
+    # a mean on CPU and as an adaptive pool elsewhere, and both must give the same number.
     n_in, n_out = _reduced(op)
-    return Cost(flops=n_in)
+    return Cost(flops=n_in + n_out)
 
 
 @cost("aten.var", "aten.std", "aten.var_mean", "aten.std_mean")
