@@ -4,6 +4,7 @@
 a ``Report``; the ``howfast`` command line does the same for zoo models and factories.
 """
 
+from howfast import errors, zoo
 from howfast.api import analyze
 from howfast.conventions import Conventions
 from howfast.errors import HowfastError
@@ -11,4 +12,4 @@ from howfast.report.report import Report
 
 __version__ = "0.1.0"
 
-__all__ = ["Conventions", "HowfastError", "Report", "__version__", "analyze"]
+__all__ = ["Conventions", "HowfastError", "Report", "__version__", "analyze", "errors", "zoo"]

@@ -40,6 +40,9 @@ COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
     torch._C._VariableFunctions.gru: "gru",
     torch._C._VariableFunctions.rnn_tanh: "rnn_tanh",
     torch._C._VariableFunctions.rnn_relu: "rnn_relu",
+    # einsum may run as bmm, or as mul + sum when a contracted dimension has size 1.
+    torch.functional.einsum: "einsum",
+    torch._C._VariableFunctions.einsum: "einsum",
     # Dropout runs as native_dropout, or bernoulli_ + div_ + mul, depending on device and version.
     # Under a function mode F.dropout hands itself to the mode, so the Python functions are keys too.
     torch.nn.functional.dropout: "dropout",

@@ -95,7 +95,7 @@ def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
         return OpCost(record=op, counted=True, free=True)
     formula = lookup(op.op)
     result = formula(op, conventions) if formula is not None else Cost()
-    written = _written(op)
+    written = _written(op, result.outputs_used)
     return OpCost(
         record=op,
         counted=formula is not None,
@@ -104,15 +104,17 @@ def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
         flops=result.flops,
         writeup=_writeup_traffic(op, result, written),
         compulsory=_compulsory_traffic(op, result, written),
-        activation_elements=sum(t.numel for t in op.new_outputs),
+        activation_elements=sum(t.numel for t in written if t in op.new_outputs),
     )
 
 
-def _written(op: OpRecord) -> list[TensorMeta]:
+def _written(op: OpRecord, outputs_used: int | None) -> list[TensorMeta]:
     """Outputs the op writes: new tensors, and in-place targets; pure views write nothing."""
+    outputs = list(op.outputs[:outputs_used])
     if op.inplace:
-        return _distinct(list(op.outputs))
-    return _distinct(op.new_outputs)
+        return _distinct(outputs)
+    fresh = op.new_outputs
+    return _distinct([t for t in outputs if t in fresh])
 
 
 def _distinct(tensors: list[TensorMeta]) -> list[TensorMeta]:

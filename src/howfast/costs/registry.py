@@ -24,6 +24,8 @@ class Cost:
     write-up's memory model. The shared rules: each activation input read once, each weight
     input read once, each written output written once. ``compulsory_weight_reads`` overrides the
     compulsory model's weight elements for ops that touch only part of a weight (embedding).
+    ``outputs_used`` limits the written outputs to the first n (an eval batch norm's saved
+    statistics are empty on CPU and full-size on meta: they are not part of its result).
     """
 
     macs: int = 0
@@ -32,6 +34,7 @@ class Cost:
     weight_reads: int | None = None
     output_writes: int | None = None
     compulsory_weight_reads: int | None = None
+    outputs_used: int | None = None
 
 
 Formula = Callable[[OpRecord, Conventions], Cost]

@@ -96,3 +96,68 @@ def trilinear(op: OpRecord, conv: Conventions) -> Cost:
     terms = prod(full)
     outputs = out_numel(op)
     return Cost(macs=terms, flops=dot_flops(terms, outputs, conv) + terms, input_reads=terms + sum(t.numel for t in tensors[1:] if not t.is_weight))
+
+
+@cost("einsum")
+def einsum(op: OpRecord, conv: Conventions) -> Cost:
+    """einsum, contracted pairwise from left to right (as torch does without opt_einsum).
+
+    Each pairwise contraction costs prod(sizes of every index either operand has) MACs; an index
+    is summed away once no later operand and not the output needs it. A single-operand einsum
+    (trace, sum over an index) costs additions only: terms - outputs.
+    """
+    equation = op.args[0]
+    operands = [t for t in _flatten(op.args[1:]) if isinstance(t, TensorMeta)]
+    inputs, output = _parse_einsum(equation, operands)
+    sizes: dict[str, int] = {}
+    for letters, t in zip(inputs, operands):
+        for letter, size in zip(letters, t.shape):
+            sizes[letter] = max(sizes.get(letter, 1), size)
+    outputs = out_numel(op)
+    if len(inputs) == 1:
+        terms = prod(sizes[c] for c in set(inputs[0]))
+        return Cost(flops=max(terms - outputs, 0))
+    macs = flops = 0
+    current = inputs[0]
+    for i, nxt in enumerate(inputs[1:], start=1):
+        union = "".join(dict.fromkeys(current + nxt))
+        needed = set(output).union(*inputs[i + 1:])
+        kept = "".join(c for c in union if c in needed)
+        step_macs = prod(sizes[c] for c in union)
+        macs += step_macs
+        flops += dot_flops(step_macs, prod(sizes[c] for c in kept), conv)
+        current = kept
+    reads = macs + sum(t.numel for t in operands[1:] if not t.is_weight)
+    return Cost(macs=macs, flops=flops, input_reads=reads)
+
+
+def _flatten(values: tuple) -> list:
+    flat = []
+    for v in values:
+        flat.extend(_flatten(tuple(v)) if isinstance(v, (list, tuple)) else [v])
+    return flat
+
+
+def _parse_einsum(equation: str, operands: list[TensorMeta]) -> tuple[list[str], str]:
+    """Index letters of each operand and of the output, with '...' expanded to spare letters."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in equation]
+    ellipsis_rank = max((len(t.shape) - len(term.replace("...", "")) for term, t in zip(terms, operands) if "..." in term), default=0)
+    broadcast = "".join(spare[:ellipsis_rank])
+    expanded = []
+    for term, t in zip(terms, operands):
+        if "..." in term:
+            rank = len(t.shape) - len(term.replace("...", ""))
+            term = term.replace("...", broadcast[ellipsis_rank - rank:])
+        expanded.append(term)
+    if arrow:
+        output = rhs.replace("...", broadcast)
+    else:  # implicit output: indices seen once, alphabetically, after the broadcast ones
+        counts: dict[str, int] = {}
+        for term in expanded:
+            for c in term:
+                counts[c] = counts.get(c, 0) + 1
+        output = broadcast + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in broadcast))
+    return expanded, output

@@ -41,12 +41,12 @@ def batch_norm(op: OpRecord, conv: Conventions) -> Cost:
     training = bool(arg(op, 5, "training", False))
     if op.op.startswith("aten._native_batch_norm_legit") and len(op.args) == 6:
         training = bool(op.args[3])  # the overload without running stats: (input, w, b, training, momentum, eps)
-    return Cost(flops=batchnorm_flops(x.numel, training, weight is not None))
+    return Cost(flops=batchnorm_flops(x.numel, training, weight is not None), outputs_used=None if training else 1)
 
 
 @cost("aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update")
 def batch_norm_eval(op: OpRecord, conv: Conventions) -> Cost:
-    return Cost(flops=batchnorm_flops(tensor(op, 0, "input").numel, False, tensor(op, 1, "weight") is not None))
+    return Cost(flops=batchnorm_flops(tensor(op, 0, "input").numel, False, tensor(op, 1, "weight") is not None), outputs_used=1)
 
 
 @cost("aten._batch_norm_with_update", "aten._batch_norm_with_update_functional")

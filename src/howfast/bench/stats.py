@@ -1,0 +1,104 @@
+"""Pure statistics of timings (no torch): percentiles, a summary, and the sweep knee.
+
+Definitions (``docs/benchmarking.md`` repeats them):
+
+* ``percentile(xs, q)``: linear interpolation between closest ranks, numpy's default
+  (``method="linear"``). Sort ``xs`` ascending into ``x[0..n-1]``; the rank is
+  ``h = (n - 1) * q / 100``; with ``i = floor(h)`` the result is ``x[i] + (h - i) * (x[i+1] - x[i])``
+  (just ``x[n-1]`` when ``i = n - 1``). So p0 is the minimum, p100 the maximum, p50 the median.
+* ``median`` = p50; ``mean`` = sum / n; ``std`` = the sample standard deviation,
+  ``sqrt(sum((x - mean)^2) / (n - 1))`` (0 for a single run).
+* ``knee``: the first sweep point after which throughput grows by less than ``threshold`` (5%).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KNEE_THRESHOLD = 0.05
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) of ``values`` by linear interpolation between closest ranks."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile {q} is outside 0..100")
+    xs = sorted(float(v) for v in values)
+    h = (len(xs) - 1) * q / 100.0
+    i = math.floor(h)
+    if i >= len(xs) - 1:
+        return xs[-1]
+    return xs[i] + (h - i) * (xs[i + 1] - xs[i])
+
+
+def mean(values: Sequence[float]) -> float:
+    if not values:
+        raise ValueError("mean of no values")
+    return math.fsum(values) / len(values)
+
+
+def std(values: Sequence[float]) -> float:
+    """Sample standard deviation (divides by n - 1); 0 for fewer than two values."""
+    if len(values) < 2:
+        return 0.0
+    m = mean(values)
+    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Summary of ``n`` timings, in the timings' unit (seconds throughout howfast)."""
+
+    n: int
+    min: float
+    median: float
+    mean: float
+    std: float
+    p90: float
+    p99: float
+    max: float
+    total: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def scaled(self, factor: float) -> dict[str, float]:
+        """The figures times ``factor`` (e.g. 1e3 for milliseconds), ``n`` left out."""
+        return {k: v * factor for k, v in asdict(self).items() if k != "n"}
+
+
+def summarize(values: Sequence[float]) -> Stats:
+    """min, median, mean, std, p90, p99, max and total of ``values`` (at least one)."""
+    if not values:
+        raise ValueError("no timings to summarize")
+    xs = sorted(float(v) for v in values)
+    return Stats(
+        n=len(xs),
+        min=xs[0],
+        median=percentile(xs, 50),
+        mean=mean(xs),
+        std=std(xs),
+        p90=percentile(xs, 90),
+        p99=percentile(xs, 99),
+        max=xs[-1],
+        total=math.fsum(xs),
+    )
+
+
+def knee(points: Sequence[float], throughputs: Sequence[float], threshold: float = KNEE_THRESHOLD) -> float | None:
+    """The first point after which throughput grows by less than ``threshold`` (a fraction).
+
+    ``points`` are in sweep order (e.g. batch sizes 1, 2, 4, 8). Point ``i`` is the knee when
+    ``throughputs[i + 1] < throughputs[i] * (1 + threshold)``. None when every step still improves
+    by at least ``threshold`` (the knee lies beyond the sweep) or there are fewer than two points.
+    """
+    if len(points) != len(throughputs):
+        raise ValueError("points and throughputs differ in length")
+    for i in range(len(points) - 1):
+        if throughputs[i + 1] < throughputs[i] * (1.0 + threshold):
+            return points[i]
+    return None

@@ -1,0 +1,194 @@
+"""Batch and input-size sweeps: one timed benchmark per point, and the batch where throughput
+stops improving.
+
+A batch sweep sets the first dimension of every input; a size sweep replaces the last two dims
+of float inputs with 4+ dims (H and W), the last dim of 3-dim float inputs, or the last dim
+(sequence length) of integer inputs (``runner.resize_dims``). Values are tiled from the base
+input, so a point's inputs are the base input repeated or cut. With both lists, every size is
+swept over every batch.
+
+Knee rule (``stats.knee``): for each size, the knee is the first batch after which throughput
+grows by less than 5%: batch ``b[i]`` with ``throughput[i + 1] < 1.05 * throughput[i]``. None
+means throughput still grew by 5% or more at every step of the sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from howfast.bench.runner import (DEFAULT_WARMUP, RUNTIMES, Progress, batch_of, check_counts, make_backend, num_threads,
+                                  prepare, rebatch, resize, run_limits, shapes_of, time_runs, _dtype_text)
+from howfast.bench.stats import KNEE_THRESHOLD, Stats, knee, summarize
+from howfast.errors import BenchmarkError, UsageError
+
+KNEE_RULE = ("knee: the first batch after which throughput grows by less than 5% "
+             "(batch b[i] where throughput[i+1] < 1.05 x throughput[i])")
+
+
+@dataclass
+class SweepPoint:
+    batch: int
+    size: int | None
+    inputs: list[str]
+    stats: Stats
+    stopped_by: str
+
+    @property
+    def throughput(self) -> float:
+        return self.batch / self.stats.median if self.stats.median > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "size": self.size,
+            "inputs": self.inputs,
+            "runs": self.stats.n,
+            "stopped_by": self.stopped_by,
+            "latency_s": self.stats.to_dict(),
+            "throughput_items_per_s": self.throughput,
+        }
+
+
+@dataclass
+class SweepResult:
+    """Rows in sweep order (sizes outer, batches inner) and the knee batch per size."""
+
+    rows: list[SweepPoint]
+    batches: list[int] | None
+    sizes: list[int] | None
+    knees: dict[int | None, int | None]  # size (None: no size sweep) -> knee batch
+    warmup: int
+    runs_requested: int | None
+    budget_s: float | None
+    runtime: str
+    device: str
+    dtype: str | None
+    threads: int | None
+    environment: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "runtime": self.runtime,
+            "device": self.device,
+            "dtype": self.dtype,
+            "warmup": self.warmup,
+            "runs_requested": self.runs_requested,
+            "budget_s": self.budget_s,
+            "sweep": {
+                "batches": self.batches,
+                "sizes": self.sizes,
+                "rows": [row.to_dict() for row in self.rows],
+                "knee": [{"size": size, "batch": batch} for size, batch in self.knees.items()] if self.batches else None,
+                "knee_threshold": KNEE_THRESHOLD,
+                "knee_rule": KNEE_RULE,
+            },
+            "environment": self.environment,
+        }
+
+
+def parse_list(text: str | int | None, what: str) -> list[int] | None:
+    """``"1,2,4"`` -> [1, 2, 4]; a bad item is a BenchmarkError naming it."""
+    if text is None:
+        return None
+    if isinstance(text, int):
+        values = [text]
+    else:
+        values = []
+        for part in str(text).replace(" ", "").split(","):
+            if not part:
+                continue
+            try:
+                values.append(int(part))
+            except ValueError:
+                raise BenchmarkError(f"{what} must be whole numbers separated by commas (e.g. 1,2,4), got {text!r}") from None
+        if not values:
+            raise BenchmarkError(f"{what} is empty: give whole numbers such as 1,2,4")
+    check_counts(batches=values if what == "batch" else None, sizes=values if what != "batch" else None)
+    return values
+
+
+def sweep(
+    model: nn.Module,
+    inputs: Any = None,
+    *,
+    kwargs: dict[str, Any] | None = None,
+    batches: list[int] | None = None,
+    sizes: list[int] | None = None,
+    runs: int | None = None,
+    warmup: int = DEFAULT_WARMUP,
+    budget_s: float | None = None,
+    threads: int | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | str | None = None,
+    runtime: str = "torch",
+    progress: Progress | None = None,
+    name: str | None = None,
+) -> SweepResult:
+    """Benchmark every (size, batch) point; ``runs``/``budget_s``/``warmup`` apply per point."""
+    from howfast.bench.environment import collect
+
+    if not batches and not sizes:
+        raise UsageError("a sweep needs batches (e.g. 1,2,4,8) or sizes (e.g. 160,192,224)")
+    check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads, batches=batches, sizes=sizes)
+    if runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
+    max_runs, budget = run_limits(runs, budget_s)
+    base_args, base_kw, dev = prepare(model, inputs, kwargs, device=device, dtype=dtype, batch=None)
+    size_list: list[int | None] = list(sizes) if sizes else [None]
+    batch_list: list[int | None] = list(batches) if batches else [None]
+    points = [(s, b) for s in size_list for b in batch_list]
+    rows: list[SweepPoint] = []
+    backend = None
+    with num_threads(threads):
+        for index, (size, batch) in enumerate(points):
+            args, kw = base_args, base_kw
+            if size is not None:
+                args, kw = resize(args, kw, size)
+            if batch is not None:
+                args, kw = rebatch(args, kw, batch)
+            where = _where(batch, size)
+
+            def point_progress(phase: str, fraction: float, done: int, index: int = index, where: str = where) -> None:
+                if progress:
+                    progress(f"{where} {phase}", (index + fraction) / len(points), done)
+
+            try:
+                backend = make_backend(runtime, model, args, kw, dev, threads)
+                try:
+                    with backend.context():
+                        times, stopped_by = time_runs(backend, warmup=warmup, runs=max_runs, budget_s=budget, device=dev,
+                                                      progress=point_progress)
+                finally:
+                    backend.close()
+            except BenchmarkError as exc:
+                raise BenchmarkError(f"at {where}: {exc}") from exc
+            rows.append(SweepPoint(batch=batch_of(args, kw), size=size, inputs=shapes_of(args, kw),
+                                   stats=summarize(times), stopped_by=stopped_by))
+        used_threads = torch.get_num_threads()
+    knees: dict[int | None, int | None] = {}
+    if batches:
+        for size in size_list:
+            mine = [r for r in rows if r.size == size]
+            knees[size] = knee([r.batch for r in mine], [r.throughput for r in mine])  # type: ignore[assignment]
+    dtype_text = _dtype_text(model, base_args, base_kw)
+    env = collect(device=dev, threads=used_threads, batch=None, dtype=dtype_text, runtime=runtime,
+                  runtime_threads=getattr(backend, "runtime_threads", None))
+    env["batch"] = sorted({r.batch for r in rows})  # the batches swept
+    return SweepResult(rows=rows, batches=list(batches) if batches else None, sizes=list(sizes) if sizes else None,
+                       knees=knees, warmup=warmup, runs_requested=runs, budget_s=budget, runtime=runtime, device=str(dev),
+                       dtype=dtype_text, threads=used_threads, environment=env, model=name or type(model).__name__)
+
+
+def _where(batch: int | None, size: int | None) -> str:
+    parts = []
+    if batch is not None:
+        parts.append(f"batch {batch}")
+    if size is not None:
+        parts.append(f"size {size}")
+    return ", ".join(parts)
