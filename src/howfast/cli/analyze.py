@@ -24,8 +24,11 @@ from howfast.report.render import FORMATS
 @click.option("--strict", is_flag=True, help="Fail (exit 5) if an op has no cost formula.")
 @click.option("--grad", is_flag=True, help="Run with autograd enabled (default: no_grad).")
 @click.option("--train", is_flag=True, help="Run the model in training mode (batch-norm statistics, dropout).")
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the report's charts as PNG and SVG files into this folder (needs matplotlib).")
 def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None, depth: int | None,
-            until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool, train: bool) -> None:
+            until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool, train: bool,
+            plots: Path | None = None) -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory or
@@ -44,3 +47,8 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: s
         if str(warning.message).startswith("howfast:"):
             click.echo(f"warning: {str(warning.message).removeprefix('howfast: ')}", err=True)
     emit(report.render(fmt, depth=depth), output)
+    if plots is not None:
+        from howfast.report.plots import write_plots
+
+        written = write_plots(report, plots)
+        click.echo(f"wrote {len(written)} plots to {plots}", err=True)
