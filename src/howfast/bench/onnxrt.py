@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -61,7 +63,7 @@ def _private_export(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, A
         options["dynamo"] = False
     sink = StringIO()
     try:
-        with warnings.catch_warnings(), redirect_stdout(sink), redirect_stderr(sink), torch.no_grad():
+        with warnings.catch_warnings(), _quiet_fds(), redirect_stdout(sink), redirect_stderr(sink), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(model, args, str(path), **options)
     except Exception as exc:
@@ -69,6 +71,28 @@ def _private_export(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, A
     if not path.is_file():
         raise ExportError("cannot export the model to ONNX: the exporter wrote no file")
     return path
+
+
+@contextmanager
+def _quiet_fds() -> Iterator[None]:
+    """Silence file descriptors 1 and 2 (the TorchScript exporter logs graphs from C++)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = (os.dup(1), os.dup(2))
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
 
 
 def create_session(path: Path, device: str = "cpu", threads: int | None = None) -> Any:

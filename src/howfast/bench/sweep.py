@@ -127,32 +127,37 @@ def sweep(
     device: str | torch.device | None = None,
     dtype: torch.dtype | str | None = None,
     runtime: str = "torch",
+    batch: int | None = None,
     progress: Progress | None = None,
     name: str | None = None,
 ) -> SweepResult:
-    """Benchmark every (size, batch) point; ``runs``/``budget_s``/``warmup`` apply per point."""
+    """Benchmark every (size, batch) point; ``runs``/``budget_s``/``warmup`` apply per point.
+
+    ``batch`` sets the batch of a size-only sweep. Arguments otherwise as for ``benchmark``.
+    """
     from howfast.bench.environment import collect
 
     if not batches and not sizes:
         raise UsageError("a sweep needs batches (e.g. 1,2,4,8) or sizes (e.g. 160,192,224)")
-    check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads, batches=batches, sizes=sizes)
+    check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads,
+                 batches=[*(batches or []), *([batch] if batch is not None else [])], sizes=sizes)
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
     max_runs, budget = run_limits(runs, budget_s)
-    base_args, base_kw, dev = prepare(model, inputs, kwargs, device=device, dtype=dtype, batch=None)
+    base_args, base_kw, dev = prepare(model, inputs, kwargs, device=device, dtype=dtype, batch=None if batches else batch)
     size_list: list[int | None] = list(sizes) if sizes else [None]
     batch_list: list[int | None] = list(batches) if batches else [None]
     points = [(s, b) for s in size_list for b in batch_list]
     rows: list[SweepPoint] = []
     backend = None
     with num_threads(threads):
-        for index, (size, batch) in enumerate(points):
+        for index, (size, point_batch) in enumerate(points):
             args, kw = base_args, base_kw
             if size is not None:
                 args, kw = resize(args, kw, size)
-            if batch is not None:
-                args, kw = rebatch(args, kw, batch)
-            where = _where(batch, size)
+            if point_batch is not None:
+                args, kw = rebatch(args, kw, point_batch)
+            where = _where(point_batch, size)
 
             def point_progress(phase: str, fraction: float, done: int, index: int = index, where: str = where) -> None:
                 if progress:

@@ -1,0 +1,121 @@
+"""Text of benchmark results: rich tables (``table``) and the versioned JSON document (``json``)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from howfast.bench.layers import OTHER, LayerTimes
+from howfast.bench.runner import BenchmarkResult
+from howfast.bench.sweep import KNEE_RULE, SweepResult
+from howfast.report.report import SCHEMA_VERSION
+
+FORMATS = ("table", "json")
+
+
+def ms(seconds: float) -> str:
+    value = seconds * 1e3
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def rate(items_per_s: float) -> str:
+    return f"{items_per_s:,.1f}" if items_per_s < 1e4 else f"{items_per_s:,.0f}"
+
+
+def to_json(result: BenchmarkResult | SweepResult, include_times: bool = True) -> str:
+    """``{"schema_version": ..., "benchmark": {...}}``, the ``benchmark`` key as in ``Report``."""
+    data = result.to_dict(include_times=include_times) if isinstance(result, BenchmarkResult) else result.to_dict()
+    return json.dumps({"schema_version": SCHEMA_VERSION, "benchmark": data}, indent=2)
+
+
+def render(result: BenchmarkResult | SweepResult, fmt: str = "table", width: int | None = None) -> str:
+    if fmt == "json":
+        return to_json(result)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width or 120, force_terminal=False, no_color=True, highlight=False)
+    if isinstance(result, SweepResult):
+        _sweep_table(console, result)
+    else:
+        _single_table(console, result)
+        if result.layers is not None:
+            _layer_table(console, result.layers)
+    _environment(console, result.environment)
+    return buffer.getvalue()
+
+
+def _header(result: BenchmarkResult | SweepResult) -> str:
+    threads = result.environment.get("runtime_threads") if result.runtime == "onnxruntime" else result.threads
+    threads_text = "default" if threads is None else str(threads)
+    return (f"howfast bench: {result.model}  ({result.runtime}, {result.device}, {result.dtype}, "
+            f"{threads_text} thread{'s' if threads != 1 else ''})")
+
+
+def _single_table(console: Console, result: BenchmarkResult) -> None:
+    console.print(escape(_header(result)))
+    console.print(escape(f"inputs {' '.join(result.inputs)}  batch {result.batch}  warm-up {result.warmup}  "
+                         f"{result.stats.n} timed runs (stopped by {result.stopped_by})"))
+    table = Table(show_lines=False, header_style="bold")
+    for title in ("min ms", "median ms", "mean ms", "std ms", "p90 ms", "p99 ms", "throughput items/s"):
+        table.add_column(title, justify="right")
+    s = result.stats
+    table.add_row(ms(s.min), ms(s.median), ms(s.mean), ms(s.std), ms(s.p90), ms(s.p99), rate(result.throughput))
+    console.print(table)
+
+
+def _layer_table(console: Console, layers: LayerTimes) -> None:
+    table = Table(title="measured time per layer (leaf modules' medians; (other) = outside leaves)", header_style="bold")
+    for title, justify in (("module", "left"), ("type", "left"), ("calls", "right"), ("median ms", "right"), ("share", "right")):
+        table.add_column(title, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    total = layers.total_s or 1.0
+    for name, seconds in layers.self_by_module.items():
+        label = OTHER if name == OTHER else (name or "(model)")
+        table.add_row(escape(label), escape(layers.types.get(name, "")), str(layers.calls.get(name, "")) if name != OTHER else "",
+                      ms(seconds), f"{100 * seconds / total:.1f}%")
+    table.add_row("total (hooked)", "", "", ms(layers.total_s), "100.0%", style="bold")
+    console.print(table)
+    console.print(escape(
+        f"per-layer: {layers.runs} hooked runs; leaves sum to {ms(layers.leaf_sum_s)} ms, with (other) to "
+        f"{ms(sum(layers.self_by_module.values()))} ms; plain whole-model median {ms(layers.plain_total_s)} ms; "
+        f"hook overhead {100 * (layers.overhead_ratio - 1):+.1f}% (hooked / plain = {layers.overhead_ratio:.3f})"))
+
+
+def _sweep_table(console: Console, result: SweepResult) -> None:
+    console.print(escape(_header(result)))
+    table = Table(show_lines=False, header_style="bold")
+    columns = ["batch"] + (["size"] if result.sizes else []) + ["inputs", "runs", "median ms", "p90 ms", "min ms",
+                                                                "throughput items/s", "vs previous"]
+    for title in columns:
+        table.add_column(title, justify="left" if title == "inputs" else "right")
+    previous: dict[Any, float] = {}
+    for row in result.rows:
+        before = previous.get(row.size)
+        change = f"{100 * (row.throughput / before - 1):+.1f}%" if before and result.batches else ""
+        previous[row.size] = row.throughput
+        cells = [str(row.batch)] + ([str(row.size)] if result.sizes else [])
+        cells += [escape(" ".join(row.inputs)), str(row.stats.n), ms(row.stats.median), ms(row.stats.p90), ms(row.stats.min),
+                  rate(row.throughput), change]
+        table.add_row(*cells)
+    console.print(table)
+    if result.batches:
+        for size, batch in result.knees.items():
+            where = f" at size {size}" if size is not None else ""
+            if batch is None:
+                console.print(f"throughput still grows by 5% or more at every step{where}: the knee is beyond batch {result.batches[-1]}")
+            else:
+                console.print(f"throughput stops improving{where} at batch {batch}")
+        console.print(escape(KNEE_RULE))
+
+
+def _environment(console: Console, env: dict[str, Any]) -> None:
+    keys = ("cpu_model", "device_name", "torch_version", "onnxruntime_version", "threads", "interop_threads", "load_average")
+    parts = [f"{k}={env[k]}" for k in keys if env.get(k) is not None]
+    console.print(escape("environment: " + ", ".join(parts)))

@@ -1,0 +1,85 @@
+"""``howfast bench MODEL``: measured latency and throughput, per-layer time, batch/size sweeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from howfast.cli.app import app
+from howfast.cli.common import emit, input_options, resolve, tensors_for
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[object]:
+    """A rich progress bar on stderr (only when stderr is a terminal); yields the callback."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[runs]} runs"), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task = bar.add_task("warm-up", total=1.0, runs=0)
+
+    def update(phase: str, fraction: float, done: int) -> None:
+        bar.update(task, description=phase, completed=min(fraction, 1.0), runs=done)
+
+    with bar:
+        yield update
+
+
+@app.command()
+@click.argument("model")
+@input_options
+@click.option("--batch", "-b", help="Batch size: overrides the first dim of every input. A list (1,2,4,8) sweeps it.")
+@click.option("--sweep-size", help="Sweep input sizes, e.g. 160,192,224: the last two dims of image inputs, "
+                                   "the sequence length of integer inputs.")
+@click.option("--threads", "-t", type=int, help="torch.set_num_threads for the runs (restored after); ONNX Runtime intra-op threads.")
+@click.option("--warmup", "-w", type=int, default=5, show_default=True, help="Untimed warm-up runs.")
+@click.option("--runs", "-n", type=int, help="Timed runs (default: 100, or fewer if 10 s pass first).")
+@click.option("--budget", type=float, help="Stop timing after this many seconds of timed runs.")
+@click.option("--runtime", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
+              help="PyTorch eager, or ONNX Runtime on a temporary ONNX export.")
+@click.option("--per-layer", is_flag=True, help="Also measure time per layer (forward hooks; overhead reported).")
+@click.option("--layer-runs", type=int, default=20, show_default=True, help="Hooked runs for --per-layer.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: str | None, sweep_size: str | None,
+          threads: int | None, warmup: int, runs: int | None, budget: float | None, runtime: str, per_layer: bool,
+          layer_runs: int, fmt: str, output: Path | None) -> None:
+    """Time forward passes of MODEL: warm-up, timed runs, min/median/mean/std/p90/p99 and throughput.
+
+    MODEL is a zoo name (with options, as resnet50 or mobilenet_v2:width=1.4), file.py:factory or
+    package.module:factory. Throughput is batch / median latency, in items per second.
+    """
+    from howfast.bench.render import render
+    from howfast.bench.runner import benchmark, check_bench_device, check_counts
+    from howfast.bench.sweep import parse_list, sweep
+    from howfast.errors import UsageError
+
+    batches = parse_list(batch, "batch")
+    sizes = parse_list(sweep_size, "size")
+    check_counts(runs=runs, warmup=warmup, budget_s=budget, threads=threads, layer_runs=layer_runs)
+    is_sweep = bool(sizes) or (batches is not None and len(batches) > 1)
+    if per_layer and is_sweep:
+        raise UsageError("--per-layer measures one input shape: drop the sweep (--batch list, --sweep-size) or --per-layer")
+    if per_layer and runtime != "torch":
+        raise UsageError("--per-layer needs --runtime torch (it hooks PyTorch modules)")
+    check_bench_device(device)
+    loaded, specs = resolve(model, inputs, device, dtype)
+    args, kwargs = tensors_for(specs, device, dtype)
+    with progress_bar() as update:
+        if is_sweep:
+            result = sweep(loaded.module, args, kwargs=kwargs, batches=batches if batches and len(batches) > 1 else None,
+                           sizes=sizes, runs=runs, warmup=warmup, budget_s=budget, threads=threads, runtime=runtime,
+                           progress=update, name=loaded.name, batch=batches[0] if batches and len(batches) == 1 else None)
+        else:
+            result = benchmark(loaded.module, args, kwargs=kwargs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
+                               batch=batches[0] if batches else None, runtime=runtime, per_layer=per_layer,
+                               layer_runs=layer_runs, progress=update, name=loaded.name)
+    emit(render(result, fmt), output)
+
