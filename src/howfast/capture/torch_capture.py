@@ -344,17 +344,32 @@ def _graph(model: nn.Module, model_name: str | None, recorder: _Recorder, module
 def _module_infos(model: nn.Module, modules: _ModuleStack) -> dict[str, ModuleInfo]:
     infos: dict[str, ModuleInfo] = {}
     for path, module in model.named_modules():
-        params = _unique(module.parameters())
         infos[path] = ModuleInfo(
             path=path,
             type=type(module).__name__,
             depth=0 if path == "" else path.count(".") + 1,
-            params=sum(p.numel() for p in params),
-            param_bytes=sum(p.numel() * p.element_size() for p in params),
             calls=modules.calls.get(path, 0),
             output_shapes=modules.output_shapes.get(path, []),
         )
+    # A module's params: those it or its submodules hold, each once (a tied weight counts in
+    # every module that holds it, and once in their common ancestors).
+    held: dict[str, dict[int, torch.Tensor]] = {}
+    for owner, module in model.named_modules(remove_duplicate=False):
+        for p in module._parameters.values():
+            if p is None:
+                continue
+            for path in _ancestors(owner):
+                held.setdefault(path, {})[id(p)] = p
+    for path, params in held.items():
+        if path in infos:
+            infos[path].params = sum(p.numel() for p in params.values())
+            infos[path].param_bytes = sum(p.numel() * p.element_size() for p in params.values())
     return infos
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split(".") if path else []
+    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _unique(tensors: Iterator[torch.Tensor]) -> list[torch.Tensor]:

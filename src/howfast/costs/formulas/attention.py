@@ -1,10 +1,12 @@
 """Scaled dot-product attention, counted with its true math whatever kernel runs it.
 
 For q (..., L, E), k (..., S, E), v (..., S, Ev) with b = prod(q's leading dims) (batch x heads):
-MACs = b x L x S x E (Q K^T) + b x L x S x Ev (P V). FLOPs: the two products (dot-product rule),
-1 per score for the scale, 1 per score for an explicit mask (a causal mask is a select, 0), softmax
-3S-1 per row, and the write-up's dropout p x scores when training. The same formula serves the
-function-level record (captured before kernel choice) and any fused aten kernel met directly.
+MACs = b x L x S x E (Q K^T) + b x L x S x Ev (P V). FLOPs follow PyTorch's reference math
+(``_scaled_dot_product_attention_math``), so a fused kernel and the decomposed ops count alike: the
+two products (dot-product rule); q and k each multiplied by sqrt(scale) (numel(q) + numel(k)); 1
+per score to apply a mask (an explicit additive mask, or the causal select); softmax 3S-1 per row;
+and the write-up's dropout p x scores when training. The same formula serves the function-level
+record (captured before kernel choice) and any fused aten kernel met directly.
 
 Write-up memory model: an unfused implementation — Q read once per MAC of Q K^T, K once, the score
 matrix written, read and written again by the softmax (with the mask read), P read once per MAC of
@@ -21,7 +23,7 @@ from howfast.costs.formulas.activations import softmax_flops
 from howfast.costs.registry import Cost, cost
 
 
-def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta | None, dropout_p: float, conv: Conventions) -> Cost:
+def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta | None, dropout_p: float, conv: Conventions, causal: bool = False) -> Cost:
     """Cost of softmax(q k^T * scale + mask) v for the given shapes."""
     b = prod(q.shape[:-2])
     length, source, e, ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
@@ -29,8 +31,8 @@ def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta
     macs_qk, macs_av = scores * e, scores * ev
     flops = (
         dot_flops(macs_qk, scores, conv)
-        + scores  # scale
-        + (scores if mask is not None else 0)
+        + q.numel + k.numel  # q and k scaled by sqrt(scale) each
+        + (scores if (mask is not None or causal) else 0)
         + softmax_flops(b * length, source)
         + dot_flops(macs_av, b * length * ev, conv)
         + round(dropout_p * scores)
@@ -56,7 +58,8 @@ def _mask(op: OpRecord, index: int) -> TensorMeta | None:
 def scaled_dot_product_attention(op: OpRecord, conv: Conventions) -> Cost:
     # (query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False)
     q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
-    return attention_cost(q, k, v, _mask(op, 3), float(arg(op, 4, "dropout_p", 0.0) or 0.0), conv)
+    causal = bool(arg(op, 5, "is_causal", False))
+    return attention_cost(q, k, v, _mask(op, 3), float(arg(op, 4, "dropout_p", 0.0) or 0.0), conv, causal)
 
 
 @cost("aten._scaled_dot_product_flash_attention_for_cpu", "aten._scaled_dot_product_flash_attention",
@@ -64,8 +67,11 @@ def scaled_dot_product_attention(op: OpRecord, conv: Conventions) -> Cost:
       "aten._scaled_dot_product_attention_math", "aten._scaled_dot_product_fused_attention_overrideable")
 def fused_attention_kernel(op: OpRecord, conv: Conventions) -> Cost:
     q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
-    mask = tensor(op, 3, "attn_bias") if op.op.startswith(("aten._scaled_dot_product_efficient", "aten._scaled_dot_product_cudnn")) else _mask(op, 99)
-    return attention_cost(q, k, v, mask, 0.0, conv)
+    if op.op.startswith(("aten._scaled_dot_product_efficient", "aten._scaled_dot_product_cudnn")):
+        mask, causal = tensor(op, 3, "attn_bias"), bool(arg(op, 6, "is_causal", False))
+    else:  # flash kernels: (query, key, value, dropout_p, is_causal, ...)
+        mask, causal = _mask(op, 99), bool(arg(op, 4, "is_causal", False))
+    return attention_cost(q, k, v, mask, 0.0, conv, causal)
 
 
 def _projection(rows: int, weight_rows: int, weight_cols: int, has_bias: bool, conv: Conventions) -> tuple[int, int]:
