@@ -60,9 +60,9 @@ def _header(result: BenchmarkResult | SweepResult) -> str:
 
 
 def _single_table(console: Console, result: BenchmarkResult) -> None:
-    console.print(escape(_header(result)))
-    console.print(escape(f"inputs {' '.join(result.inputs)}  batch {result.batch}  warm-up {result.warmup}  "
-                         f"{result.stats.n} timed runs (stopped by {result.stopped_by})"))
+    _line(console, _header(result))
+    _line(console, f"inputs {' '.join(result.inputs)}  batch {result.batch}  warm-up {result.warmup}  "
+                   f"{result.stats.n} timed runs (stopped by {result.stopped_by})")
     table = Table(show_lines=False, header_style="bold")
     for title in ("min ms", "median ms", "mean ms", "std ms", "p90 ms", "p99 ms", "throughput items/s"):
         table.add_column(title, justify="right")
@@ -82,14 +82,13 @@ def _layer_table(console: Console, layers: LayerTimes) -> None:
                       ms(seconds), f"{100 * seconds / total:.1f}%")
     table.add_row("total (hooked)", "", "", ms(layers.total_s), "100.0%", style="bold")
     console.print(table)
-    console.print(escape(
-        f"per-layer: {layers.runs} hooked runs; leaves sum to {ms(layers.leaf_sum_s)} ms, with (other) to "
-        f"{ms(sum(layers.self_by_module.values()))} ms; plain whole-model median {ms(layers.plain_total_s)} ms; "
-        f"hook overhead {100 * (layers.overhead_ratio - 1):+.1f}% (hooked / plain = {layers.overhead_ratio:.3f})"))
+    _line(console, f"per-layer: {layers.runs} hooked runs; leaves sum to {ms(layers.leaf_sum_s)} ms, with (other) to "
+                   f"{ms(sum(layers.self_by_module.values()))} ms; plain whole-model median {ms(layers.plain_total_s)} ms")
+    _line(console, f"hook overhead {100 * (layers.overhead_ratio - 1):+.1f}% (hooked median / plain median = {layers.overhead_ratio:.3f})")
 
 
 def _sweep_table(console: Console, result: SweepResult) -> None:
-    console.print(escape(_header(result)))
+    _line(console, _header(result))
     table = Table(show_lines=False, header_style="bold")
     columns = ["batch"] + (["size"] if result.sizes else []) + ["inputs", "runs", "median ms", "p90 ms", "min ms",
                                                                 "throughput items/s", "vs previous"]
@@ -107,15 +106,20 @@ def _sweep_table(console: Console, result: SweepResult) -> None:
     console.print(table)
     if result.batches:
         for size, batch in result.knees.items():
-            where = f" at size {size}" if size is not None else ""
+            where = f"size {size}: " if size is not None else ""
             if batch is None:
-                console.print(f"throughput still grows by 5% or more at every step{where}: the knee is beyond batch {result.batches[-1]}")
+                _line(console, f"{where}no knee: throughput still grows by 5% or more at every step up to batch {result.batches[-1]}")
             else:
-                console.print(f"throughput stops improving{where} at batch {batch}")
-        console.print(escape(KNEE_RULE))
+                _line(console, f"{where}knee at batch {batch}: throughput stops improving there")
+        _line(console, KNEE_RULE)
 
 
 def _environment(console: Console, env: dict[str, Any]) -> None:
     keys = ("cpu_model", "device_name", "torch_version", "onnxruntime_version", "threads", "interop_threads", "load_average")
     parts = [f"{k}={env[k]}" for k in keys if env.get(k) is not None]
-    console.print(escape("environment: " + ", ".join(parts)))
+    _line(console, "environment: " + ", ".join(parts))
+
+
+def _line(console: Console, text: str) -> None:
+    """One line of plain text, never wrapped (tables wrap; sentences stay greppable)."""
+    console.print(escape(text), soft_wrap=True)
