@@ -5,9 +5,11 @@ V1 follows the Keras ``keras.applications.MobileNet`` layout and names (``conv1`
 rounding) with Keras-like block names (``conv1``, ``expanded_conv``, ``expanded_conv_N``,
 ``conv_last``), so a model can be truncated at a Keras layer name.
 
-``keras_padding=True`` replaces the symmetric ``padding=1`` of every stride-2 3x3 conv by TF/Keras
-``'same'`` padding: zeros on the bottom/right only (``ZeroPad2d((0, 1, 0, 1))``) for even sizes,
-which is what Keras' ``ZeroPadding2D`` + ``'valid'`` conv does on the standard resolutions.
+``keras_padding=True`` replaces the symmetric ``padding=1`` of every stride-2 3x3 conv by the
+padding of the Keras models the write-up measured: ``ZeroPadding2D(((0, 1), (0, 1)))`` (zeros on
+the bottom and right only) and a ``'valid'`` conv. On even sizes the output matches ``padding=1``;
+on odd sizes it is one smaller (63 -> 31, where padding=1 gives 32), which is why the write-up's
+126x224 figures are lower than a symmetric-padding model's.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from howfast.zoo.registry import ZooEntry, ZooOption, register
@@ -35,21 +36,11 @@ _V2_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
 )
 
 
-class SamePad2d(nn.ZeroPad2d):
-    """TF/Keras ``'same'`` padding for a 3x3, stride-2 conv that is then run with ``padding=0``.
-
-    On even sizes this is exactly ``ZeroPad2d((0, 1, 0, 1))`` (bottom/right only), the Keras
-    ``ZeroPadding2D(((0, 1), (0, 1)))``. On odd sizes TF pads one on each side (Keras' ``correct_pad``),
-    so the output size is always ``ceil(size / 2)``, the same as symmetric ``padding=1``. The choice
-    depends on the input's shape only, never on its values, so it runs on ``meta`` as well.
-    """
+class KerasPad2d(nn.ZeroPad2d):
+    """Keras' ``ZeroPadding2D(((0, 1), (0, 1)))`` before a stride-2, 3x3 ``'valid'`` conv."""
 
     def __init__(self) -> None:
         super().__init__((0, 1, 0, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2], x.shape[-1]
-        return F.pad(x, (width % 2, 1, height % 2, 1))
 
 
 def _make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -73,13 +64,13 @@ def conv_bn(
 ) -> nn.Sequential:
     """``[pad] -> conv (no bias) -> bn -> [relu6]`` as a named Sequential.
 
-    With ``keras_padding`` and stride 2 the conv gets an explicit :class:`SamePad2d` (``pad``) and
+    With ``keras_padding`` and stride 2 the conv gets an explicit :class:`KerasPad2d` (``pad``) and
     ``padding=0``; otherwise it uses symmetric ``padding=kernel // 2``.
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     padding = kernel // 2
     if keras_padding and stride == 2:
-        layers["pad"] = SamePad2d()
+        layers["pad"] = KerasPad2d()
         padding = 0
     layers["conv"] = nn.Conv2d(in_ch, out_ch, kernel, stride, padding, groups=groups, bias=False)
     layers["bn"] = nn.BatchNorm2d(out_ch, eps=bn_eps)
