@@ -7,10 +7,12 @@ a ``Report``; the ``howfast`` command line does the same for zoo models and fact
 from howfast import errors, zoo
 from howfast.api import analyze
 from howfast.bench import benchmark
+from howfast.compare import Comparison, compare
 from howfast.conventions import Conventions
+from howfast.passes.fold import fold_batchnorm
 from howfast.errors import HowfastError
 from howfast.report.report import Report
 
 __version__ = "0.1.0"
 
-__all__ = ["Conventions", "HowfastError", "Report", "__version__", "analyze", "benchmark", "errors", "zoo"]
+__all__ = ["Comparison", "Conventions", "HowfastError", "Report", "__version__", "analyze", "benchmark", "compare", "errors", "fold_batchnorm", "zoo"]

@@ -31,6 +31,7 @@ def analyze(
     strict: bool = False,
     dtype: torch.dtype | None = None,
     name: str | None = None,
+    fused: bool = False,
 ) -> Report:
     """Count parameters, MACs, FLOPs and memory traffic of one forward pass of ``model``.
 
@@ -39,7 +40,9 @@ def analyze(
     Shapes are made into tensors on the model's device (``meta`` allocates nothing). ``until``
     stops after the named module. With ``strict``, an op without a cost formula raises
     ``UncountedOpError``; otherwise it is listed in ``report.uncounted_ops`` and warned about.
-    The model is run once and left unchanged.
+    With ``fused``, the totals and layers are those of the fused program (batch norms folded,
+    element-wise chains fused into their producer) and ``report.fusion`` lists the groups, the
+    savings and the unfused totals. The model is run once and left unchanged.
     """
     conventions = conventions or Conventions()
     args, kw = _resolve_inputs(model, inputs, dtype)
@@ -47,7 +50,26 @@ def analyze(
     graph = capture(model, args, kw, until=until, no_grad=no_grad, model_name=name)
     costs = evaluate(graph.ops, conventions)
     report = build_report(graph, costs, conventions)
+    if fused:
+        report = _fused_report(graph, costs, conventions, report)
     _check_uncounted(report, strict)
+    return report
+
+
+def _fused_report(graph, costs, conventions: Conventions, unfused: Report) -> Report:
+    from dataclasses import asdict
+
+    from howfast.passes.fusion import fuse
+
+    result = fuse(costs, graph.outputs, conventions)
+    report = build_report(graph, result.fused_costs, conventions, virtual=result.intermediates)
+    report.fusion = {
+        "fused": True,
+        "groups": [g.as_dict() for g in result.groups],
+        "saved": result.saved,
+        "unfused_totals": asdict(unfused.totals),
+        "fused_totals": asdict(report.totals),
+    }
     return report
 
 

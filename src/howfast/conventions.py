@@ -12,6 +12,7 @@ from typing import Literal
 
 FlopsConvention = Literal["2mac", "exact"]
 MemoryModel = Literal["writeup", "compulsory"]
+ConvReads = Literal["window", "input"]
 
 # FLOPs per output element of element-wise functions. Special functions (exp, log, erf, tanh's core
 # exp) count 1, as the English write-up does when it counts sigmoid as "negate, exp, add, div" = 4.
@@ -50,6 +51,10 @@ class Conventions:
       ``"exact"`` counts n multiplications and n-1 additions, 2n-1 (the English write-up).
     * ``count_bias``: a bias addition adds 1 FLOP per output element (never a MAC), so a fused
       ``addmm`` costs the same as ``mm`` followed by ``add``.
+    * ``conv_reads``: how the write-up model counts a convolution's input reads. ``"window"``: each
+      output window reads its inputs once (= MACs): Hout x Wout x (Cin/groups) x K x K x Cout.
+      ``"input"``: the write-up's formula taken literally, Hin x Win x Cin x K x K x Cout/groups,
+      which ignores the stride (4x the windows of a stride-2 layer). They agree at stride 1.
     * ``memory_model``: which memory model the table's "accesses" column and the roofline use.
       Both are always computed: ``writeup`` (the Chinese write-up's accounting, in which a conv
       input is read once per MAC window and weights once) and ``compulsory`` (each distinct tensor
@@ -59,6 +64,7 @@ class Conventions:
     flops: FlopsConvention = "2mac"
     count_bias: bool = True
     memory_model: MemoryModel = "writeup"
+    conv_reads: ConvReads = "window"
 
     @classmethod
     def exact(cls) -> "Conventions":
@@ -75,6 +81,9 @@ class Conventions:
             "bias": "bias adds 1 FLOP per output" if self.count_bias else "bias additions not counted",
             "memory_model": f"{self.memory_model} (write-up accesses: conv/matmul input read once per MAC, weights once, output once; "
             "compulsory: each distinct tensor read/written once per op, views free)",
+            "conv_reads": "write-up conv input reads: once per output window (Hout x Wout x Cin/g x K x K x Cout)"
+            if self.conv_reads == "window"
+            else "write-up conv input reads taken literally: Hin x Win x Cin x K x K x Cout/g, whatever the stride",
         }
 
     def as_dict(self) -> dict[str, object]:

@@ -37,6 +37,12 @@ class LoadedModel:
     default_input: str | None
 
 
+def split_until(spec: str) -> tuple[str, str | None]:
+    """``"mobilenet_v1@features.conv_pw_11"`` -> (``"mobilenet_v1"``, ``"features.conv_pw_11"``)."""
+    model, at, layer = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    return (model, layer or None) if at else (spec, None)
+
+
 def load_model(spec: str, device: str = "cpu") -> LoadedModel:
     """Build the model ``spec`` names on ``device`` (``meta`` allocates no weights)."""
     spec = spec.strip()

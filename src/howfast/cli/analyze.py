@@ -24,17 +24,18 @@ from howfast.report.render import FORMATS
 @click.option("--strict", is_flag=True, help="Fail (exit 5) if an op has no cost formula.")
 @click.option("--grad", is_flag=True, help="Run with autograd enabled (default: no_grad).")
 @click.option("--train", is_flag=True, help="Run the model in training mode (batch-norm statistics, dropout).")
+@click.option("--fused", is_flag=True, help="Show the fused program: BN folded, element-wise chains fused (savings in JSON 'fusion').")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
               help="Also write the report's charts as PNG and SVG files into this folder (needs matplotlib).")
 def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None, depth: int | None,
             until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool, train: bool,
-            plots: Path | None = None) -> None:
+            fused: bool = False, plots: Path | None = None, conv_reads: str = "window") -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory or
     package.module:factory (a callable returning a torch.nn.Module).
     """
-    conventions = conventions_from(flops, bias, memory_model)
+    conventions = conventions_from(flops, bias, memory_model, conv_reads)
     loaded, specs = resolve(model, inputs, device, dtype)
     args, kwargs = tensors_for(specs, device, dtype)
     if train:
@@ -42,7 +43,7 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: s
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = analyze_model(loaded.module, args, kwargs=kwargs, conventions=conventions, until=until,
-                               no_grad=not grad, strict=strict, name=loaded.name)
+                               no_grad=not grad, strict=strict, name=loaded.name, fused=fused)
     for warning in caught:
         if str(warning.message).startswith("howfast:"):
             click.echo(f"warning: {str(warning.message).removeprefix('howfast: ')}", err=True)

@@ -54,6 +54,8 @@ def tensors_for(specs: list[InputSpec], device: str, dtype: str) -> tuple[tuple[
 
 
 def conventions_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--conv-reads", type=click.Choice(["window", "input"]), default="window", show_default=True,
+                           help="Write-up conv input reads: once per output window, or the write-up's Hin x Win formula literally.")(command)
     command = click.option("--memory-model", type=click.Choice(["writeup", "compulsory"]), default="writeup", show_default=True,
                            help="Memory model of the accesses column and the roofline.")(command)
     command = click.option("--bias/--no-bias", default=True, show_default=True, help="Count bias additions as 1 FLOP per output.")(command)
@@ -61,8 +63,8 @@ def conventions_options(command: Callable[..., Any]) -> Callable[..., Any]:
                         help="FLOPs per dot product of length n: 2mac = 2n, exact = 2n-1.")(command)
 
 
-def conventions_from(flops: str, bias: bool, memory_model: str) -> Conventions:
-    return Conventions(flops=flops, count_bias=bias, memory_model=memory_model)  # type: ignore[arg-type]
+def conventions_from(flops: str, bias: bool, memory_model: str, conv_reads: str = "window") -> Conventions:
+    return Conventions(flops=flops, count_bias=bias, memory_model=memory_model, conv_reads=conv_reads)  # type: ignore[arg-type]
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -26,7 +26,9 @@ class Liveness:
     timeline: tuple[int, ...]
 
 
-def liveness(ops: list[OpRecord], inputs: list[TensorMeta], outputs: list[TensorMeta]) -> Liveness:
+def liveness(ops: list[OpRecord], inputs: list[TensorMeta], outputs: list[TensorMeta], virtual: set[int] | None = None) -> Liveness:
+    """Peak live activation bytes; storages in ``virtual`` (fused intermediates) take no memory."""
+    virtual = virtual or set()
     sizes: dict[int, int] = {}
     last_use: dict[int, int] = {}
     end = len(ops)
@@ -41,7 +43,7 @@ def liveness(ops: list[OpRecord], inputs: list[TensorMeta], outputs: list[Tensor
                 last_use[t.storage] = max(last_use[t.storage], op.index)
         for t in op.outputs:
             if t.kind in _COUNTED_KINDS and t.storage not in sizes:
-                sizes[t.storage] = t.nbytes
+                sizes[t.storage] = 0 if t.storage in virtual else t.nbytes
                 last_use[t.storage] = op.index
                 born[op.index].append(t.storage)
     for t in outputs:

@@ -13,11 +13,12 @@ from howfast.passes.tree import ModuleTotals, aggregate
 from howfast.report.report import LayerRow, OpRow, Report, Totals
 
 
-def build_report(graph: CapturedGraph, costs: list[OpCost], conventions: Conventions) -> Report:
+def build_report(graph: CapturedGraph, costs: list[OpCost], conventions: Conventions, virtual: set[int] | None = None) -> Report:
+    """The report of ``costs``; ``virtual`` storages (fused intermediates) are never allocated."""
     totals_by_module = aggregate(costs, graph.modules)
     layers = _layers(graph, totals_by_module)
     root = totals_by_module.get("", ModuleTotals())
-    live = liveness(graph.ops, graph.inputs, graph.outputs)
+    live = liveness(graph.ops, graph.inputs, graph.outputs, virtual or set())
     params, param_bytes = _params(graph)
     totals = Totals(
         params=params,
@@ -41,6 +42,7 @@ def build_report(graph: CapturedGraph, costs: list[OpCost], conventions: Convent
         uncounted_ops=uncounted,
         coverage=_coverage(costs),
         notes=list(graph.notes),
+        timeline=list(live.timeline),
     )
 
 

@@ -78,6 +78,7 @@ class Report:
     roofline: dict[str, Any] | None = None
     benchmark: dict[str, Any] | None = None
     environment: dict[str, Any] = field(default_factory=dict)
+    timeline: list[int] = field(default_factory=list)  # live activation bytes after each op
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self, include_ops: bool = True) -> dict[str, Any]:
@@ -96,6 +97,7 @@ class Report:
             "roofline": self.roofline,
             "benchmark": self.benchmark,
             "environment": self.environment,
+            "activation_timeline": self.timeline,
         }
         if include_ops:
             data["ops"] = [asdict(row) for row in self.ops]

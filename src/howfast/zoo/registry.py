@@ -50,6 +50,7 @@ class ZooEntry:
     default_input: str
     description: str
     options: tuple[ZooOption, ...] = field(default_factory=tuple)
+    feature_layer: str | None = None  # where `compare --features` cuts it (the write-up's case study)
 
     def option(self, name: str) -> ZooOption:
         for opt in self.options:

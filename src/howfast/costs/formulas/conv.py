@@ -8,7 +8,9 @@ element through the kernel: MACs = N x Cin x prod(input spatial) x (Cout / group
 Write-up reads: the input is read once per MAC (each output window re-reads its inputs), which is
 the write-up's Hin x Win x Cin x K x K x Cout for stride 1 and 'same' padding, and
 Hout x Wout x (Cin/groups) x K x K x Cout in general — stride s reads each input about K x K / s^2
-times, not K x K. Weights (and bias) are read once; the output is written once.
+times, not K x K. The ``conv_reads="input"`` convention takes the write-up's formula literally
+instead (Hin x Win x Cin x K x K x Cout/groups, whatever the stride), which is how its case-study
+figures were computed. Weights (and bias) are read once; the output is written once.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ def convolution(op: OpRecord, conv: Conventions) -> Cost:
     macs = conv_macs(x_shape, w.shape, y_shape, transposed)
     outputs = y.numel
     flops = dot_flops(macs, outputs, conv) + bias_flops(outputs, bias is not None, conv)
-    return Cost(macs=macs, flops=flops, input_reads=macs)
+    reads = macs
+    if conv.conv_reads == "input" and not transposed:
+        # Hin x Win x Cin x K x K x (Cout / groups), with Cout / groups = Cout x (Cin / groups) / Cin
+        reads = prod(x_shape) * prod(w.shape[2:]) * w.shape[0] * w.shape[1] // x_shape[1]
+    return Cost(macs=macs, flops=flops, input_reads=reads)
 
 
 def _batched(shape: tuple[int, ...], w_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -21,6 +21,14 @@ def summary_lines(report: Any) -> list[str]:
         f"activations: {units.count(t.activation_elements)} elements; peak live activation memory {units.nbytes(t.peak_activation_bytes)}",
         _coverage_line(report),
     ]
+    if report.fusion:
+        saved = report.fusion["saved"]
+        before = report.fusion["unfused_totals"]
+        lines.append(
+            f"fused view: {saved['groups']} fused groups ({saved['folded_batchnorms']} batch norms folded) save "
+            f"{units.count(saved['flops'])} FLOPs, {units.count(saved['accesses'])} accesses, {units.nbytes(saved['bytes'])}; "
+            f"unfused: {units.count(before['flops'])} FLOPs, {units.count(before['mem_accesses'])} accesses"
+        )
     return lines
 
 

@@ -181,6 +181,7 @@ register(ZooEntry(
     default_input="1x3x224x224",
     description="MobileNet V1 (Howard et al. 2017), Keras layout; width multiplier",
     options=_options("channel multiplier alpha: channels = int(c * alpha)"),
+    feature_layer="features.conv_pw_11",
 ))
 
 register(ZooEntry(
@@ -189,4 +190,5 @@ register(ZooEntry(
     default_input="1x3x224x224",
     description="MobileNet V2 (Sandler et al. 2018), torchvision layout, Keras block names; width multiplier",
     options=_options("width multiplier: channels rounded to multiples of 8 (torchvision _make_divisible)"),
+    feature_layer="features.expanded_conv_12",
 ))

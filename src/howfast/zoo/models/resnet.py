@@ -119,6 +119,7 @@ register(ZooEntry(
     factory=resnet18,
     default_input="1x3x224x224",
     description="ResNet-18 (He et al. 2016), torchvision layout; BasicBlock [2, 2, 2, 2]",
+    feature_layer="layer4",
     options=_NUM_CLASSES,
 ))
 
@@ -127,5 +128,6 @@ register(ZooEntry(
     factory=resnet50,
     default_input="1x3x224x224",
     description="ResNet-50 v1.5 (He et al. 2016), torchvision layout; stride on the bottleneck 3x3",
+    feature_layer="layer4",
     options=_NUM_CLASSES,
 ))

@@ -58,5 +58,6 @@ register(ZooEntry(
     factory=vgg16,
     default_input="1x3x224x224",
     description="VGG-16 (Simonyan & Zisserman 2015, config D), torchvision layout, no batch norm",
+    feature_layer="features",
     options=(ZooOption("num_classes", int, 1000, "number of output classes"),),
 ))

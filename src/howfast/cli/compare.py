@@ -1,0 +1,107 @@
+"""``howfast compare A B C``: models side by side, ratios to the first, and why they differ."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import warnings
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from howfast.api import analyze
+from howfast.capture.loader import split_until
+from howfast.cli.app import app
+from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for
+from howfast.compare import COLUMNS, Comparison, explain
+from howfast.errors import UsageError
+from howfast.zoo import registry
+
+
+@app.command()
+@click.argument("models", nargs=-1, required=True)
+@input_options
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "md", "html"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--features", is_flag=True, help="Cut each zoo model at its feature layer (MobileNet V1: conv_pw_11, V2: expanded_conv_12, VGG16: features, ResNet: layer4).")
+@click.option("--fused", is_flag=True, help="Compare the fused programs (BN folded, element-wise ops fused), as the write-up does.")
+@conventions_options
+def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None,
+            features: bool, fused: bool, flops: str, bias: bool, memory_model: str, conv_reads: str = "window", **extra) -> None:
+    """Compare MODELS side by side: params, size, MACs, FLOPs, memory, ratios to the first.
+
+    A model may end in @LAYER to cut it after that module (mobilenet_v1@features.conv_pw_11).
+    """
+    if len(models) < 2:
+        raise UsageError("compare needs at least two models")
+    conventions = conventions_from(flops, bias, memory_model, conv_reads)
+    labels, reports = [], []
+    for spec in models:
+        name, cut = split_until(spec)
+        loaded, specs = resolve(name, inputs, device, dtype)
+        if cut is None and features:
+            cut = _feature_layer(name)
+        args, kwargs = tensors_for(specs, device, dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reports.append(analyze(loaded.module, args, kwargs=kwargs, conventions=conventions, until=cut, name=spec, fused=fused))
+        labels.append(spec)
+    comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports))
+    emit(render_comparison(comparison, fmt), output)
+
+
+def _feature_layer(spec: str) -> str | None:
+    entry = registry.ZOO.get(spec.partition(":")[0])
+    return entry.feature_layer if entry else None
+
+
+def render_comparison(comparison: Comparison, fmt: str) -> str:
+    rows = comparison.rows()
+    if fmt == "json":
+        return json.dumps(comparison.to_dict(), indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    if fmt == "html":
+        from howfast.report.render.html import render_comparison_html
+
+        return render_comparison_html(comparison.reports, comparison.labels, "\n".join(comparison.explanation))
+    cells = [[_label(r)] + [f"{human(r[key])} ({r[key + '_ratio']:.2f}x)" if r[key + "_ratio"] is not None else human(r[key])
+                            for key, _, _, human in COLUMNS] + [f"{r['accesses_per_mac']:.2f}" if r["accesses_per_mac"] else "-"]
+             for r in rows]
+    titles = ["Model"] + [title for _, title, _, _ in COLUMNS] + ["Acc/MAC"]
+    if fmt == "md":
+        lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        lines += [""] + [f"- {line}" for line in comparison.explanation] + [""] + _conventions(comparison)
+        return "\n".join(lines) + "\n"
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=180, no_color=True, highlight=False)
+    table = Table(title="howfast compare (ratios to the first model)", header_style="bold")
+    for title in titles:
+        table.add_column(title, justify="left" if title == "Model" else "right")
+    for row in cells:
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
+    for line in comparison.explanation:
+        console.print(escape(line))
+    for line in _conventions(comparison):
+        console.print(escape(line))
+    return buffer.getvalue()
+
+
+def _label(row: dict) -> str:
+    return row["model"] + (f" (to {row['truncated_at']})" if row.get("truncated_at") and "@" not in row["model"] else "")
+
+
+def _conventions(comparison: Comparison) -> list[str]:
+    described = comparison.reports[0].conventions.get("described", {})
+    fused = " Fused programs (BN folded, element-wise ops fused)." if comparison.reports[0].fusion else ""
+    return [f"Conventions: {'; '.join(f'{k}: {v}' for k, v in described.items())}.{fused}"]

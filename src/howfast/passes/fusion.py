@@ -1,0 +1,242 @@
+"""Fusion analysis: which ops a compiler would run as one kernel, and what that saves.
+
+Groups are found on the captured graph's producer/consumer edges, not on module names. A group
+starts at any op that writes a new tensor (a conv, a matmul, an element-wise op) and grows while
+its current result has exactly one consumer and that consumer is an element-wise op applied to it
+at the same shape (batch norm in eval mode, an activation, an add of a bias or of a residual...).
+Views are transparent; an in-place op is a new version of the tensor it writes.
+
+Savings of a group, per link between two of its ops: the intermediate tensor is neither written by
+its producer nor read back by its consumer: 2 x numel accesses (write-up model) and 2 x nbytes
+(compulsory model). This is the write-up's example: a ReLU on 28x28x512 costs 802,816 accesses
+alone and nothing extra fused into the conv before it. A batch norm that directly follows a
+conv/linear folds into its weights: its FLOPs and its four per-channel vectors disappear, and a
+conv without bias gains one (1 FLOP per output when bias is counted, C weights read).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from howfast.capture.records import TensorMeta
+from howfast.conventions import Conventions
+from howfast.costs.evaluate import OpCost
+
+ANCHORS_THAT_FOLD = ("aten.convolution", "aten._convolution", "aten.addmm", "aten.mm", "aten.linear")
+
+ELEMENTWISE = {
+    "aten.relu", "aten.hardtanh", "aten.leaky_relu", "aten.sigmoid", "aten.tanh", "aten.gelu", "aten.silu",
+    "aten.hardswish", "aten.hardsigmoid", "aten.mish", "aten.elu", "aten.celu", "aten.selu", "aten.softplus",
+    "aten.clamp", "aten.clamp_min", "aten.clamp_max", "aten.threshold", "aten._prelu_kernel",
+    "aten.add", "aten.sub", "aten.mul", "aten.div", "aten.neg", "aten.exp", "aten.sqrt", "aten.rsqrt",
+    "aten.reciprocal", "aten.abs", "aten.where", "aten.maximum", "aten.minimum", "aten.pow",
+}
+
+BATCH_NORMS = {
+    "aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update",
+    "aten.native_batch_norm", "aten._native_batch_norm_legit", "aten.batch_norm",
+}
+
+
+@dataclass(slots=True)
+class FusedGroup:
+    """Ops run as one kernel, and what fusing them saves."""
+
+    ops: list[int]
+    names: list[str]
+    module: str
+    folded_batchnorm: bool = False
+    saved_flops: int = 0
+    saved_accesses: int = 0  # write-up model, elements
+    saved_bytes: int = 0  # compulsory model, bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ops": self.ops,
+            "names": self.names,
+            "module": self.module,
+            "folded_batchnorm": self.folded_batchnorm,
+            "saved_flops": self.saved_flops,
+            "saved_accesses": self.saved_accesses,
+            "saved_bytes": self.saved_bytes,
+        }
+
+
+@dataclass(slots=True)
+class FusionResult:
+    """The groups, the op costs of the fused program, totals saved, and the storages of the
+    intermediate tensors that fusion keeps in registers (never allocated)."""
+
+    groups: list[FusedGroup]
+    fused_costs: list[OpCost]
+    saved: dict[str, int] = field(default_factory=dict)
+    intermediates: set[int] = field(default_factory=set)
+
+
+def _family(name: str) -> str:
+    parts = name.split(".")
+    family = ".".join(parts[:2]) if len(parts) > 2 else name
+    return family[:-1] if family.endswith("_") and not family.endswith("__") else family
+
+
+def _is_eval_batchnorm(cost: OpCost) -> bool:
+    family = _family(cost.op)
+    if family not in BATCH_NORMS:
+        return False
+    if family in ("aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update"):
+        return True
+    args = cost.record.args
+    return len(args) > 5 and args[5] is False
+
+
+def _edges(costs: list[OpCost]) -> dict[int, dict[int, TensorMeta]]:
+    """For each op, the ops that read its results (through views), with the tensor they read."""
+    producer: dict[int, int] = {}
+    consumers: dict[int, dict[int, TensorMeta]] = {}
+    for cost in costs:
+        record = cost.record
+        for t in record.inputs:
+            p = producer.get(t.tid)
+            if p is not None and p != record.index:
+                consumers.setdefault(p, {}).setdefault(record.index, t)
+        if cost.free:
+            source = next((producer[t.tid] for t in record.inputs if t.tid in producer), None)
+            for out in record.outputs:
+                if source is not None:
+                    producer[out.tid] = source
+            continue
+        for out in record.outputs:
+            producer[out.tid] = record.index
+    return consumers
+
+
+def find_groups(costs: list[OpCost], outputs: list[TensorMeta]) -> list[FusedGroup]:
+    consumers = _edges(costs)
+    final = {t.tid for t in outputs}
+    used: set[int] = set()
+    groups: list[FusedGroup] = []
+    for cost in costs:
+        start = cost.record.index
+        if cost.free or start in used or not cost.record.outputs:
+            continue
+        chain = [start]
+        current = cost
+        while True:
+            readers = consumers.get(current.record.index, {})
+            if len(readers) != 1:
+                break  # the result is needed elsewhere too: it must be written to memory
+            ((reader_index, value),) = readers.items()
+            reader = costs[reader_index]
+            if reader_index in used or value.tid in final or not _fusible(reader, value):
+                break
+            chain.append(reader_index)
+            current = reader
+        if len(chain) > 1:
+            used.update(chain)
+            groups.append(FusedGroup(ops=chain, names=[costs[i].op for i in chain], module=cost.module))
+    return groups
+
+
+def _fusible(reader: OpCost, value: TensorMeta) -> bool:
+    if reader.free or not reader.counted or not reader.record.outputs:
+        return False
+    family = _family(reader.op)
+    if family not in ELEMENTWISE and not _is_eval_batchnorm(reader):
+        return False
+    return reader.record.outputs[0].shape == value.shape
+
+
+def fuse(costs: list[OpCost], outputs: list[TensorMeta], conventions: Conventions) -> FusionResult:
+    """Fusion groups of the graph and the op costs of the fused program."""
+    groups = find_groups(costs, outputs)
+    fused = [copy.deepcopy(c) if any(c.record.index in g.ops for g in groups) else c for c in costs]
+    for group in groups:
+        _apply(group, fused, conventions)
+    saved = {
+        "flops": sum(g.saved_flops for g in groups),
+        "accesses": sum(g.saved_accesses for g in groups),
+        "bytes": sum(g.saved_bytes for g in groups),
+        "groups": len(groups),
+        "folded_batchnorms": sum(1 for g in groups if g.folded_batchnorm),
+    }
+    return FusionResult(groups=groups, fused_costs=fused, saved=saved, intermediates=_intermediates(groups, costs))
+
+
+def _intermediates(groups: list[FusedGroup], costs: list[OpCost]) -> set[int]:
+    storages: set[int] = set()
+    for group in groups:
+        kept = {t.storage for t in costs[group.ops[-1]].record.outputs}
+        for index in group.ops[:-1]:
+            storages.update(t.storage for t in costs[index].record.outputs if t.storage not in kept)
+    return storages
+
+
+def _apply(group: FusedGroup, costs: list[OpCost], conventions: Conventions) -> None:
+    for position in range(1, len(group.ops)):
+        producer, reader = costs[group.ops[position - 1]], costs[group.ops[position]]
+        value = reader_value(producer, reader)
+        _drop_link(producer, reader, value, group)
+        if position == 1 and _is_eval_batchnorm(reader) and _family(producer.op) in ANCHORS_THAT_FOLD:
+            _fold(producer, reader, group, conventions)
+
+
+def reader_value(producer: OpCost, reader: OpCost) -> TensorMeta:
+    produced = {t.tid for t in producer.record.outputs}
+    for t in reader.record.inputs:
+        if t.tid in produced or t.storage in {o.storage for o in producer.record.outputs}:
+            return t
+    return producer.record.outputs[0]
+
+
+def _drop_link(producer: OpCost, reader: OpCost, value: TensorMeta, group: FusedGroup) -> None:
+    """The intermediate ``value`` stays in registers: no write by the producer, no read back."""
+    n, nbytes = value.numel, value.nbytes
+    write = min(n, producer.writeup.output)
+    producer.writeup.output -= write
+    producer.writeup.output_bytes -= write * value.itemsize
+    read = min(n, reader.writeup.input)
+    reader.writeup.input -= read
+    reader.writeup.input_bytes -= read * value.itemsize
+    c_write = min(nbytes, producer.compulsory.output_bytes)
+    producer.compulsory.output -= min(n, producer.compulsory.output)
+    producer.compulsory.output_bytes -= c_write
+    c_read = min(nbytes, reader.compulsory.input_bytes)
+    reader.compulsory.input -= min(n, reader.compulsory.input)
+    reader.compulsory.input_bytes -= c_read
+    group.saved_accesses += write + read
+    group.saved_bytes += c_write + c_read
+
+
+def _fold(anchor: OpCost, bn: OpCost, group: FusedGroup, conventions: Conventions) -> None:
+    """BN right after a conv/linear folds into its weights: w' = w * g / s, b' = (b - m) * g / s + beta."""
+    outputs = bn.record.outputs[0].numel
+    channels = bn.record.outputs[0].shape[1] if len(bn.record.outputs[0].shape) > 1 else bn.record.outputs[0].shape[0]
+    anchor_has_bias = _anchor_bias(anchor) is not None
+    added_flops = outputs if (conventions.count_bias and not anchor_has_bias) else 0
+    added_weights = 0 if anchor_has_bias else channels
+    group.folded_batchnorm = True
+    group.saved_flops += bn.flops - added_flops
+    group.saved_accesses += bn.writeup.weights - added_weights
+    itemsize = bn.record.outputs[0].itemsize
+    group.saved_bytes += bn.compulsory.weights_bytes - added_weights * itemsize
+    anchor.flops += added_flops
+    anchor.writeup.weights += added_weights
+    anchor.writeup.weights_bytes += added_weights * itemsize
+    anchor.compulsory.weights += added_weights
+    anchor.compulsory.weights_bytes += added_weights * itemsize
+    bn.flops = 0
+    bn.writeup.weights = bn.writeup.weights_bytes = 0
+    bn.compulsory.weights = bn.compulsory.weights_bytes = 0
+
+
+def _anchor_bias(anchor: OpCost) -> TensorMeta | None:
+    args = anchor.record.args
+    if _family(anchor.op) in ("aten.convolution", "aten._convolution", "aten.linear"):
+        bias = args[2] if len(args) > 2 else None
+    elif _family(anchor.op) == "aten.addmm":
+        bias = args[0]
+    else:
+        bias = None
+    return bias if isinstance(bias, TensorMeta) else None
