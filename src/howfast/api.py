@@ -42,9 +42,19 @@ def analyze(
     ``UncountedOpError``; otherwise it is listed in ``report.uncounted_ops`` and warned about.
     With ``fused``, the totals and layers are those of the fused program (batch norms folded,
     element-wise chains fused into their producer) and ``report.fusion`` lists the groups, the
-    savings and the unfused totals. The model is run once and left unchanged.
+    savings and the unfused totals. The model is run once and left unchanged. ``model`` may also
+    be the path of an ``.onnx`` file; ``inputs`` then sizes its symbolic dimensions (see
+    ``howfast.onnx.analyze_onnx``).
     """
     conventions = conventions or Conventions()
+    from howfast.onnx.load import is_onnx_path
+
+    if is_onnx_path(model):  # an .onnx file: the ONNX front end, same formulas and report (docs/onnx.md)
+        if until is not None:
+            raise InputSpecError("until is not supported for ONNX models")
+        from howfast.onnx import analyze_onnx
+
+        return analyze_onnx(model, inputs, conventions, strict=strict, name=name, fused=fused)
     args, kw = _resolve_inputs(model, inputs, dtype)
     kw.update(kwargs or {})
     graph = capture(model, args, kw, until=until, no_grad=no_grad, model_name=name)

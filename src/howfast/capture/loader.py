@@ -54,8 +54,15 @@ def load_model(spec: str, device: str = "cpu") -> LoadedModel:
             f"{head!r} looks like a pickled file; howfast never unpickles files by default. "
             "Write a factory that builds the model (e.g. model.py:make_model) and pass that instead"
         )
-    if head.lower().endswith(".onnx"):
-        raise ModelLoadError(f"{head!r} is an ONNX file; ONNX models are analysed by the ONNX front end")
+    if head.lower().endswith(".onnx") or spec.lower().endswith(".onnx"):
+        # Not an nn.Module: commands that take ONNX files (`howfast analyze`, howfast.analyze()) route
+        # .onnx paths to the ONNX front end (howfast.onnx) before they get here.
+        path = spec if spec.lower().endswith(".onnx") else head
+        if not Path(path).is_file():
+            from howfast.errors import BadFileError
+
+            raise BadFileError(f"no such file: {path}")
+        raise ModelLoadError(f"{path!r} is an ONNX model; this command needs a PyTorch model (`howfast analyze` takes .onnx files)")
     from howfast.zoo import registry
 
     registry._load_models()

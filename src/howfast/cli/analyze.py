@@ -32,10 +32,17 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: s
             fused: bool = False, plots: Path | None = None, conv_reads: str = "window") -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
-    MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory or
-    package.module:factory (a callable returning a torch.nn.Module).
+    MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,
+    package.module:factory (a callable returning a torch.nn.Module), or an .onnx file (its symbolic
+    dimensions sized by --input).
     """
     conventions = conventions_from(flops, bias, memory_model, conv_reads)
+    from howfast.onnx.load import is_onnx_path
+
+    if is_onnx_path(model):  # an .onnx file: the ONNX front end, same formulas and report (docs/onnx.md)
+        from howfast.onnx.cli import analyze_onnx_command
+
+        return analyze_onnx_command(click.get_current_context().params, conventions)
     loaded, specs = resolve(model, inputs, device, dtype)
     args, kwargs = tensors_for(specs, device, dtype)
     if train:

@@ -8,6 +8,7 @@ from howfast.costs.formulas import (  # noqa: F401
     elementwise,
     matmul,
     norm,
+    onnx_only,
     pooling,
     recurrent,
 )
