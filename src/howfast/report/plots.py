@@ -7,16 +7,15 @@ writes them as PNG and SVG files (``howfast analyze MODEL --plots DIR``).
 
 Charts:
 
-* ``layers``: per-layer MACs and memory traffic (bytes under the report's memory model), one bar per
-  leaf module (a module with no submodule in the report), in execution order.
+* ``layers``: per-layer MACs and bytes (read + written, compulsory model), one bar per leaf module (a module with no submodule in the report), in execution order.
 * ``op_types``: each op type's share of MACs and of bytes; of time too when the report has
   per-layer times (measured ones from ``report.benchmark``, else the roofline's predicted ones),
   grouped by leaf module type.
-* ``memory``: activation memory over execution order. The report carries no per-op liveness
-  timeline, so unless it has one (``timeline``), this is the cumulative bytes written by ops
-  (each op's output bytes, compulsory model) with the largest step marked, beside the peak live
-  activation memory the liveness pass computed (``totals.peak_activation_bytes``) as a line.
-* ``roofline``: attainable FLOP/s against arithmetic intensity for each layer the roofline pass
+* ``memory``: live activation bytes after each op (``report.timeline``, from the liveness pass) with
+  the largest marked, beside the peak live activation memory (``totals.peak_activation_bytes``,
+  reached during an op) as a line. A report without a timeline shows the cumulative bytes written
+  by ops (op outputs, compulsory model) instead, with the largest op output marked.
+* ``roofline``: attainable FLOP/s against arithmetic intensity for each leaf layer the roofline pass
   placed, with the device's roof, when ``report.roofline`` exists.
 """
 
@@ -37,24 +36,19 @@ _TIME_KEYS = ("measured_s", "median_s", "time_s", "mean_s", "seconds", "latency_
 # The series (no plotting library)
 
 
-def memory_model(report: Any) -> str:
-    """The memory model the report's conventions chose (``writeup`` or ``compulsory``)."""
-    return str(report.conventions.get("memory_model", "compulsory"))
-
-
-def memory_label(report: Any) -> str:
-    return {"writeup": "write-up model", "compulsory": "compulsory model"}.get(memory_model(report), memory_model(report) + " model")
+BYTES_LABEL = "bytes read + written (compulsory model)"
 
 
 def traffic_bytes(report: Any, row: Any) -> int:
-    """Bytes moved by ``row`` (a layer or op row, or an op-type dict) under the report's memory model."""
-    memory = row["memory"] if isinstance(row, dict) else row.memory
-    value = memory.get(memory_model(report), {}).get("bytes")
-    if value is None:
-        read = row["bytes_read"] if isinstance(row, dict) else row.bytes_read
-        written = row["bytes_written"] if isinstance(row, dict) else row.bytes_written
-        value = read + written
-    return int(value)
+    """Bytes ``row`` moves (a layer or op row, or an op-type dict): read + written, compulsory model.
+
+    The charts use the compulsory model (each distinct tensor read or written once per op) for bytes,
+    as the table's Read and Written columns do; the write-up model's accesses are counted in elements
+    and, for conv and matmul, grow with the MACs, so a bytes chart under it would repeat the MACs one.
+    """
+    if isinstance(row, dict):
+        return int(row.get("bytes_read", 0)) + int(row.get("bytes_written", 0))
+    return int(row.bytes_read) + int(row.bytes_written)
 
 
 def parents(report: Any) -> list[int]:
@@ -83,9 +77,13 @@ def leaf_indices(report: Any) -> list[int]:
 def layer_times(report: Any) -> tuple[dict[str, float], str]:
     """Per-layer seconds by module name and what they are: measured (benchmark) or predicted (roofline)."""
     measured = _measured_layer_times(report.benchmark)
+    roofline = report.roofline if isinstance(report.roofline, dict) else {}
+    if not measured:  # measurements joined to the roofline (``measured_s`` on its layers)
+        for entry in roofline.get("layers") or []:
+            if isinstance(entry, dict) and _number(entry.get("measured_s")) is not None:
+                measured[str(entry.get("name", ""))] = float(entry["measured_s"])
     if measured:
         return measured, "measured time"
-    roofline = report.roofline or {}
     predicted = {}
     for entry in roofline.get("layers") or []:
         if isinstance(entry, dict) and isinstance(entry.get("predicted_s"), (int, float)):
@@ -135,7 +133,7 @@ def layer_series(report: Any) -> dict[str, Any]:
         "types": [row.type for row in leaves],
         "macs": [int(row.macs) for row in leaves],
         "bytes": [traffic_bytes(report, row) for row in leaves],
-        "bytes_label": f"bytes ({memory_label(report)})",
+        "bytes_label": BYTES_LABEL,
     }
 
 
@@ -163,7 +161,7 @@ def op_type_shares(report: Any, top: int = TOP_OP_TYPES) -> dict[str, Any]:
         "bytes": [b / total_bytes if total_bytes else 0.0 for b in nbytes],
         "total_macs": total_macs,
         "total_bytes": total_bytes,
-        "bytes_label": f"bytes ({memory_label(report)})",
+        "bytes_label": BYTES_LABEL,
     }
     times, what = layer_times(report)
     if times:
@@ -189,12 +187,10 @@ def _short_op(name: str) -> str:
 
 
 def report_timeline(report: Any) -> list[int] | None:
-    """A live-activation-bytes timeline if the report carries one (attribute or ``to_dict`` key)."""
+    """The report's live activation bytes after each op (``report.timeline``), or None without one."""
     value = getattr(report, "timeline", None)
     if value is None:
-        extra = getattr(report, "liveness", None)
-        if isinstance(extra, dict):
-            value = extra.get("timeline")
+        value = getattr(report, "activation_timeline", None)
     if isinstance(value, dict):
         value = value.get("live_bytes") or value.get("timeline")
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
@@ -205,31 +201,35 @@ def report_timeline(report: Any) -> list[int] | None:
 def memory_series(report: Any) -> dict[str, Any]:
     """Activation memory over execution order, labelled with what it is.
 
-    ``kind`` is ``live`` when the report carries a liveness timeline (live bytes after each op), else
-    ``cumulative``: the running sum of op output bytes (compulsory model), with ``step`` the bytes
-    each op wrote. ``peak_index``/``peak_bytes`` mark the live peak, or the largest single op output
-    for ``cumulative``. ``peak_live_bytes`` is the liveness pass's peak from the totals.
+    ``kind`` is ``live`` when the report carries its liveness timeline (live bytes after each op, a
+    tensor freed after its last use), else ``cumulative``: the running sum of op output bytes
+    (compulsory model). ``step`` is the bytes each op's outputs take. ``peak_position`` marks the
+    largest live value after an op (``live``) or the op with the largest output (``cumulative``).
+    ``peak_live_bytes`` is the liveness pass's peak from the totals: reached during an op, while its
+    inputs and outputs are live together, so it can exceed every after-op value.
     """
     peak_live = int(report.totals.peak_activation_bytes)
+    x, step, names = [], [], []
+    for op in report.ops:
+        x.append(int(op.index))
+        step.append(int(op.memory.get("compulsory", {}).get("output_bytes", op.bytes_written)))
+        names.append(op.op)
     timeline = report_timeline(report)
     if timeline is not None:
-        peak_index = max(range(len(timeline)), key=lambda i: timeline[i])
-        return {"kind": "live", "x": list(range(len(timeline))), "y": timeline, "step": None,
-                "ops": [], "peak_index": peak_index, "peak_bytes": timeline[peak_index], "peak_live_bytes": peak_live,
-                "label": "live activation bytes after each op"}
-    x, y, step, names = [], [], [], []
-    running = 0
-    for op in report.ops:
-        written = int(op.memory.get("compulsory", {}).get("output_bytes", op.bytes_written))
+        if len(timeline) != len(x):  # not one value per op row: plot against the position
+            x, names, step = list(range(len(timeline))), [""] * len(timeline), [0] * len(timeline)
+        pos = max(range(len(timeline)), key=lambda i: timeline[i])
+        return {"kind": "live", "x": x, "y": timeline, "step": step, "ops": names,
+                "peak_index": x[pos], "peak_position": pos, "peak_bytes": timeline[pos], "peak_live_bytes": peak_live,
+                "label": "live activation bytes after each op (liveness)"}
+    y, running = [], 0
+    for written in step:
         running += written
-        x.append(int(op.index))
         y.append(running)
-        step.append(written)
-        names.append(op.op)
-    peak_index = max(range(len(step)), key=lambda i: step[i]) if step else 0
+    pos = max(range(len(step)), key=lambda i: step[i]) if step else 0
     return {"kind": "cumulative", "x": x, "y": y, "step": step, "ops": names,
-            "peak_index": x[peak_index] if x else 0, "peak_position": peak_index,
-            "peak_bytes": step[peak_index] if step else 0, "peak_live_bytes": peak_live,
+            "peak_index": x[pos] if x else 0, "peak_position": pos,
+            "peak_bytes": step[pos] if step else 0, "peak_live_bytes": peak_live,
             "label": "cumulative activation bytes written by ops (op outputs, compulsory model)"}
 
 
@@ -244,9 +244,12 @@ def roofline_series(report: Any) -> dict[str, Any] | None:
     points: dict[str, list[Any]] = {"names": [], "types": [], "intensity": [], "attainable": [], "bound": [], "share": [],
                                     "predicted_s": [], "flops": [], "bytes": []}
     skipped = 0
-    for entry in roofline.get("layers") or []:
-        if not isinstance(entry, dict):
-            continue
+    entries = [e for e in roofline.get("layers") or [] if isinstance(e, dict)]
+    # Leaf modules only: a parent's point would sum its children's. (All entries if none is a leaf.)
+    leaves = {report.layers[i].name for i in leaf_indices(report)}
+    if any(str(e.get("name", "")) in leaves for e in entries):
+        entries = [e for e in entries if str(e.get("name", "")) in leaves]
+    for entry in entries:
         intensity = _number(entry.get("intensity"))
         attainable = _number(entry.get("attainable_flops"))
         if attainable is None and intensity is not None and peak and bandwidth:
@@ -343,7 +346,7 @@ def _draw_layers(plt: Any, reports: list[Any], labels: list[str]) -> Any:
     ax_macs.set_ylabel("MACs")
     ax_bytes.set_ylabel(layer_series(reports[0])["bytes_label"])
     ax_bytes.set_xlabel("leaf layer, execution order")
-    ax_macs.set_title(_title(reports, labels, "per-layer MACs and memory traffic"))
+    ax_macs.set_title(_title(reports, labels, "per-layer MACs and bytes"))
     if not single:
         ax_macs.legend()
     fig.tight_layout()
@@ -391,13 +394,10 @@ def _draw_memory(plt: Any, reports: list[Any], labels: list[str]) -> Any:
         color = f"C{k}"
         ax.plot(series["x"], [v / 2**20 for v in series["y"]], color=color, label=f"{label}: {series['label']}")
         if series["x"]:
-            if series["kind"] == "live":
-                ax.plot([series["peak_index"]], [series["peak_bytes"] / 2**20], "o", color=color)
-                ax.annotate(f"peak {_mib(series['peak_bytes'])}", (series["peak_index"], series["peak_bytes"] / 2**20), fontsize=8)
-            else:
-                pos = series["peak_position"]
-                ax.plot([series["x"][pos]], [series["y"][pos] / 2**20], "o", color=color)
-                ax.annotate(f"largest op output {_mib(series['peak_bytes'])}", (series["x"][pos], series["y"][pos] / 2**20), fontsize=8)
+            pos = series["peak_position"]
+            what = "largest live after an op" if series["kind"] == "live" else "largest op output"
+            ax.plot([series["x"][pos]], [series["y"][pos] / 2**20], "o", color=color)
+            ax.annotate(f"{what} {_mib(series['peak_bytes'])}", (series["x"][pos], series["y"][pos] / 2**20), fontsize=8)
         ax.axhline(series["peak_live_bytes"] / 2**20, color=color, linestyle="--", linewidth=1,
                    label=f"{label}: peak live activation memory (liveness) {_mib(series['peak_live_bytes'])}")
     ax.set_xlabel("op index (execution order)")

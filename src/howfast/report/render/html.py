@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from howfast.errors import UsageError
@@ -27,6 +27,7 @@ from howfast.report.render.columns import LAYER_COLUMNS
 LARGE_TREE_ROWS = 150
 DEFAULT_COLLAPSE_DEPTH = 2
 HOT_LAYERS = 5
+_ASSETS = Path(__file__).resolve().parent.parent / "assets"
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
@@ -51,8 +52,8 @@ def render_html(report: Any, depth: int | None = None, title: str | None = None,
     body = [
         _header_single(report),
         _coverage_section(report, None),
-        _charts_section(payload["figures"], report_count=1),
         _table_section("layers-0", "Layers", report),
+        _charts_section(payload["figures"], report_count=1),
         _conventions_section(report),
     ]
     return _page(title or f"howfast: {label}", body, payload)
@@ -78,7 +79,7 @@ def render_comparison_html(reports: list[Any], labels: list[str], explanation: s
     }
     body = [_header_compare(reports, labels, explanation)]
     for k, (report, label) in enumerate(zip(reports, labels)):
-        body.append(_coverage_section(report, label))
+        body.append(_coverage_section(report, label, k))
     body.append(_charts_section(payload["figures"], report_count=len(reports)))
     for k, (report, label) in enumerate(zip(reports, labels)):
         body.append(_table_section(f"layers-{k}", f"Layers: {label}", report))
@@ -110,9 +111,11 @@ def _page(title: str, body: list[str], payload: dict[str, Any]) -> str:
         *body,
         '<footer><p>Made by <a href="#top">howfast</a>. Everything on this page is in this one file.</p></footer>',
         "</main>",
+        # Data, then the tables (drawn before the 4.8 MB plotly.js is parsed), then plotly.js and the charts.
         f'<script type="application/json" id="howfast-data">{json_for_script(payload)}</script>',
-        f"<script>\n{_script_safe(_plotly_js())}\n</script>",
         f"<script>\n{_script_safe(script)}\n</script>",
+        f"<script>\n{_script_safe(_plotly_js())}\n</script>",
+        "<script>window.howfastDrawCharts();</script>",
         "</body>",
         "</html>",
         "",
@@ -146,7 +149,7 @@ def _plotly_js() -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("howfast.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return (_ASSETS / name).read_text(encoding="utf-8")
 
 
 def _e(value: Any) -> str:
@@ -185,25 +188,53 @@ def _device_items(report: Any) -> list[tuple[str, str]]:
     device = roofline.get("device") or {}
     out = []
     for key, value in device.items():
-        if isinstance(value, (dict, list)):
+        if isinstance(value, (dict, list)) or value is None:
             continue
-        out.append((str(key), _human_value(str(key), value)))
+        out.append((_key_title(str(key)), _human_value(str(key), value)))
     for key, value in roofline.items():
-        if key in ("device", "layers") or isinstance(value, (dict, list)) or value is None:
+        if isinstance(value, (dict, list)) or value is None:
             continue
-        out.append((f"roofline {key}", _human_value(str(key), value)))
+        out.append((_key_title(str(key), "roofline "), _human_value(str(key), value)))
     return out
+
+
+_KEY_TITLES = {
+    "name": "Device",
+    "title": "Device title",
+    "per_op_overhead_s": "Per-op overhead",
+    "predicted_latency_s": "Predicted latency (roofline)",
+    "memory_model": "Memory model (roofline)",
+    "peak_flops": "Peak compute",
+    "bandwidth_bytes_per_s": "Memory bandwidth",
+    "ridge_point": "Ridge point",
+    "predicted_s": "Predicted time",
+}
+
+
+def _key_title(key: str, prefix: str = "") -> str:
+    if key in _KEY_TITLES:
+        return _KEY_TITLES[key]
+    return (prefix + key.removesuffix("_s").replace("_", " ")).strip()
+
+
+def _roofline_notes(report: Any) -> str:
+    notes = (report.roofline or {}).get("notes") if isinstance(report.roofline, dict) else None
+    if not notes or not isinstance(notes, list):
+        return ""
+    return '<ul class="notes roofline-notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
 
 
 def _human_value(key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
+    if "bytes_per_s" in key or "bandwidth" in key:
+        return units.count(value) + "B/s"  # bandwidths are quoted in powers of 1000
+    if key == "ridge_point" or "intensity" in key:
+        return f"{value:.4g} FLOP/B"
+    if "flops" in key:
+        return units.count(value) + (" FLOP/s" if "peak" in key or key.endswith("_per_s") else " FLOP")
     if key.endswith("_s") or key in ("seconds", "latency", "time"):
         return seconds(value)
-    if "bytes_per_s" in key or key.startswith("bandwidth"):
-        return units.nbytes(value) + "/s"
-    if "flops" in key:
-        return units.count(value) + ("FLOP/s" if "peak" in key or key.endswith("_per_s") else "FLOP")
     if "bytes" in key:
         return units.nbytes(value)
     if isinstance(value, float):
@@ -255,6 +286,7 @@ def _header_single(report: Any) -> str:
     device = _device_items(report)
     parts.append('<h2 class="sub">Device profile</h2>')
     parts.append(_dl(device) if device else '<p class="muted" id="no-device">No device profile: this report has no roofline.</p>')
+    parts.append(_roofline_notes(report))
     bench = _benchmark_items(report)
     if bench:
         parts.append('<h2 class="sub">Benchmark</h2>')
@@ -267,7 +299,8 @@ def _benchmark_items(report: Any) -> list[tuple[str, str]]:
     bench = report.benchmark if isinstance(report.benchmark, dict) else None
     if not bench:
         return []
-    return [(str(k), _human_value(str(k), v)) for k, v in bench.items() if not isinstance(v, (dict, list)) and v is not None]
+    return [(_key_title(str(k)) if str(k) != "name" else "name", _human_value(str(k), v))
+            for k, v in bench.items() if not isinstance(v, (dict, list)) and v is not None]
 
 
 def _header_compare(reports: list[Any], labels: list[str], explanation: str) -> str:
@@ -282,6 +315,7 @@ def _header_compare(reports: list[Any], labels: list[str], explanation: str) -> 
         parts.append(_dl([("Model", _model_text(report)), ("Inputs", _inputs_text(report))]))
         parts.append(_dl(_totals_items(report), "facts totals"))
         parts.append(_dl(device) if device else '<p class="muted">No device profile: no roofline.</p>')
+        parts.append(_roofline_notes(report))
         bench = _benchmark_items(report)
         if bench:
             parts.append(_dl(bench))
@@ -322,9 +356,9 @@ def _ratio(value: float, base: float) -> str:
     return f"x{value / base:.3g}"
 
 
-def _coverage_section(report: Any, label: str | None) -> str:
+def _coverage_section(report: Any, label: str | None, index: int = 0) -> str:
     c = report.coverage
-    ident = "coverage" if label is None else f"coverage-{_slug(label)}"
+    ident = "coverage" if label is None else f"coverage-{index}"
     title = "Coverage" if label is None else f"Coverage: {label}"
     cls = "coverage warn" if report.uncounted_ops else "coverage ok"
     share = 100 * float(c.get("share", 1.0))
@@ -346,10 +380,6 @@ def _coverage_section(report: Any, label: str | None) -> str:
     return "\n".join(parts)
 
 
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in text)[:40] or "model"
-
-
 def _charts_section(figures: dict[str, Any], report_count: int) -> str:
     parts = ['<section id="charts"><h2>Charts</h2>']
     for fig in figures["order"]:
@@ -366,10 +396,10 @@ def _charts_section(figures: dict[str, Any], report_count: int) -> str:
 
 
 def _table_section(container: str, title: str, report: Any) -> str:
-    return (f'<section class="layers"><h2>{_e(title)}</h2>'
-            f'<p class="muted">{_e(f"{len(report.layers):,} modules. Click a column title to sort (siblings stay under their parent; "
-                                    "tick Flat list to sort all rows), ▸/▾ to fold a module, and filter by type or name. "
-                                    f"Highlighted: the top {HOT_LAYERS} leaf layers by MACs and by bytes.")}</p>'
+    help_text = (f"{len(report.layers):,} modules. Click a column title to sort (siblings stay under their parent; "
+                 "tick 'flat list' to sort all rows together), the triangle to fold or unfold a module, and filter by "
+                 f"type or name. Highlighted: the top {HOT_LAYERS} leaf layers by MACs and by bytes.")
+    return (f'<section class="layers"><h2>{_e(title)}</h2><p class="muted">{_e(help_text)}</p>'
             f'<div class="layer-table" id="{_e(container)}"></div></section>')
 
 
@@ -407,8 +437,7 @@ def _table(report: Any, container: str, depth: int | None) -> dict[str, Any]:
             getters.append((lambda r: _shape_elements(r.output_shape), column.human))
         else:
             getters.append((column.raw, column.human))
-    mlabel = plots.memory_label(report)
-    columns.append({"key": "traffic", "title": "Traffic", "num": True, "tip": f"bytes moved, {mlabel} (the charts' bytes)"})
+    columns.append({"key": "bytes", "title": "Bytes", "num": True, "tip": plots.BYTES_LABEL + " (the charts' bytes)"})
     getters.append((lambda r: plots.traffic_bytes(report, r), lambda r: units.nbytes(plots.traffic_bytes(report, r))))
     columns.append({"key": "calls", "title": "Calls", "num": True})
     getters.append((lambda r: r.calls, lambda r: f"{r.calls:,}"))
@@ -521,7 +550,7 @@ def _layers_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
                      "marker": {"color": _color(k) if not single else _color(1)}, "xaxis": "x2", "yaxis": "y2",
                      "showlegend": not single,
                      "hovertemplate": "%{customdata[0]} (%{customdata[1]})<br>%{y:.4s}B<extra>" + _t(label) + "</extra>"})
-    layout = _base_layout("Per-layer MACs and memory traffic (leaf modules, execution order)", 560)
+    layout = _base_layout("Per-layer MACs and bytes (leaf modules, execution order)", 560)
     layout.update({
         "barmode": "overlay",
         "bargap": 0.05,
@@ -531,12 +560,18 @@ def _layers_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
         "yaxis2": _axis(series_all[0]["bytes_label"], domain=[0.0, 0.44]),
         "showlegend": not single,
     })
+    layout["updatemenus"] = [{
+        "type": "buttons", "direction": "left", "x": 1.0, "xanchor": "right", "y": 1.09, "yanchor": "bottom",
+        "showactive": True, "pad": {"r": 0, "t": 0},
+        "buttons": [{"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear", "yaxis2.type": "linear"}]},
+                    {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log", "yaxis2.type": "log"}]}],
+    }]
     if single and len(series_all[0]["names"]) <= 40:
         layout["xaxis2"].update({"tickmode": "array", "tickvals": list(range(len(series_all[0]["names"]))),
                                  "ticktext": [_t(n) for n in series_all[0]["names"]], "tickangle": -60})
         layout["margin"]["b"] = 160
-    caption = (f"One bar per leaf module (no submodules) in execution order: MACs above, bytes moved under the "
-               f"{plots.memory_label(reports[0])} below. Hover a bar for the layer.")
+    caption = (f"One bar per leaf module (no submodules) in execution order: MACs above, {plots.BYTES_LABEL} below. "
+               "Hover a bar for the layer.")
     return {"data": data, "layout": layout, "caption": caption}
 
 
@@ -558,24 +593,25 @@ def _op_types_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
                          "hovertemplate": "%{x}<br>%{y:.1f}% of " + _t(metric) + "<extra>" + _t(label) + "</extra>"})
         if "time" in s:
             t = s["time"]
+            what = t["label"].removesuffix(" by leaf module type")
             data.append({"type": "bar", "x": [_t(x) for x in t["types"]], "y": [100 * v for v in t["share"]],
-                         "name": _t(f"{label} time" if not single else "time"), "legendgroup": _t(label),
+                         "name": _t(f"{label} {what}" if not single else what), "legendgroup": _t(label),
                          "marker": {"color": _color(k) if not single else _color(2)}, "xaxis": "x2", "yaxis": "y2",
                          "hovertemplate": "%{x}<br>%{y:.1f}% of " + _t(t["label"]) + "<extra>" + _t(label) + "</extra>"})
     layout = _base_layout("Share by op type: MACs and bytes" + (", and time by module type" if has_time else ""),
                           620 if has_time else 460)
     layout.update({"barmode": "group", "xaxis": _axis("op type", anchor="y", type="category", tickangle=-30),
-                   "yaxis": _axis("% of the model's total", domain=[0.55, 1.0] if has_time else [0.0, 1.0], rangemode="tozero")})
+                   "yaxis": _axis("% of the model's total", domain=[0.6, 1.0] if has_time else [0.0, 1.0], rangemode="tozero")})
     if has_time:
-        what = next(s["time"]["label"] for s in shares if "time" in s)
         layout["xaxis2"] = _axis("leaf module type", anchor="y2", type="category")
-        layout["yaxis2"] = _axis(f"% of {what}", domain=[0.0, 0.35], rangemode="tozero")
+        layout["yaxis2"] = _axis("% of time", domain=[0.0, 0.3], rangemode="tozero")
     layout["margin"]["b"] = 110
     layout["legend"]["y"] = -0.35 if not has_time else -0.2
-    caption = (f"Each op type's share of the model's MACs and of its bytes ({plots.memory_label(reports[0])}); "
+    caption = (f"Each op type's share of the model's MACs and of its {plots.BYTES_LABEL}; "
                f"beyond the top {plots.TOP_OP_TYPES} op types the rest are summed as 'other'.")
     if has_time:
-        caption += " Time: " + next(s["time"]["label"] for s in shares if "time" in s) + "."
+        caption += " Below: " + "; ".join((f"{label}: " if not single else "") + s["time"]["label"]
+                                           for s, label in zip(shares, labels) if "time" in s) + "."
     return {"data": data, "layout": layout, "caption": caption}
 
 
@@ -587,40 +623,47 @@ def _memory_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
         kinds.add(s["kind"])
         color = _color(k)
         trace: dict[str, Any] = {"type": "scatter", "mode": "lines", "x": s["x"], "y": s["y"], "line": {"color": color, "width": 1.5},
-                                 "name": _t(f"{label}: {s['label']}"), "legendgroup": _t(label)}
+                                 "name": _t(f"{label}: {s['label']}"), "legendgroup": _t(label),
+                                 "customdata": [[_t(plots._short_op(op)), w] for op, w in zip(s["ops"], s["step"])]}
         if s["kind"] == "cumulative":
-            trace["customdata"] = [[_t(op), w] for op, w in zip(s["ops"], s["step"])]
             trace["hovertemplate"] = ("op %{x}: %{customdata[0]}<br>wrote %{customdata[1]:.4s}B<br>cumulative %{y:.4s}B<extra>"
                                       + _t(label) + "</extra>")
         else:
-            trace["hovertemplate"] = "after op %{x}: %{y:.4s}B live<extra>" + _t(label) + "</extra>"
+            trace["line"]["shape"] = "hv"
+            trace["hovertemplate"] = ("after op %{x} (%{customdata[0]}): %{y:.4s}B live<br>its outputs: %{customdata[1]:.4s}B<extra>"
+                                      + _t(label) + "</extra>")
         data.append(trace)
         if s["x"]:
+            pos = s["peak_position"]
+            op = plots._short_op(s["ops"][pos]) if s["ops"][pos] else ""
             if s["kind"] == "live":
-                px, py, text = s["peak_index"], s["peak_bytes"], f"peak {units.nbytes(s['peak_bytes'])}"
+                text = f"largest after an op: {units.nbytes(s['peak_bytes'])}" + (f" ({op})" if op else "")
             else:
-                pos = s["peak_position"]
-                px, py, text = s["x"][pos], s["y"][pos], f"largest op output: {units.nbytes(s['peak_bytes'])} ({plots._short_op(s['ops'][pos])})"
-            data.append({"type": "scatter", "mode": "markers+text", "x": [px], "y": [py], "text": [_t(text)],
-                         "textposition": "top left", "marker": {"color": color, "size": 11, "symbol": "diamond"},
+                text = f"largest op output: {units.nbytes(s['peak_bytes'])} ({op})"
+            data.append({"type": "scatter", "mode": "markers+text", "x": [s["x"][pos]], "y": [s["y"][pos]], "text": [_t(text)],
+                         "textposition": "middle right", "marker": {"color": color, "size": 11, "symbol": "diamond"},
                          "name": _t(f"{label}: {text}"), "legendgroup": _t(label), "hovertemplate": _t(text) + "<extra></extra>"})
-            x_end = s["x"][-1]
             peak_live = s["peak_live_bytes"]
-            data.append({"type": "scatter", "mode": "lines", "x": [s["x"][0], x_end], "y": [peak_live, peak_live],
+            data.append({"type": "scatter", "mode": "lines", "x": [s["x"][0], s["x"][-1]], "y": [peak_live, peak_live],
                          "line": {"color": color, "dash": "dash", "width": 1},
-                         "name": _t(f"{label}: peak live activation memory (liveness pass) {units.nbytes(peak_live)}"),
+                         "name": _t(f"{label}: peak live activation memory (during an op) {units.nbytes(peak_live)}"),
                          "legendgroup": _t(label), "hovertemplate": _t(f"peak live activation memory {units.nbytes(peak_live)}") + "<extra></extra>"})
     title = ("Live activation memory over execution order" if kinds == {"live"}
-             else "Activation bytes written over execution order (cumulative), with the peak live memory")
+             else "Activation memory over execution order")
     layout = _base_layout(title, 480)
     layout.update({"xaxis": _axis("op index (execution order)"), "yaxis": _axis("bytes", rangemode="tozero")})
     layout["legend"]["y"] = -0.25
     layout["margin"]["b"] = 110
-    caption = ("Solid: the running sum of bytes written by each op's outputs (compulsory model), which only grows; the diamond marks "
-               "the op with the largest output. Dashed: the peak of live activation memory from the liveness pass "
-               "(tensors freed after their last use). The report has no per-op liveness timeline, so live memory over time is not drawn."
-               if "cumulative" in kinds else "Live activation bytes after each op; the diamond marks the peak.")
-    return {"data": data, "layout": layout, "caption": caption}
+    parts = []
+    if "live" in kinds:
+        parts.append("Solid (live): the bytes of activations alive after each op, from the liveness pass (a tensor is freed after "
+                     "its last use; views share their base's memory); the diamond marks the largest.")
+    if "cumulative" in kinds:
+        parts.append("Solid (cumulative): this report has no liveness timeline, so the line is the running sum of bytes written by "
+                     "each op's outputs (compulsory model), which only grows; the diamond marks the op with the largest output.")
+    parts.append("Dashed: the peak live activation memory, reached during an op while its inputs and outputs are live together, "
+                 "so it can be above every after-op value.")
+    return {"data": data, "layout": layout, "caption": " ".join(parts)}
 
 
 def _roofline_figure(reports: list[Any], labels: list[str]) -> dict[str, Any] | None:
