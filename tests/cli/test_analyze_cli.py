@@ -157,3 +157,27 @@ def test_debug_shows_traceback(capsys):
 def test_version(capsys):
     code, out, _ = run(capsys, "--version")
     assert code == 0 and "howfast" in out
+
+
+def test_batch_option_scales_peak_activation_memory(capsys):
+    _, one, _ = run(capsys, "analyze", "resnet18", "--device", "meta", "-f", "json", "-i", "1x3x64x64")
+    _, eight, _ = run(capsys, "analyze", "resnet18", "--device", "meta", "-f", "json", "-i", "1x3x64x64", "--batch", "8")
+    assert json.loads(eight)["inputs"][0]["shape"] == [8, 3, 64, 64]
+    assert json.loads(eight)["totals"]["peak_activation_bytes"] == 8 * json.loads(one)["totals"]["peak_activation_bytes"]
+    code, _, err = run(capsys, "analyze", "resnet18", "--device", "meta", "--batch", "0")
+    assert_one_line_error(code, err, errors.USAGE, "--batch")
+
+
+def test_fold_and_compare_commands(capsys):
+    code, out, _ = run(capsys, "fold", "resnet18", "-i", "1x3x32x32", "-f", "json")
+    data = json.loads(out)
+    assert code == 0 and len(data["folded"]) == 20 and data["max_relative_difference"] < 1e-4
+    assert data["before"]["params"] - data["after"]["params"] == data["params_removed"] - data["params_added"]
+    code, _, err = run(capsys, "fold", "resnet18", "--train", "-i", "1x3x32x32")
+    assert_one_line_error(code, err, errors.USAGE, "training mode")
+    code, out, _ = run(capsys, "compare", "mobilenet_v1", "mobilenet_v2", "--device", "meta", "--features", "-f", "json")
+    data = json.loads(out)
+    assert code == 0 and [r["truncated_at"] for r in data["comparison"]] == ["features.conv_pw_11", "features.expanded_conv_12"]
+    assert data["comparison"][0]["macs_ratio"] == 1.0 and data["explanation"]
+    code, _, err = run(capsys, "compare", "resnet18")
+    assert_one_line_error(code, err, errors.USAGE, "at least two")

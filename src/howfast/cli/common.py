@@ -49,6 +49,15 @@ def resolve(model_spec: str, inputs: tuple[str, ...] | list[str] | None, device:
     return loaded, specs
 
 
+def with_batch(specs: list[InputSpec], batch: int | None) -> list[InputSpec]:
+    """The specs with their first dimension set to ``batch`` (unchanged when None)."""
+    if batch is None:
+        return specs
+    if batch <= 0:
+        raise UsageError(f"--batch must be positive, not {batch}")
+    return [InputSpec(shape=(batch,) + s.shape[1:], dtype=s.dtype, name=s.name) for s in specs]
+
+
 def tensors_for(specs: list[InputSpec], device: str, dtype: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return materialise(specs, device, parse_dtype(dtype))
 
