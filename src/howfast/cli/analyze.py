@@ -36,7 +36,7 @@ from howfast.report.render import FORMATS
 def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None, depth: int | None,
             until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool, train: bool,
             fused: bool = False, plots: Path | None = None, conv_reads: str = "window", hardware: str | None = None,
-            plot_roofline: Path | None = None, bench: bool = False) -> None:
+            plot_roofline: Path | None = None, bench: bool = False, batch: int | None = None) -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,

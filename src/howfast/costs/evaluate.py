@@ -75,6 +75,7 @@ class OpCost:
     writeup: Traffic = field(default_factory=Traffic)
     compulsory: Traffic = field(default_factory=Traffic)
     activation_elements: int = 0
+    ignored_outputs: frozenset[int] = frozenset()  # storages of outputs that are not part of the result
 
     @property
     def op(self) -> str:
@@ -105,6 +106,7 @@ def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
         writeup=_writeup_traffic(op, result, written),
         compulsory=_compulsory_traffic(op, result, written),
         activation_elements=sum(t.numel for t in written if t in op.new_outputs),
+        ignored_outputs=frozenset(t.storage for t in op.outputs[result.outputs_used:]) if result.outputs_used is not None else frozenset(),
     )
 
 

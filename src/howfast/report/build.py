@@ -18,7 +18,8 @@ def build_report(graph: CapturedGraph, costs: list[OpCost], conventions: Convent
     totals_by_module = aggregate(costs, graph.modules)
     layers = _layers(graph, totals_by_module)
     root = totals_by_module.get("", ModuleTotals())
-    live = liveness(graph.ops, graph.inputs, graph.outputs, virtual or set())
+    ignored = {s for c in costs for s in c.ignored_outputs}
+    live = liveness(graph.ops, graph.inputs, graph.outputs, (virtual or set()) | ignored)
     params, param_bytes = _params(graph)
     totals = Totals(
         params=params,
