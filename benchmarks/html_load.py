@@ -78,12 +78,15 @@ def main() -> int:
                     t = page.evaluate("""() => {
                         const nav = performance.getEntriesByType('navigation')[0];
                         const h = window.howfastTimings;
+                        const paint = performance.getEntriesByName('first-contentful-paint')[0];
                         return {table: h.table, plotly: h.plotlyLoaded, charts: h.charts, load: nav.loadEventEnd,
+                                fcp: paint ? paint.startTime : null,
                                 rows: document.querySelectorAll('#layers-0 tbody tr').length,
                                 shown: document.querySelectorAll('#layers-0 tbody tr:not([hidden])').length};
                     }""")
                     loads.append(t["load"] / 1000)
-                    print(f"run {run + 1}: table rendered {t['table'] / 1000:.2f} s, plotly.js ready {t['plotly'] / 1000:.2f} s, "
+                    fcp = f"first paint {t['fcp'] / 1000:.2f} s, " if t["fcp"] is not None else ""
+                    print(f"run {run + 1}: table rendered {t['table'] / 1000:.2f} s, {fcp}plotly.js ready {t['plotly'] / 1000:.2f} s, "
                           f"load event {t['load'] / 1000:.2f} s, charts drawn {t['charts'] / 1000:.2f} s "
                           f"({t['rows']} rows, {t['shown']} shown at first){'; errors: ' + '; '.join(errors) if errors else ''}")
                     if run == args.runs - 1:

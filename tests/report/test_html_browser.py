@@ -58,7 +58,7 @@ class Page:
         self.requests: list[str] = []
         self.url = path.resolve().as_uri()
         page = context.new_page()
-        page.on("console", lambda msg: self.errors.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning", "assert") else None)
+        page.on("console", lambda msg: self.errors.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "assert") else None)
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         page.on("dialog", self._dialog)
         page.route("**/*", self._route)
