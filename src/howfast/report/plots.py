@@ -425,8 +425,11 @@ def _draw_roofline(plt: Any, reports: list[Any], labels: list[str]) -> Any:
         if p["intensity"]:
             sizes = [20 + 400 * max(v, 0.0) for v in p["share"]]
             if len(series) == 1:
-                colors = ["C3" if b == "memory" else "C0" for b in p["bound"]]
-                ax.scatter(p["intensity"], p["attainable"], s=sizes, c=colors, alpha=0.6, label=f"{label} layers (red: memory-bound)")
+                for bound, color in (("memory", "C3"), ("compute", "C0")):
+                    idx = [i for i, b in enumerate(p["bound"]) if (b == "memory") == (bound == "memory")]
+                    if idx:
+                        ax.scatter([p["intensity"][i] for i in idx], [p["attainable"][i] for i in idx],
+                                   s=[sizes[i] for i in idx], color=color, alpha=0.6, label=f"{bound}-bound layers")
             else:
                 ax.scatter(p["intensity"], p["attainable"], s=sizes, color=f"C{k}", alpha=0.6, label=f"{label} layers")
     ax.set_xscale("log")
