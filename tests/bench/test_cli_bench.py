@@ -13,6 +13,19 @@ from howfast.cli.app import main
 
 SMALL = ["mobilenet_v2:width=0.35", "-i", "1x3x32x32"]
 FAST = ["--runs", "3", "--warmup", "1"]
+TINY_SOURCE = """
+from torch import nn
+
+def make():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> list[str]:
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY_SOURCE)
+    return [f"{path}:make", "-i", "1x3x16x16"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -65,41 +78,41 @@ def test_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert err == ""  # no progress bar when stderr is not a terminal
 
 
-def test_json_and_threads_restored(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_json_and_threads_restored(capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny: list[str]) -> None:
     before = torch.get_num_threads()
     target = tmp_path / "out" / "bench.json"
-    code, out, err = run(capsys, *SMALL, *FAST, "--batch", "2", "--threads", "1", "-f", "json", "-o", str(target))
+    code, out, err = run(capsys, *tiny, *FAST, "--batch", "2", "--threads", "1", "-f", "json", "-o", str(target))
     assert code == 0, err
     assert torch.get_num_threads() == before
     data = json.loads(target.read_text())
     assert data["schema_version"]
     bench = data["benchmark"]
-    assert bench["batch"] == 2 and bench["inputs"] == ["2x3x32x32"] and bench["runs"] == 3
+    assert bench["batch"] == 2 and bench["inputs"] == ["2x3x16x16"] and bench["runs"] == 3
     assert bench["throughput_items_per_s"] == pytest.approx(2 / bench["latency_s"]["median"])
     env = bench["environment"]
     assert env["threads"] == 1 and env["batch"] == 2 and env["dtype"] == "float32" and env["runtime"] == "torch"
     assert env["torch_version"] == torch.__version__ and env["cpu_model"] and env["device_name"]
 
 
-def test_per_layer(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, *SMALL, *FAST, "--per-layer", "--layer-runs", "2", "-f", "json")
+def test_per_layer(capsys: pytest.CaptureFixture[str], tiny: list[str]) -> None:
+    code, out, err = run(capsys, *tiny, *FAST, "--per-layer", "--layer-runs", "2", "-f", "json")
     assert code == 0, err
     layers = json.loads(out)["benchmark"]["per_layer"]
     assert sum(layers["self_by_module"].values()) == pytest.approx(layers["total_s"])
     assert layers["overhead_ratio"] > 0 and "(other)" in layers["self_by_module"]
-    code, out, err = run(capsys, *SMALL, *FAST, "--per-layer", "--layer-runs", "2")
-    assert code == 0 and "hook overhead" in out and "(other)" in out
+    code, out, err = run(capsys, *tiny, *FAST, "--per-layer", "--layer-runs", "2")
+    assert code == 0 and "hook overhead" in out and "(other)" in out and "Conv2d" in out
 
 
-def test_sweep(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, *SMALL, "--runs", "2", "--warmup", "0", "--batch", "1,2", "--sweep-size", "32,40",
+def test_sweep(capsys: pytest.CaptureFixture[str], tiny: list[str]) -> None:
+    code, out, err = run(capsys, *tiny, "--runs", "2", "--warmup", "0", "--batch", "1,2", "--sweep-size", "16,20",
                          "-f", "json")
     assert code == 0, err
     sweep = json.loads(out)["benchmark"]["sweep"]
-    assert [(r["size"], r["batch"]) for r in sweep["rows"]] == [(32, 1), (32, 2), (40, 1), (40, 2)]
-    assert sweep["rows"][3]["inputs"] == ["2x3x40x40"]
-    assert [k["size"] for k in sweep["knee"]] == [32, 40]
-    code, out, err = run(capsys, *SMALL, "--runs", "2", "--warmup", "0", "--batch", "1,2,4")
+    assert [(r["size"], r["batch"]) for r in sweep["rows"]] == [(16, 1), (16, 2), (20, 1), (20, 2)]
+    assert sweep["rows"][3]["inputs"] == ["2x3x20x20"]
+    assert [k["size"] for k in sweep["knee"]] == [16, 20]
+    code, out, err = run(capsys, *tiny, "--runs", "2", "--warmup", "0", "--batch", "1,2,4")
     assert code == 0 and "vs previous" in out and "knee" in out
 
 
@@ -149,8 +162,8 @@ def test_model_raising_in_warmup(capsys: pytest.CaptureFixture[str], factories: 
     (["--per-layer", "--batch", "1,2"], 2, "--per-layer measures one input shape"),
     (["--per-layer", "--runtime", "onnxruntime"], 2, "--per-layer needs --runtime torch"),
 ])
-def test_bad_options(capsys: pytest.CaptureFixture[str], options: list[str], code: int, text: str) -> None:
-    got, out, err = run(capsys, *SMALL, *options)
+def test_bad_options(capsys: pytest.CaptureFixture[str], options: list[str], code: int, text: str, tiny: list[str]) -> None:
+    got, out, err = run(capsys, *tiny, *options)
     assert got == code, err
     assert_one_line_error(err, text)
     assert out == ""
@@ -166,12 +179,12 @@ def test_budget_too_small(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_cuda_without_cuda(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, *SMALL, *FAST, "--device", "cuda")
+def test_cuda_without_cuda(capsys: pytest.CaptureFixture[str], tiny: list[str]) -> None:
+    code, _, err = run(capsys, *tiny, *FAST, "--device", "cuda")
     assert code == 8
     assert_one_line_error(err, "no CUDA device")
 
 
-def test_click_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, *SMALL, "--runs", "many")
+def test_click_usage_error_exits_2(capsys: pytest.CaptureFixture[str], tiny: list[str]) -> None:
+    code, _, err = run(capsys, *tiny, "--runs", "many")
     assert code == 2 and "Traceback" not in err

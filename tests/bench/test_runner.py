@@ -54,6 +54,11 @@ def test_shapes_and_batch_override() -> None:
     assert result.batch == 5 and result.inputs == ["5x8"]
 
 
+def test_keyword_inputs_only() -> None:
+    result = benchmark(nn.Embedding(10, 4).eval(), kwargs={"input": torch.zeros(3, 5, dtype=torch.long)}, runs=2, warmup=0)
+    assert result.batch == 3 and result.inputs == ["input=3x5:int64"]
+
+
 def test_budget_stops_the_runs() -> None:
     result = benchmark(Sleep(0.01), "1x4", budget_s=0.15, warmup=0)
     assert result.stopped_by == "budget"

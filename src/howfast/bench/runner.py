@@ -370,6 +370,8 @@ def prepare(
         raise BenchmarkError("the model is on the meta device (no weights): build it on cpu or cuda to time it")
     if device is not None:
         model.to(dev)
+    if inputs is None and kwargs:
+        inputs = ()  # keyword inputs only
     args, kw = _resolve_inputs(model, inputs, dtype)  # type: ignore[arg-type]
     kw.update(kwargs or {})
     args, kw = to_device(args, kw, dev)
