@@ -39,7 +39,7 @@ BATCHNORM_TRAIN_FLOPS = 4  # subtract mean, divide by std, scale by gamma, add b
 BATCHNORM_EVAL_FLOPS = 2  # y = x * a + b with a, b folded per channel from the running stats
 NORM_STATS_FLOPS = 3  # layer/group norm statistics: add for mean, square and add for variance
 NORM_APPLY_FLOPS = 2  # subtract mean, divide by std
-NORM_AFFINE_FLOPS = 2  # gamma multiply, beta add
+NORM_AFFINE_FLOPS = 2  # gamma multiply, beta add (1 each, when present)
 RMSNORM_FLOPS = 3  # square, add (mean of squares), multiply by rsqrt; + 1 with a weight
 
 

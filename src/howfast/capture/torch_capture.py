@@ -40,6 +40,10 @@ COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
     torch._C._VariableFunctions.gru: "gru",
     torch._C._VariableFunctions.rnn_tanh: "rnn_tanh",
     torch._C._VariableFunctions.rnn_relu: "rnn_relu",
+    # RMSNorm runs as one fused kernel or as pow, mean, add, rsqrt, mul, mul.
+    torch.nn.functional.rms_norm: "rms_norm",
+    # nn.MultiheadAttention's Python path hides its SDPA and dropout calls from a function mode.
+    torch.nn.functional.multi_head_attention_forward: "multi_head_attention_forward",
     # einsum may run as bmm, or as mul + sum when a contracted dimension has size 1.
     torch.functional.einsum: "einsum",
     torch._C._VariableFunctions.einsum: "einsum",

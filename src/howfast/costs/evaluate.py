@@ -137,11 +137,12 @@ def _writeup_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Tra
     input_elems = cost.input_reads if cost.input_reads is not None else sum(t.numel for t in activations)
     weight_elems = cost.weight_reads if cost.weight_reads is not None else sum(t.numel for t in weights)
     output_elems = cost.output_writes if cost.output_writes is not None else sum(t.numel for t in written)
+    input_bytes = cost.input_bytes if cost.input_bytes is not None else input_elems * _itemsize(activations, _itemsize(written))
     return Traffic(
         input=input_elems,
         weights=weight_elems,
         output=output_elems,
-        input_bytes=input_elems * _itemsize(activations, _itemsize(written)),
+        input_bytes=input_bytes,
         weights_bytes=weight_elems * _itemsize(weights),
         output_bytes=output_elems * _itemsize(written),
     )
@@ -150,18 +151,19 @@ def _writeup_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Tra
 def _compulsory_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
     activations = [t for t in op.inputs if not t.is_weight]
     weights = [t for t in op.inputs if t.is_weight]
-    if cost.compulsory_weight_reads is not None:
-        weight_elems = cost.compulsory_weight_reads
-        weight_bytes = weight_elems * _itemsize(weights)
-    else:
-        weight_elems = sum(t.numel for t in weights)
-        weight_bytes = sum(t.nbytes for t in weights)
-    creating = cost.input_reads == 0  # creation and fill ops read nothing
     return Traffic(
-        input=0 if creating else sum(t.numel for t in activations),
-        weights=weight_elems,
-        output=sum(t.numel for t in written),
-        input_bytes=0 if creating else sum(t.nbytes for t in activations),
-        weights_bytes=weight_bytes,
-        output_bytes=sum(t.nbytes for t in written),
+        input=_elements(cost.compulsory_input, activations),
+        weights=_elements(cost.compulsory_weights, weights),
+        output=_elements(cost.compulsory_output, written),
+        input_bytes=_bytes(cost.compulsory_input, activations),
+        weights_bytes=_bytes(cost.compulsory_weights, weights),
+        output_bytes=_bytes(cost.compulsory_output, written),
     )
+
+
+def _elements(override: int | None, tensors: list[TensorMeta]) -> int:
+    return override if override is not None else sum(t.numel for t in tensors)
+
+
+def _bytes(override: int | None, tensors: list[TensorMeta]) -> int:
+    return override * _itemsize(tensors) if override is not None else sum(t.nbytes for t in tensors)

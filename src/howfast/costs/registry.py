@@ -18,14 +18,20 @@ from howfast.conventions import Conventions
 
 @dataclass(slots=True)
 class Cost:
-    """What a formula knows about one op. ``None`` fields fall back to the shared rule.
+    """What a formula knows about one op. ``None`` fields fall back to the shared rules.
 
-    ``input_reads``, ``weight_reads`` and ``output_writes`` are element accesses under the
-    write-up's memory model. The shared rules: each activation input read once, each weight
-    input read once, each written output written once. ``compulsory_weight_reads`` overrides the
-    compulsory model's weight elements for ops that touch only part of a weight (embedding).
-    ``outputs_used`` limits the written outputs to the first n (an eval batch norm's saved
-    statistics are empty on CPU and full-size on meta: they are not part of its result).
+    The shared rules, for both memory models: each activation input read once, each weight input
+    read once, each written output (new tensors and in-place targets, not views) written once.
+    A formula overrides them where its op differs:
+
+    * ``input_reads``, ``weight_reads``, ``output_writes``: the write-up model's element accesses
+      (a conv re-reads its input once per MAC window; an element-wise op reads a broadcast operand
+      once per output). ``input_bytes`` prices activation reads of mixed dtypes exactly.
+    * ``compulsory_input``, ``compulsory_weights``, ``compulsory_output``: elements each distinct
+      tensor contributes at least once (a gather reads only the rows it gathers; ``copy_`` does not
+      read its destination; ``empty`` writes nothing).
+    * ``outputs_used``: only the first n outputs are the op's result (an eval batch norm's saved
+      statistics are empty on CPU and full-size on meta; a CPU log-sigmoid's buffer).
     """
 
     macs: int = 0
@@ -33,7 +39,10 @@ class Cost:
     input_reads: int | None = None
     weight_reads: int | None = None
     output_writes: int | None = None
-    compulsory_weight_reads: int | None = None
+    input_bytes: int | None = None
+    compulsory_input: int | None = None
+    compulsory_weights: int | None = None
+    compulsory_output: int | None = None
     outputs_used: int | None = None
 
 

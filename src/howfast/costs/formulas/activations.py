@@ -35,7 +35,15 @@ cost("aten.silu")(_per_element("silu"))
 cost("aten.hardswish")(_per_element("hardswish"))
 cost("aten.hardsigmoid")(_per_element("hardsigmoid"))
 cost("aten.mish")(_per_element("mish"))
-cost("aten.softplus", "aten.log_sigmoid_forward")(_per_element("softplus"))
+cost("aten.softplus")(_per_element("softplus"))
+
+
+@cost("aten.log_sigmoid_forward")
+def log_sigmoid(op: OpRecord, conv: Conventions) -> Cost:
+    # -softplus(-x); the CPU kernel's second output is a scratch buffer, not part of the result.
+    result = elementwise_cost(op, ELEMENTWISE_FLOPS["softplus"])
+    result.outputs_used = 1
+    return result
 
 
 @cost("aten.gelu")
@@ -46,8 +54,10 @@ def gelu(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.glu")
 def glu(op: OpRecord, conv: Conventions) -> Cost:
-    # a * sigmoid(b) per output element: sigmoid (4) + multiply (1).
-    return elementwise_cost(op, ELEMENTWISE_FLOPS["sigmoid"] + 1)
+    # a * sigmoid(b) per output element: sigmoid (4) + multiply (1); both halves of the input are read.
+    result = elementwise_cost(op, ELEMENTWISE_FLOPS["sigmoid"] + 1)
+    result.input_reads = tensor(op, 0, "self").numel
+    return result
 
 
 def _rows(op: OpRecord) -> tuple[int, int]:

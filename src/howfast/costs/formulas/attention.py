@@ -80,6 +80,46 @@ def _projection(rows: int, weight_rows: int, weight_cols: int, has_bias: bool, c
     return macs, dot_flops(macs, outputs, conv) + bias_flops(outputs, has_bias, conv)
 
 
+@cost("multi_head_attention_forward")
+def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
+    """F.multi_head_attention_forward (nn.MultiheadAttention's math path), recorded whole.
+
+    In-projections of query, key and value (one packed (3E, E) weight or three separate ones), an
+    optional bias_k/bias_v and zero-attention row (each one more key), attention (the SDPA formula
+    above, with dropout when training), the out-projection, and, when the head-averaged attention
+    weights are returned, their average: 1 FLOP per weight per head.
+    """
+    query, key, value = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
+    embed, heads = int(arg(op, 3, "embed_dim_to_check")), int(arg(op, 4, "num_heads"))
+    batched = len(query.shape) == 3
+    batch = query.shape[1] if batched else 1
+    length, source = query.shape[0], key.shape[0]
+    separate = bool(arg(op, 17, "use_separate_proj_weight", False))
+    kdim, vdim = (key.shape[-1], value.shape[-1]) if separate else (embed, embed)
+    in_bias = tensor(op, 6, "in_proj_bias") is not None
+    macs_q, flops_q = _projection(batch * length, embed, embed, in_bias, conv)
+    macs_k, flops_k = _projection(batch * source, embed, kdim, in_bias, conv)
+    macs_v, flops_v = _projection(batch * source, embed, vdim, in_bias, conv)
+    macs_o, flops_o = _projection(batch * length, embed, embed, tensor(op, 12, "out_proj_bias") is not None, conv)
+    extra_keys = (tensor(op, 7, "bias_k") is not None) + bool(arg(op, 9, "add_zero_attn", False))
+    training = bool(arg(op, 13, "training", True))
+    dropout = float(arg(op, 10, "dropout_p", 0.0) or 0.0) if training else 0.0
+    head_dim = embed // heads
+    q = TensorMeta(0, 0, (batch, heads, length, head_dim), query.dtype, query.itemsize, query.kind)
+    kv = TensorMeta(0, 0, (batch, heads, source + extra_keys, head_dim), query.dtype, query.itemsize, query.kind)
+    mask = tensor(op, 16, "attn_mask") or tensor(op, 14, "key_padding_mask")
+    attn = attention_cost(q, kv, kv, mask, dropout, conv, bool(arg(op, 24, "is_causal", False)))
+    need_weights = bool(arg(op, 15, "need_weights", True))
+    averaging = batch * length * (source + extra_keys) * heads if need_weights and arg(op, 23, "average_attn_weights", True) else 0
+    projections = macs_q + macs_k + macs_v + macs_o
+    return Cost(
+        macs=projections + attn.macs,
+        flops=flops_q + flops_k + flops_v + flops_o + attn.flops + averaging,
+        input_reads=projections + attn.input_reads,
+        output_writes=batch * (length + 2 * source) * embed + attn.output_writes + batch * length * embed,
+    )
+
+
 @cost("aten._native_multi_head_attention")
 def native_multi_head_attention(op: OpRecord, conv: Conventions) -> Cost:
     """nn.MultiheadAttention's fused fast path: in-projection, attention, out-projection."""

@@ -29,38 +29,89 @@ free(
 )
 
 
-@cost("aten.clone", "aten.contiguous", "aten._to_copy", "aten.to", "aten.copy", "aten.copy_",
+@cost("aten.clone", "aten.contiguous", "aten._to_copy", "aten.to", "aten.copy",
       "aten.cat", "aten.concat", "aten.concatenate", "aten.stack", "aten.hstack", "aten.vstack",
       "aten.constant_pad_nd", "aten.pad", "aten.reflection_pad1d", "aten.reflection_pad2d",
       "aten.reflection_pad3d", "aten.replication_pad1d", "aten.replication_pad2d",
       "aten.replication_pad3d", "aten.repeat", "aten.tile", "aten.roll", "aten.flip",
-      "aten._unsafe_index", "aten.index", "aten.index_select", "aten.gather", "aten.take",
       "aten.pixel_shuffle", "aten.pixel_unshuffle", "aten.channel_shuffle", "aten.native_channel_shuffle",
       "aten.im2col", "aten.col2im", "aten.repeat_interleave", "aten.tril", "aten.triu",
       "aten.masked_select", "aten.nonzero", "aten.index_put",
       "aten.scatter", "aten.scatter_add", "aten.slice_scatter", "aten.select_scatter",
-      "aten.index_copy", "aten.masked_scatter", "aten.new_empty_strided", "aten.clone_")
+      "aten.index_copy", "aten.masked_scatter", "aten.clone_")
 def copy(op: OpRecord, conv: Conventions) -> Cost:
     return Cost()
 
 
-@cost("aten.zeros", "aten.ones", "aten.full", "aten.empty", "aten.empty_strided", "aten.arange",
+@cost("aten.copy_")
+def copy_into(op: OpRecord, conv: Conventions) -> Cost:
+    # dst.copy_(src) overwrites dst without reading it.
+    source = tensor(op, 1, "src")
+    n = source.numel if source is not None and not source.is_weight else 0
+    return Cost(input_reads=n, compulsory_input=n)
+
+
+@cost("aten.index", "aten._unsafe_index", "aten.index_select", "aten.gather", "aten.take")
+def gather(op: OpRecord, conv: Conventions) -> Cost:
+    """Reads the elements it gathers (one per output) and its indices, not the whole source."""
+    source = tensor(op, 0, "self")
+    rows = out_numel(op)
+    indices = sum(t.numel for t in op.inputs if t is not source and t.tid != source.tid)
+    if source.is_weight:
+        return Cost(input_reads=indices, compulsory_input=indices, weight_reads=rows, compulsory_weights=rows)
+    return Cost(input_reads=indices + rows, compulsory_input=indices + rows)
+
+
+@cost("aten.zeros", "aten.ones", "aten.full", "aten.arange",
       "aten.rand", "aten.randn", "aten.randint", "aten.randperm", "aten.scalar_tensor",
-      "aten.zeros_like", "aten.ones_like", "aten.full_like", "aten.empty_like", "aten.rand_like",
+      "aten.zeros_like", "aten.ones_like", "aten.full_like", "aten.rand_like",
       "aten.randn_like", "aten.randint_like", "aten.new_zeros", "aten.new_ones", "aten.new_full",
-      "aten.new_empty", "aten.linspace", "aten.logspace", "aten.eye", "aten.fill_", "aten.zero_",
+      "aten.linspace", "aten.logspace", "aten.eye", "aten.fill_", "aten.zero_",
       "aten.normal_", "aten.uniform_", "aten.bernoulli", "aten.bernoulli_", "aten.tensor",
       "aten.lift_fresh_copy", "aten._efficientzerotensor")
 def create(op: OpRecord, conv: Conventions) -> Cost:
-    return Cost(input_reads=0)
+    """Writes its output (or fills its target) and reads nothing."""
+    return Cost(input_reads=0, compulsory_input=0)
 
 
-@cost("aten.embedding", "aten._embedding_bag", "aten.embedding_bag")
+@cost("aten.empty", "aten.empty_strided", "aten.empty_like", "aten.new_empty", "aten.new_empty_strided")
+def allocate(op: OpRecord, conv: Conventions) -> Cost:
+    """Allocates memory (it counts in live memory) but neither reads nor writes any."""
+    return Cost(input_reads=0, compulsory_input=0, output_writes=0, compulsory_output=0)
+
+
+@cost("aten.embedding")
 def embedding(op: OpRecord, conv: Conventions) -> Cost:
-    # (weight, indices, ...): the rows gathered are read, not the whole table.
-    indices = tensor(op, 1, "indices")
-    rows = out_numel(op)
-    return Cost(input_reads=indices.numel if indices is not None else 0, weight_reads=rows, compulsory_weight_reads=rows)
+    """(weight, indices): the rows gathered are read, not the whole table."""
+    table, indices = tensor(op, 0, "weight"), tensor(op, 1, "indices")
+    return _lookup_cost(table, indices.numel, out_numel(op))
+
+
+def _lookup_cost(table, indices: int, gathered: int) -> Cost:
+    if table.is_weight:
+        return Cost(input_reads=indices, compulsory_input=indices, weight_reads=gathered, compulsory_weights=gathered)
+    return Cost(input_reads=indices + gathered, compulsory_input=indices + gathered)
+
+
+@cost("aten._embedding_bag", "aten._embedding_bag_forward_only", "aten.embedding_bag")
+def embedding_bag(op: OpRecord, conv: Conventions) -> Cost:
+    """(weight, indices, offsets, scale_grad_by_freq, mode, ...): gather, then reduce each bag.
+
+    Every index gathers a row of D; the n rows of a bag reduce to one: sum n-1 adds per element,
+    mean n-1 adds + 1 divide, max n-1 compares. Per-sample weights add 1 multiply per gathered
+    element. Only the first output (the bags) is the result.
+    """
+    table, indices = tensor(op, 0, "weight"), tensor(op, 1, "indices")
+    mode = int(arg(op, 4, "mode", 0) or 0)
+    out = op.outputs[0]
+    width = table.shape[-1]
+    gathered = indices.numel * width
+    flops = gathered - out.numel + (out.numel if mode == 1 else 0)
+    if tensor(op, 6, "per_sample_weights") is not None:
+        flops += gathered
+    result = _lookup_cost(table, indices.numel, gathered)
+    result.flops, result.outputs_used = max(flops, 0), 1
+    return result
 
 
 @cost("aten.native_dropout", "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout",
@@ -73,7 +124,7 @@ def dropout(op: OpRecord, conv: Conventions) -> Cost:
     p = float(arg(op, 1, "p", 0.0) or 0.0)
     train = arg(op, 2, "train", op.kwargs.get("training", True))
     if not train:
-        return Cost(input_reads=0)  # identity: no arithmetic, nothing moved
+        return Cost(input_reads=0, compulsory_input=0)  # identity: no arithmetic, nothing moved
     return Cost(flops=round(p * x.numel))
 
 

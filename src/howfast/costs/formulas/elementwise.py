@@ -40,7 +40,13 @@ def elementwise_reads(op: OpRecord) -> int:
 
 
 def elementwise_cost(op: OpRecord, flops_per_element: int) -> Cost:
-    return Cost(flops=flops_per_element * out_numel(op), input_reads=elementwise_reads(op))
+    n = out_numel(op)
+    reads = [(n if t.numel > 1 else 1, t.itemsize) for t in activation_inputs(op)]
+    return Cost(
+        flops=flops_per_element * n,
+        input_reads=sum(r for r, _ in reads),
+        input_bytes=sum(r * size for r, size in reads),  # a bool mask and a float operand differ in size
+    )
 
 
 @cost(*BINARY)

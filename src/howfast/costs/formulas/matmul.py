@@ -63,11 +63,9 @@ def product_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
 @cost("aten.addbmm")
 def batched_sum_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
     bias, a, b = tensor(op, 0, "self"), tensor(op, 1, "batch1"), tensor(op, 2, "batch2")
-    macs = matmul_macs(a.shape, b.shape)
-    result = product_cost(op, [a, b], macs, conv, bias=bias)
-    # The batch of products is summed: (batch-1) additions per output, on top of the dot products.
-    result.flops += (a.shape[0] - 1) * out_numel(op)
-    return result
+    # The batch of products is summed into one matrix: each output is one dot product of length
+    # batch x K, so the sum over the batch is already in the dot-product rule.
+    return product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv, bias=bias)
 
 
 @cost("aten.linear")
@@ -103,8 +101,9 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
     """einsum, contracted pairwise from left to right (as torch does without opt_einsum).
 
     Each pairwise contraction costs prod(sizes of every index either operand has) MACs; an index
-    is summed away once no later operand and not the output needs it. A single-operand einsum
-    (trace, sum over an index) costs additions only: terms - outputs.
+    is summed away once no later operand and not the output needs it. A step that sums nothing
+    away (an element-wise or outer product) is 1 multiply per term and no MAC. A single-operand
+    einsum (trace, sum over an index) costs additions only: terms - outputs.
     """
     equation = op.args[0]
     operands = [t for t in _flatten(op.args[1:]) if isinstance(t, TensorMeta)]
@@ -123,9 +122,12 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
         union = "".join(dict.fromkeys(current + nxt))
         needed = set(output).union(*inputs[i + 1:])
         kept = "".join(c for c in union if c in needed)
-        step_macs = prod(sizes[c] for c in union)
-        macs += step_macs
-        flops += dot_flops(step_macs, prod(sizes[c] for c in kept), conv)
+        terms = prod(sizes[c] for c in union)
+        if len(kept) == len(union):  # nothing contracted: a broadcast multiply
+            flops += terms
+        else:
+            macs += terms
+            flops += dot_flops(terms, prod(sizes[c] for c in kept), conv)
         current = kept
     reads = macs + sum(t.numel for t in operands[1:] if not t.is_weight)
     return Cost(macs=macs, flops=flops, input_reads=reads)
