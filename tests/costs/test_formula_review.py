@@ -98,3 +98,14 @@ def test_cumsum_is_n_minus_1_per_row():
 def test_mixed_dtype_operands_are_priced_by_their_own_size():
     r = analyze_quiet(Fn(torch.where), (torch.ones(2, 3, dtype=torch.bool), torch.randn(2, 3), torch.randn(2, 3)))
     assert r.totals.memory["writeup"]["input_bytes"] == 6 * 1 + 6 * 4 + 6 * 4
+
+
+def test_sorting_sampling_and_distance_ops_have_formulas():
+    x = torch.randn(3, 8)
+    assert analyze_quiet(Fn(lambda t: torch.sort(t).values), x).totals.flops == 3 * 8 * 3  # n log2 n per row
+    assert analyze_quiet(Fn(lambda t: torch.topk(t, 2).values), x).totals.flops == 3 * 8 * 1  # n log2 k
+    assert analyze_quiet(Fn(torch.cdist), (torch.randn(3, 4), torch.randn(5, 4))).totals.flops == 15 * (3 * 4 + 1)
+    grid = Fn(lambda t, g: torch.nn.functional.grid_sample(t, g, align_corners=False))
+    assert analyze_quiet(grid, (torch.randn(1, 2, 4, 4), torch.rand(1, 3, 3, 2))).totals.flops == 9 * 2 * 9
+    loss = Fn(lambda a, b: torch.nn.functional.mse_loss(a, b))
+    assert analyze_quiet(loss, (torch.randn(4, 5), torch.randn(4, 5))).totals.flops == 3 * 20

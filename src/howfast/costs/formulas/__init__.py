@@ -7,8 +7,8 @@ from howfast.costs.formulas import (  # noqa: F401
     data,
     elementwise,
     matmul,
+    misc,
     norm,
-    onnx_only,
     pooling,
     recurrent,
 )

@@ -1,0 +1,143 @@
+"""Sorting, losses, sampling and other ops common models use. Documented choices, one per op.
+
+* sort / argsort / msort over rows of n: n x ceil(log2 n) comparisons per row (a comparison sort);
+  topk(k): n x ceil(log2 k) per row (a heap of k); kthvalue / median: n per row (selection).
+* cummax / cummin: n - 1 comparisons per row. aminmax: 2 (n - 1) per output pair.
+* bucketize / searchsorted: ceil(log2 boundaries) comparisons per element.
+* Losses (per element of the input): mse 3 (subtract, square, add); l1 3 (subtract, abs, add);
+  smooth_l1 / huber 5; binary cross entropy with logits 7 (max, neg-abs, exp, log1p, mul, sub,
+  add), binary cross entropy 6; nll: 1 add per picked element (the gather is free), + 1 divide
+  for the mean.
+* hardshrink / softshrink: 2 (compare, select; softshrink also subtracts: 3).
+* weight norm: g * v / ||v||: 2 per element of v for the norm (square, add), 1 root per row,
+  2 per element to scale (divide, multiply).
+* grid_sample: per output, bilinear 9 FLOPs reading 4 inputs, nearest 0 reading 1, bicubic 35
+  reading 16 (as interpolate).
+* cdist (p=2): per pair and dimension 3 (subtract, square, add), + 1 root per pair.
+* FFTs of n points: 5 n log2 n / 2 for a real FFT (the classic radix-2 count, halved), 5 n log2 n
+  complex.
+"""
+
+from __future__ import annotations
+
+import math
+
+from howfast.capture.records import OpRecord
+from howfast.conventions import Conventions
+from howfast.costs.formulas._util import arg, out_numel, prod, tensor
+from howfast.costs.registry import Cost, cost
+
+
+def _rows(op: OpRecord, dim_index: int = 1) -> tuple[int, int]:
+    x = tensor(op, 0, "self")
+    dim = arg(op, dim_index, "dim", -1)
+    dim = -1 if not isinstance(dim, int) else dim
+    n = x.shape[dim] if x.shape else 1
+    return (x.numel // n if n else 0), n
+
+
+def _log2(n: int) -> int:
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 0
+
+
+@cost("aten.sort", "aten.argsort", "aten.msort")
+def sort(op: OpRecord, conv: Conventions) -> Cost:
+    rows, n = _rows(op)
+    return Cost(flops=rows * n * _log2(n))
+
+
+@cost("aten.topk")
+def topk(op: OpRecord, conv: Conventions) -> Cost:
+    x = tensor(op, 0, "self")
+    k = int(arg(op, 1, "k"))
+    dim = int(arg(op, 2, "dim", -1))
+    n = x.shape[dim] if x.shape else 1
+    return Cost(flops=(x.numel // n if n else 0) * n * _log2(k))
+
+
+@cost("aten.kthvalue", "aten.median", "aten.nanmedian", "aten.mode")
+def select_kth(op: OpRecord, conv: Conventions) -> Cost:
+    return Cost(flops=tensor(op, 0, "self").numel)
+
+
+@cost("aten.cummax", "aten.cummin")
+def running_extreme(op: OpRecord, conv: Conventions) -> Cost:
+    rows, n = _rows(op)
+    return Cost(flops=rows * max(n - 1, 0))
+
+
+@cost("aten.aminmax")
+def aminmax(op: OpRecord, conv: Conventions) -> Cost:
+    return Cost(flops=2 * max(tensor(op, 0, "self").numel - out_numel(op), 0))
+
+
+@cost("aten.bucketize", "aten.searchsorted")
+def bucketize(op: OpRecord, conv: Conventions) -> Cost:
+    values = tensor(op, 1, "self") if op.op.startswith("aten.searchsorted") else tensor(op, 0, "self")
+    boundaries = tensor(op, 0, "sorted_sequence") if op.op.startswith("aten.searchsorted") else tensor(op, 1, "boundaries")
+    n = values.numel if values is not None else out_numel(op)
+    return Cost(flops=n * _log2(boundaries.shape[-1] if boundaries is not None and boundaries.shape else 1))
+
+
+_LOSS_FLOPS = {"aten.mse_loss": 3, "aten.l1_loss": 3, "aten.smooth_l1_loss": 5, "aten.huber_loss": 5,
+               "aten.binary_cross_entropy_with_logits": 7, "aten.binary_cross_entropy": 6}
+
+
+@cost(*_LOSS_FLOPS)
+def elementwise_loss(op: OpRecord, conv: Conventions) -> Cost:
+    family = ".".join(op.op.split(".")[:2])
+    return Cost(flops=_LOSS_FLOPS[family] * tensor(op, 0, "self").numel)
+
+
+@cost("aten.nll_loss_forward", "aten.nll_loss2d_forward", "aten.nll_loss", "aten.nll_loss_nd")
+def nll_loss(op: OpRecord, conv: Conventions) -> Cost:
+    target = tensor(op, 1, "target")
+    picked = target.numel if target is not None else 1
+    reduction = int(arg(op, 3, "reduction", 1) or 0)
+    return Cost(flops=picked + (1 if reduction == 1 else 0), input_reads=2 * picked, compulsory_input=2 * picked, outputs_used=1)
+
+
+@cost("aten.hardshrink")
+def hardshrink(op: OpRecord, conv: Conventions) -> Cost:
+    return Cost(flops=2 * out_numel(op))
+
+
+@cost("aten.softshrink")
+def softshrink(op: OpRecord, conv: Conventions) -> Cost:
+    return Cost(flops=3 * out_numel(op))
+
+
+@cost("aten._weight_norm_interface", "aten._weight_norm")
+def weight_norm(op: OpRecord, conv: Conventions) -> Cost:
+    v = tensor(op, 0, "v")
+    rows = v.shape[0] if v.shape else 1
+    return Cost(flops=4 * v.numel + rows, outputs_used=1)
+
+
+_GRID = {0: (9, 4), 1: (0, 1), 2: (35, 16)}  # interpolation mode: bilinear, nearest, bicubic
+
+
+@cost("aten.grid_sampler_2d", "aten.grid_sampler_3d", "aten.grid_sampler")
+def grid_sample(op: OpRecord, conv: Conventions) -> Cost:
+    mode = int(arg(op, 2, "interpolation_mode", 0) or 0)
+    flops, reads = _GRID.get(mode, _GRID[0])
+    outputs = out_numel(op)
+    grid = tensor(op, 1, "grid")
+    return Cost(flops=flops * outputs, input_reads=reads * outputs + (grid.numel if grid is not None else 0))
+
+
+@cost("aten._cdist_forward", "aten.cdist")
+def cdist(op: OpRecord, conv: Conventions) -> Cost:
+    x1 = tensor(op, 0, "x1")
+    pairs = out_numel(op)
+    return Cost(flops=pairs * (3 * x1.shape[-1] + 1))
+
+
+@cost("aten._fft_r2c", "aten._fft_c2r", "aten._fft_c2c")
+def fft(op: OpRecord, conv: Conventions) -> Cost:
+    x = tensor(op, 0, "self")
+    dims = arg(op, 1, "dim", [-1])
+    points = prod(x.shape[d] for d in dims) if x.shape else 1
+    transforms = x.numel // points if points else 0
+    per = 5 * points * _log2(points)
+    return Cost(flops=transforms * (per // 2 if "c2c" not in op.op else per))
