@@ -66,7 +66,7 @@ def conventions_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--conv-reads", type=click.Choice(["window", "input"]), default="window", show_default=True,
                            help="Write-up conv input reads: once per output window, or the write-up's Hin x Win formula literally.")(command)
     command = click.option("--memory-model", type=click.Choice(["writeup", "compulsory"]), default="writeup", show_default=True,
-                           help="Memory model of the accesses column and the roofline.")(command)
+                           help="Memory model of the table's Accesses column and of the roofline (JSON always carries both).")(command)
     command = click.option("--bias/--no-bias", default=True, show_default=True, help="Count bias additions as 1 FLOP per output.")(command)
     return click.option("--flops", type=click.Choice(["2mac", "exact"]), default="2mac", show_default=True,
                         help="FLOPs per dot product of length n: 2mac = 2n, exact = 2n-1.")(command)

@@ -47,5 +47,13 @@ EXTRA_CSV_COLUMNS: tuple[Column, ...] = (
 )
 
 
+def layer_columns(report: Any) -> tuple[Column, ...]:
+    """The table's columns, with "Accesses" under the report's memory model (named in the title)."""
+    model = report.conventions.get("memory_model", "writeup")
+    accesses = Column("mem_accesses", f"Accesses ({model})", _memory(model, "elements"),
+                      lambda r: units.count(_memory(model, "elements")(r)))
+    return tuple(accesses if c.key == "mem_accesses" else c for c in LAYER_COLUMNS)
+
+
 def visible_layers(report: Any, depth: int | None) -> list[Any]:
     return [row for row in report.layers if depth is None or row.depth <= depth]

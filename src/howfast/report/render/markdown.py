@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from howfast.report.render.columns import LAYER_COLUMNS, visible_layers
+from howfast.report.render.columns import layer_columns, visible_layers
 from howfast.report.render.summary import summary_lines
 
 
@@ -15,9 +15,10 @@ def _cell(text: str) -> str:
 def render_markdown(report: Any, depth: int | None = None, **_: Any) -> str:
     lines = [f"# howfast report: {_cell(report.model['name'])}", ""]
     lines += [f"- {_cell(line)}" for line in summary_lines(report)]
-    lines += ["", "| " + " | ".join(c.title for c in LAYER_COLUMNS) + " |", "|" + "---|" * len(LAYER_COLUMNS)]
+    columns = layer_columns(report)
+    lines += ["", "| " + " | ".join(c.title for c in columns) + " |", "|" + "---|" * len(columns)]
     for row in visible_layers(report, depth):
-        cells = [c.human(row) for c in LAYER_COLUMNS]
+        cells = [c.human(row) for c in columns]
         cells[0] = "&nbsp;&nbsp;" * row.depth + _cell(cells[0])
         lines.append("| " + " | ".join(_cell(c) if i else c for i, c in enumerate(cells)) + " |")
     lines += ["", "## Conventions", ""]

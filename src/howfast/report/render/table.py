@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from howfast.report.render.columns import LAYER_COLUMNS, visible_layers
+from howfast.report.render.columns import layer_columns, visible_layers
 from howfast.report.render.summary import summary_lines
 
 
@@ -17,10 +17,11 @@ def render_table(report: Any, depth: int | None = None, width: int | None = None
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or 160, force_terminal=color, no_color=not color, highlight=False)
     table = Table(title=f"howfast: {escape(report.model['name'])}", show_lines=False, header_style="bold")
-    for column in LAYER_COLUMNS:
+    columns = layer_columns(report)
+    for column in columns:
         table.add_column(column.title, justify="left" if column.key in ("name", "type", "output_shape") else "right", overflow="fold")
     for row in visible_layers(report, depth):
-        cells = [escape(c.human(row)) for c in LAYER_COLUMNS]
+        cells = [escape(c.human(row)) for c in columns]
         cells[0] = "  " * row.depth + cells[0]
         table.add_row(*cells, style="bold" if row.depth == 0 else None)
     console.print(table)
