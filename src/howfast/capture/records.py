@@ -85,6 +85,12 @@ class OpRecord:
         return [t for i, t in enumerate(self.outputs) if i not in self.aliases]
 
 
+def ancestors(path: str) -> list[str]:
+    """Module paths from the root to ``path``: ``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``."""
+    parts = path.split(".") if path else []
+    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def _walk(values: tuple[Any, ...]) -> list[TensorMeta]:
     found: list[TensorMeta] = []
     for value in values:

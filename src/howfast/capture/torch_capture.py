@@ -30,7 +30,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from howfast.capture.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta
+from howfast.capture.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
 from howfast.errors import ModelRunError
 
 # Functions recorded whole, before kernel selection. Names are the op names the cost registry uses.
@@ -362,18 +362,13 @@ def _module_infos(model: nn.Module, modules: _ModuleStack) -> dict[str, ModuleIn
         for p in module._parameters.values():
             if p is None:
                 continue
-            for path in _ancestors(owner):
+            for path in ancestors(owner):
                 held.setdefault(path, {})[id(p)] = p
     for path, params in held.items():
         if path in infos:
             infos[path].params = sum(p.numel() for p in params.values())
             infos[path].param_bytes = sum(p.numel() * p.element_size() for p in params.values())
     return infos
-
-
-def _ancestors(path: str) -> list[str]:
-    parts = path.split(".") if path else []
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _unique(tensors: Iterator[torch.Tensor]) -> list[torch.Tensor]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from howfast.capture.records import ModuleInfo
+from howfast.capture.records import ModuleInfo, ancestors
 from howfast.costs.evaluate import OpCost, Traffic
 
 
@@ -26,14 +26,6 @@ class ModuleTotals:
         self.activation_elements += cost.activation_elements
         self.writeup.add(cost.writeup)
         self.compulsory.add(cost.compulsory)
-
-
-def ancestors(path: str) -> list[str]:
-    """``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``."""
-    if not path:
-        return [""]
-    parts = path.split(".")
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def aggregate(costs: list[OpCost], modules: dict[str, ModuleInfo]) -> dict[str, ModuleTotals]:
