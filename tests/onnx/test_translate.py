@@ -12,7 +12,6 @@ from onnx import TensorProto, helper
 import howfast
 from howfast.capture.records import TensorKind
 from howfast.conventions import Conventions
-from howfast.costs.formulas.onnx_only import einsum_counts
 from howfast.errors import BadFileError, InputSpecError, UncountedOpError
 from howfast.onnx import analyze_onnx, capture_onnx
 from howfast.onnx.names import module_path
@@ -188,24 +187,38 @@ def test_unnamed_nodes_get_numbered_names():
 @pytest.mark.parametrize("equation,shapes,macs,flops", [
     ("ij,jk->ik", [(4, 5), (5, 6)], 120, 240),  # a matmul: M N K
     ("bij,bjk->bik", [(2, 4, 5), (2, 5, 6)], 240, 480),  # a bmm
-    ("...ij,...jk", [(3, 2, 4, 5), (3, 2, 5, 6)], 720, 1440),  # ellipsis, implicit output
     ("i,j->ij", [(128,), (32,)], 0, 4096),  # outer product: one multiply per output
     ("ij,ij->ij", [(3, 4), (3, 4)], 0, 12),  # element-wise
     ("ij->i", [(3, 4)], 0, 9),  # row sums: 3 adds per row
     ("ij->ji", [(3, 4)], 0, 0),  # a permutation
     ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)], 2 * 3 * 4 + 2 * 4 * 5, 2 * (24 + 40)),  # left to right
 ])
-def test_einsum_formula(equation, shapes, macs, flops):
-    assert einsum_counts(equation, shapes, Conventions()) == (macs, flops)
-
-
-def test_einsum_exact_convention_and_record(tmp_path):
-    assert einsum_counts("ij,jk->ik", [(4, 5), (5, 6)], Conventions.exact()) == (120, 240 - 24)
-    node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="bij,bjk->bik")
-    path = single(tmp_path, node, [value("a", [2, 4, 5]), value("b", [2, 5, 6])], [value("y", [2, 4, 6])])
+def test_einsum_is_the_pytorch_einsum_record(tmp_path, equation, shapes, macs, flops):
+    names = [f"in{i}" for i in range(len(shapes))]
+    node = helper.make_node("Einsum", names, ["y"], equation=equation)
+    path = single(tmp_path, node, [value(n, list(s)) for n, s in zip(names, shapes)], [value("y", None)])
     report = analyze_onnx(path)
-    assert (report.totals.macs, report.totals.flops) == (240, 480)
-    assert report.ops[0].op == "onnx.Einsum"
+    assert (report.totals.macs, report.totals.flops) == (macs, flops)
+    assert report.ops[0].op == "einsum"  # the record torch.einsum makes in the PyTorch capture
+    exact = analyze_onnx(path, conventions=Conventions.exact()).totals.flops
+    outputs = 1
+    for d in report.ops[0].output_shape[0]:
+        outputs *= d
+    if len(shapes) == 2 and macs:
+        assert exact == flops - outputs  # 2n-1 per dot product
+
+
+def test_einsum_matches_pytorch(tmp_path):
+    node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="bhqd,bhkd->bhqk")
+    path = single(tmp_path, node, [value("a", [1, 2, 5, 4]), value("b", [1, 2, 6, 4])], [value("y", None)])
+
+    class Scores(torch.nn.Module):
+        def forward(self, a, b):
+            return torch.einsum("bhqd,bhkd->bhqk", a, b)
+
+    theirs = howfast.analyze(Scores(), [(1, 2, 5, 4), (1, 2, 6, 4)]).totals
+    mine = analyze_onnx(path).totals
+    assert (mine.macs, mine.flops) == (theirs.macs, theirs.flops) == (2 * 5 * 6 * 4, 2 * 2 * 5 * 6 * 4)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -265,3 +278,13 @@ def test_no_partial_report_on_warning_free_model(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         analyze_onnx(conv_relu_symbolic(tmp_path), "1x3x8x8")
+
+
+def test_topk_and_shrink(tmp_path):
+    nodes = [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1), helper.make_node("Shrink", ["v"], ["y"], lambd=0.5)]
+    m = model(nodes, [value("x", [2, 16])], [value("y", [2, 4]), value("i", [2, 4], I64)], [const("k", np.array([4], np.int64))])
+    graph = capture_onnx(save(m, tmp_path / "m.onnx"))
+    assert [op.op for op in graph.ops] == ["aten.topk.default", "aten.hardshrink.default"]
+    assert graph.ops[0].args[1:3] == (4, 1)
+    report = analyze_onnx(tmp_path / "m.onnx")
+    assert report.uncounted_ops == []

@@ -13,7 +13,7 @@ import numpy as np
 
 from howfast.capture.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta
 from howfast.conventions import Conventions
-from howfast.errors import BadFileError
+from howfast.errors import BadFileError, HowfastError
 from howfast.onnx.inputs import graph_inputs, normalize_specs, resolve_inputs
 from howfast.onnx.load import SMALL_TENSOR, OnnxFile, read_external_tensor, read_onnx
 from howfast.onnx.shapes import build_skeleton, check_and_infer
@@ -51,19 +51,33 @@ def analyze_onnx(
             try:
                 evaluate_op(op, conventions)
             except Exception as exc:
-                raise BadFileError(f"{path}: cannot count {op.op} in {op.module or '<graph>'!r}: {type(exc).__name__}: {exc}") from exc
+                raise BadFileError(f"{os.fspath(path)}: cannot count {op.op} in {op.module or '<graph>'!r}: {type(exc).__name__}: {_first_line(exc)}") from exc
         raise
-    report = build_report(graph, costs, conventions)
-    if fused:  # the fusion pass of the PyTorch path, on the same records
-        from howfast.api import _fused_report
+    try:
+        report = build_report(graph, costs, conventions)
+        if fused:  # the fusion pass of the PyTorch path, on the same records
+            from howfast.api import _fused_report
 
-        report = _fused_report(graph, costs, conventions, report)
+            report = _fused_report(graph, costs, conventions, report)
+    except HowfastError:
+        raise
+    except Exception as exc:  # records of a malformed graph that the shared passes cannot place
+        raise BadFileError(f"{os.fspath(path)}: cannot build the report of this ONNX model: {type(exc).__name__}: {_first_line(exc)}") from exc
     _check_uncounted(report, strict)
     return report
 
 
 def capture_onnx(path: str | os.PathLike[str], input_specs: Any = None, *, name: str | None = None) -> CapturedGraph:
     """The ONNX model at ``path`` as a ``CapturedGraph`` (what ``torch_capture.capture`` returns)."""
+    try:
+        return _capture(path, input_specs, name)
+    except HowfastError:
+        raise
+    except Exception as exc:  # a malformed graph the checker let through (names that are not text, odd attributes...)
+        raise BadFileError(f"{os.fspath(path)}: cannot analyse this ONNX model: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _capture(path: str | os.PathLike[str], input_specs: Any, name: str | None) -> CapturedGraph:
     loaded = read_onnx(path)
     model = loaded.model
     resolved = resolve_inputs(graph_inputs(model.graph), normalize_specs(input_specs))

@@ -6,7 +6,9 @@
 Conv and renames the weights (``onnx::Conv_12``); PRESERVE keeps BatchNormalization nodes and
 no folding keeps the initializer names equal to the PyTorch parameter names, so an ONNX analysis
 lines up with the PyTorch one module by module. If that exporter fails, the dynamo exporter
-(``dynamo=True``, which also keeps batch norm) is tried. Both failing is an ``ExportError``.
+(``dynamo=True``) is tried, with ``optimize=False`` (its optimizer folds batch norm into convs);
+its nodes carry their module scopes as metadata, which the ONNX front end reads. Both failing is
+an ``ExportError``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _export(torch: Any, model: Any, args: tuple, kwargs: dict, path: Path, opset
         warnings.simplefilter("ignore")
         if dynamo:
             program = torch.onnx.export(model, args, kwargs=kwargs or None, dynamo=True, opset_version=opset,
-                                        external_data=False, optimize=True, verbose=False)
+                                        external_data=False, optimize=False, verbose=False)
             if program is None:
                 raise RuntimeError("the exporter returned nothing")
             program.save(str(path))

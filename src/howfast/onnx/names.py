@@ -8,6 +8,9 @@
   PyTorch itself uses. The op lands in its scope, as a PyTorch op lands in its module.
 * Other names (``conv1``, ``block1/conv``, ``encoder.layer.0.fc``) are the node's own path: ``/``
   and ``.`` both separate levels, and the node is a leaf of the tree.
+* Nodes from the dynamo exporter (``torch.onnx.export(dynamo=True)``) carry the module scopes
+  in their metadata (``pkg.torch.onnx.name_scopes``: ``['', 'layer1', 'layer1.0', 'layer1.0.conv1',
+  'conv2d']``): the innermost module's path is used, whatever the node's own name.
 * Unnamed nodes are called ``<OpType>_<n>``.
 
 Every prefix of a path is a module of the tree: a prefix is typed ``Group``; a leaf takes the op
@@ -17,8 +20,12 @@ type(s) of the nodes in it.
 from __future__ import annotations
 
 
-def module_path(node_name: str, op_type: str, unnamed: dict[str, int]) -> str:
+def module_path(node_name: str, op_type: str, unnamed: dict[str, int], scopes: list[str] | None = None) -> str:
     """Dotted module path for a node (see the module docstring)."""
+    if scopes:
+        return scopes[-2].strip() if len(scopes) >= 2 else ""
+    if isinstance(node_name, bytes):  # protobuf hands back bytes for a name that is not UTF-8
+        node_name = node_name.decode("utf-8", "replace")
     name = (node_name or "").strip()
     if not name:
         n = unnamed.get(op_type, 0)
@@ -52,3 +59,19 @@ def _overlap(path: list[str], parts: list[str]) -> int:
 
 def _clean(atom: str) -> str:
     return atom.strip().replace(" ", "_")
+
+
+def metadata_scopes(node: object) -> list[str] | None:
+    """The dynamo exporter's ``pkg.torch.onnx.name_scopes`` of a node, if it has them."""
+    import ast
+
+    for prop in getattr(node, "metadata_props", ()):
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            try:
+                value = ast.literal_eval(prop.value)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return None
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return value
+            return None
+    return None

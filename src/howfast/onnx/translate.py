@@ -36,7 +36,7 @@ import numpy as np
 from howfast.capture.records import OpRecord, TensorKind, TensorMeta
 from howfast.errors import BadFileError
 from howfast.onnx import dtypes
-from howfast.onnx.names import module_path
+from howfast.onnx.names import metadata_scopes, module_path
 from howfast.onnx.shapes import Shape, evaluate_node, infer_node, opset_version
 
 # Inputs that are arguments, not data: shapes, axes, indices, bounds (op type -> input positions).
@@ -186,7 +186,7 @@ class Walker:
 
     def walk(self) -> None:
         for index, node in enumerate(self.graph.node):
-            path = module_path(node.name, node.op_type, self.unnamed)
+            path = module_path(node.name, node.op_type, self.unnamed, metadata_scopes(node))
             self.node_paths.append(path)
             if index in self.skip:
                 self.recorded_types.append((path, node.op_type))
@@ -448,8 +448,12 @@ def conv(n: NodeContext) -> None:
     begin, end = pads[:spatial], pads[spatial:]
     padding = begin if begin == end else pads
     transposed = n.op_type == "ConvTranspose"
-    output_padding = _spatial_list(n.attr("output_padding"), spatial, 0) if transposed else [0] * spatial
     groups = int(n.attr("group", 1))
+    expected = w.shape[0] if transposed else w.shape[1] * groups
+    if len(x.shape) < 2 or len(w.shape) < 3 or groups < 1 or x.shape[1] != expected:
+        raise BadFileError(f"{n.w.path}: node {n.node.name or n.op_type!r} ({n.op_type}): the input has "
+                           f"{x.shape[1] if len(x.shape) > 1 else '?'} channels, the weight {tuple(w.shape)} with group {groups} expects {expected}")
+    output_padding = _spatial_list(n.attr("output_padding"), spatial, 0) if transposed else [0] * spatial
     n.emit("aten.convolution.default", (x, w, bias, strides, padding, dilations, transposed, output_padding, groups),
            {"auto_pad": n.attr("auto_pad")} if n.attr("auto_pad", "NOTSET") not in ("NOTSET", None) else {})
 
@@ -994,5 +998,44 @@ def recurrent(n: NodeContext) -> None:
 
 @handles("Einsum")
 def einsum(n: NodeContext) -> None:
+    # the record PyTorch's capture makes for torch.einsum: (equation, operands)
     operands = [n.req(i) for i in range(len(n.node.input)) if n.has(i)]
-    n.emit("onnx.Einsum", (str(n.attr("equation", "")), operands))
+    n.emit("einsum", (str(n.attr("equation", "")), operands))
+
+
+# sorting, shrinking, sampling ----------------------------------------------------------------
+
+
+@handles("TopK")
+def topk(n: NodeContext) -> None:
+    x = n.req(0)
+    k = n.ints(1) if n.opset >= 10 else [int(n.attr("k", 1))]
+    if not k:  # a k computed at run time: the output shape is unknown anyway
+        n.unknown()
+        return
+    axis = int(n.attr("axis", -1)) % max(len(x.shape), 1)
+    n.emit("aten.topk.default", (x, k[0], axis, bool(int(n.attr("largest", 1))), bool(int(n.attr("sorted", 1)))))
+
+
+@handles("Shrink")
+def shrink(n: NodeContext) -> None:
+    lambd, bias = float(n.attr("lambd", 0.5)), float(n.attr("bias", 0.0))
+    if bias == 0.0:
+        n.emit("aten.hardshrink.default", (n.req(0), lambd))
+    elif bias == lambd:
+        n.emit("aten.softshrink.default", (n.req(0), lambd))
+    else:
+        n.unknown()
+
+
+@handles("GridSample")
+def grid_sample(n: NodeContext) -> None:
+    x = n.req(0)
+    mode = n.attr("mode", "linear")
+    code = {"bilinear": 0, "linear": 0, "nearest": 1, "bicubic": 2, "cubic": 2}.get(mode)
+    if code is None or len(x.shape) not in (4, 5):
+        n.unknown()
+        return
+    padding = {"zeros": 0, "border": 1, "reflection": 2}.get(n.attr("padding_mode", "zeros"), 0)
+    op = "aten.grid_sampler_2d.default" if len(x.shape) == 4 else "aten.grid_sampler_3d.default"
+    n.emit(op, (x, n.req(1), code, padding, bool(int(n.attr("align_corners", 0)))))
