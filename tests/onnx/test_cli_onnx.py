@@ -69,6 +69,8 @@ def test_analyze_onnx_refuses_pytorch_only_options(tmp_path, capsys):
     code, out, err = cli(capsys, "analyze", small_net(tmp_path), "--until", "conv")
     assert code == errors.USAGE and out == ""
     assert "--until applies to PyTorch models only" in one_line(err)
+    code, out, err = cli(capsys, "analyze", small_net(tmp_path), "--dtype", "float16")
+    assert code == errors.USAGE and "--dtype applies to PyTorch models only" in one_line(err)
 
 
 def test_symbolic_input_without_size(tmp_path, capsys):

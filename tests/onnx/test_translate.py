@@ -288,3 +288,15 @@ def test_topk_and_shrink(tmp_path):
     assert graph.ops[0].args[1:3] == (4, 1)
     report = analyze_onnx(tmp_path / "m.onnx")
     assert report.uncounted_ops == []
+
+
+def test_initializers_listed_as_inputs_are_weights(tmp_path):
+    # IR < 4 style (keep_initializers_as_inputs): the weight is a graph input and an initializer
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU()).eval()
+    path = tmp_path / "kept.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.randn(2, 3),), str(path), dynamo=False, keep_initializers_as_inputs=True)
+    graph = capture_onnx(path, "2x3")  # the one positional spec goes to the real input
+    assert graph.params == 16 and [t.name for t in graph.inputs] == [graph.inputs[0].name]
+    assert analyze_onnx(path).totals.macs == 2 * 4 * 3

@@ -3,8 +3,8 @@
 ``cli/analyze.py`` hands an ``.onnx`` model argument here with its parsed options, so the ONNX
 path keeps the command's output forms (formats, ``--depth``, ``--output``, ``--plots``, the
 ``--hardware`` roofline) without touching the PyTorch path. Options that run a PyTorch model
-(``--until``, ``--train``, ``--grad``, ``--bench``) do not apply to an ONNX graph and are refused
-with a one-line usage error.
+(``--until``, ``--train``, ``--grad``, ``--bench``) and ``--dtype`` do not apply to an ONNX graph
+and are refused with a one-line usage error.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ def analyze_onnx_command(params: dict[str, Any], conventions: Any) -> None:
     for option, flag in (("until", "--until"), ("train", "--train"), ("grad", "--grad"), ("bench", "--bench")):
         if params.get(option):
             raise UsageError(f"{flag} applies to PyTorch models only, not to ONNX files")
+    context = click.get_current_context()
+    if "dtype" in params and context.get_parameter_source("dtype") != click.core.ParameterSource.DEFAULT:
+        raise UsageError("--dtype applies to PyTorch models only: an ONNX file fixes its own dtypes (an input's is checked against --input NAME=SHAPE:DTYPE)")
     model = params["model"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

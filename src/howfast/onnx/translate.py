@@ -223,10 +223,12 @@ class Walker:
                 raise BadFileError(f"{self.path}: node {node.name or node.op_type!r} ({node.op_type}) reads {name!r}, which nothing before it defines")
 
     def _constant(self, node: Any) -> None:
-        results = evaluate_node(node, [], self.opsets)
-        if not results or not node.output:
+        value = _constant_value(node)
+        if value is None:  # sparse or string forms: ONNX's reference implementation decodes them
+            results = evaluate_node(node, [], self.opsets)
+            value = results[0] if results else None
+        if value is None or not node.output:
             raise BadFileError(f"{self.path}: Constant node {node.name!r} has no readable value")
-        value = results[0]
         elem = _elem_of(value)
         self.values[node.output[0]] = value
         self.new_meta(node.output[0], TensorKind.CONSTANT, tuple(value.shape), elem, node.output[0])
@@ -300,6 +302,23 @@ class Walker:
     def record(self, op: str, module: str, args: tuple, kwargs: dict, outputs: list[TensorMeta], aliases: set[int], inplace: bool = False) -> None:
         self.ops.append(OpRecord(index=len(self.ops), op=op, module=module, args=tuple(args), kwargs=dict(kwargs),
                                  outputs=tuple(outputs), aliases=frozenset(aliases), inplace=inplace))
+
+
+def _constant_value(node: Any) -> np.ndarray | None:
+    """The value of a Constant node in its common forms (a tensor, a number or a list of numbers)."""
+    from onnx import numpy_helper
+
+    if len(node.attribute) != 1:
+        return None
+    attribute = node.attribute[0]
+    if attribute.name == "value" and attribute.HasField("t") and attribute.t.data_location != 1:
+        return numpy_helper.to_array(attribute.t)
+    simple = {"value_float": (attribute.f, np.float32), "value_int": (attribute.i, np.int64),
+              "value_floats": (list(attribute.floats), np.float32), "value_ints": (list(attribute.ints), np.int64)}
+    if attribute.name in simple:
+        data, dtype = simple[attribute.name]
+        return np.array(data, dtype=dtype)
+    return None
 
 
 def _elem_of(value: np.ndarray) -> int:
