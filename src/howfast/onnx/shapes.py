@@ -137,7 +137,7 @@ def infer_node(node: Any, types: dict[str, tuple[Shape | None, int]], values: di
 
 def evaluate_node(node: Any, inputs: list[np.ndarray | None], opsets: list[Any]) -> list[np.ndarray] | None:
     """Run one node on constant inputs with ONNX's reference implementation (None if it cannot)."""
-    from onnx import helper, numpy_helper
+    from onnx import helper
     from onnx.reference import ReferenceEvaluator
 
     graph_inputs = []
@@ -161,7 +161,6 @@ def evaluate_node(node: Any, inputs: list[np.ndarray | None], opsets: list[Any])
         results = ReferenceEvaluator(model).run(None, feeds)
     except Exception:
         return None
-    del numpy_helper
     return [np.asarray(r) for r in results]
 
 
