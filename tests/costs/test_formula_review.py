@@ -109,3 +109,16 @@ def test_sorting_sampling_and_distance_ops_have_formulas():
     assert analyze_quiet(grid, (torch.randn(1, 2, 4, 4), torch.rand(1, 3, 3, 2))).totals.flops == 9 * 2 * 9
     loss = Fn(lambda a, b: torch.nn.functional.mse_loss(a, b))
     assert analyze_quiet(loss, (torch.randn(4, 5), torch.randn(4, 5))).totals.flops == 3 * 20
+
+
+def test_second_review_cases():
+    ew = analyze_quiet(Fn(lambda a, b: torch.einsum("ij,ij->ij", a, b)), (torch.randn(4, 8), torch.randn(4, 8)))
+    assert ew.totals.memory["writeup"]["input"] == 64  # both operands per term, as torch.mul
+    one_hot = analyze_quiet(Fn(lambda x: torch.nn.functional.one_hot(x, 10)), torch.randint(0, 10, (6,)))
+    scatter = [o for o in one_hot.ops if o.op.startswith("aten.scatter_")][0]
+    assert scatter.memory["writeup"]["output"] == 6 and scatter.memory["compulsory"]["output"] == 6
+    irfft = analyze_quiet(Fn(lambda x: torch.fft.irfft(x)), torch.randn(3, 5, dtype=torch.complex64))
+    assert irfft.totals.flops == 3 * (5 * 8 * 3 // 2)  # n = 8 real points
+    fused = analyze_quiet(torch.nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU()).eval(),
+                          "1x3x8x8", fused=True)
+    assert fused.totals.activation_elements == 512 and fused.fusion["unfused_totals"]["activation_elements"] == 3 * 512

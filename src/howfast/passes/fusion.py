@@ -207,6 +207,8 @@ def _drop_link(producer: OpCost, reader: OpCost, value: TensorMeta, group: Fused
     reader.compulsory.input_bytes -= c_read
     group.saved_accesses += write + read
     group.saved_bytes += c_write + c_read
+    if value.tid in {t.tid for t in producer.record.new_outputs}:
+        producer.activation_elements -= min(n, producer.activation_elements)  # never allocated
 
 
 def _fold(anchor: OpCost, bn: OpCost, group: FusedGroup, conventions: Conventions) -> None:

@@ -110,13 +110,15 @@ def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
     mask = tensor(op, 16, "attn_mask") or tensor(op, 14, "key_padding_mask")
     attn = attention_cost(q, kv, kv, mask, dropout, conv, bool(arg(op, 24, "is_causal", False)))
     need_weights = bool(arg(op, 15, "need_weights", True))
-    averaging = batch * length * (source + extra_keys) * heads if need_weights and arg(op, 23, "average_attn_weights", True) else 0
+    averaged = bool(arg(op, 23, "average_attn_weights", True))
+    weights = batch * length * (source + extra_keys) * (1 if averaged else heads) if need_weights else 0
+    averaging = batch * length * (source + extra_keys) * heads if need_weights and averaged else 0
     projections = macs_q + macs_k + macs_v + macs_o
     return Cost(
         macs=projections + attn.macs,
         flops=flops_q + flops_k + flops_v + flops_o + attn.flops + averaging,
         input_reads=projections + attn.input_reads,
-        output_writes=batch * (length + 2 * source) * embed + attn.output_writes + batch * length * embed,
+        output_writes=batch * (length + 2 * source) * embed + attn.output_writes + batch * length * embed + weights,
     )
 
 

@@ -101,8 +101,9 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
     """einsum, contracted pairwise from left to right (as torch does without opt_einsum).
 
     Each pairwise contraction costs prod(sizes of every index either operand has) MACs; an index
-    is summed away once no later operand and not the output needs it. A step that sums nothing
-    away (an element-wise or outer product) is 1 multiply per term and no MAC. A single-operand
+    is summed away once no later operand and not the output needs it; its write-up reads are the
+    left side once per MAC and the right operand once. A step that sums nothing away (an
+    element-wise or outer product) is 1 multiply per term and no MAC, reading both sides per term. A single-operand
     einsum (trace, sum over an index) costs additions only: terms - outputs.
     """
     equation = op.args[0]
@@ -116,20 +117,21 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
     if len(inputs) == 1:
         terms = prod(sizes[c] for c in set(inputs[0]))
         return Cost(flops=max(terms - outputs, 0))
-    macs = flops = 0
+    macs = flops = reads = 0
     current = inputs[0]
     for i, nxt in enumerate(inputs[1:], start=1):
         union = "".join(dict.fromkeys(current + nxt))
         needed = set(output).union(*inputs[i + 1:])
         kept = "".join(c for c in union if c in needed)
         terms = prod(sizes[c] for c in union)
-        if len(kept) == len(union):  # nothing contracted: a broadcast multiply
+        if len(kept) == len(union):  # nothing contracted: a broadcast multiply reads both per term
             flops += terms
+            reads += 2 * terms
         else:
             macs += terms
             flops += dot_flops(terms, prod(sizes[c] for c in kept), conv)
+            reads += terms + prod(sizes[c] for c in nxt)
         current = kept
-    reads = macs + sum(t.numel for t in operands[1:] if not t.is_weight)
     return Cost(macs=macs, flops=flops, input_reads=reads)
 
 

@@ -15,7 +15,9 @@
   reading 16 (as interpolate).
 * cdist (p=2): per pair and dimension 3 (subtract, square, add), + 1 root per pair.
 * FFTs of n points: 5 n log2 n / 2 for a real FFT (the classic radix-2 count, halved), 5 n log2 n
-  complex.
+  complex; n is the real signal's length (irfft's output, rfft's input).
+* In-place scatter_ / scatter_add_ / index_put_ / index_add_ write only the elements they set and
+  read their index and source (a scatter_add_ also reads and adds the targets: 1 FLOP each).
 """
 
 from __future__ import annotations
@@ -135,9 +137,25 @@ def cdist(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten._fft_r2c", "aten._fft_c2r", "aten._fft_c2c")
 def fft(op: OpRecord, conv: Conventions) -> Cost:
-    x = tensor(op, 0, "self")
+    # The transform length is the real side's: the input of r2c, the output of c2r (whose input
+    # holds the half spectrum).
+    x = op.outputs[0] if "c2r" in op.op else tensor(op, 0, "self")
     dims = arg(op, 1, "dim", [-1])
     points = prod(x.shape[d] for d in dims) if x.shape else 1
     transforms = x.numel // points if points else 0
     per = 5 * points * _log2(points)
     return Cost(flops=transforms * (per // 2 if "c2c" not in op.op else per))
+
+
+@cost("aten.scatter_", "aten.scatter_add_", "aten.index_put_", "aten.index_add_", "aten.masked_scatter_", "aten.index_copy_")
+def scatter_into(op: OpRecord, conv: Conventions) -> Cost:
+    """In place: writes the elements it sets (one per source element), not the whole target."""
+    target = tensor(op, 0, "self")
+    others = [t for t in op.inputs if t.tid != target.tid]
+    index = next((t for t in others if not t.dtype.startswith(("float", "bfloat"))), None)
+    source = next((t for t in others if t is not index), None)
+    written = source.numel if source is not None else (index.numel if index is not None else target.numel)
+    reads = sum(t.numel for t in others if not t.is_weight)
+    adds = written if ("add" in op.op) else 0
+    return Cost(flops=adds, input_reads=reads + adds, compulsory_input=reads + adds,
+                output_writes=written, compulsory_output=written)
