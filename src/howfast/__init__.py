@@ -10,9 +10,10 @@ from howfast.bench import benchmark
 from howfast.compare import Comparison, compare
 from howfast.conventions import Conventions
 from howfast.passes.fold import fold_batchnorm
+from howfast.passes.roofline import roofline
 from howfast.errors import HowfastError
 from howfast.report.report import Report
 
 __version__ = "0.1.0"
 
-__all__ = ["Comparison", "Conventions", "HowfastError", "Report", "__version__", "analyze", "benchmark", "compare", "errors", "fold_batchnorm", "zoo"]
+__all__ = ["Comparison", "Conventions", "HowfastError", "Report", "__version__", "analyze", "benchmark", "compare", "errors", "fold_batchnorm", "roofline", "zoo"]

@@ -1,0 +1,120 @@
+"""Check ``howfast calibrate`` against an independent measurement in the same run (issue 5).
+
+Run: ``python benchmarks/calibration_check.py [--threads 1] [--rounds 3] [--statistic median]``
+
+In each round: ``howfast.hardware.calibrate.calibrate`` (fp32 GEMM and copy bandwidth only, no
+per-class layers), then independently with numpy: ``a @ b`` on n x n float32 matrices (n the size
+the calibration chose; numpy's own BLAS, OpenBLAS) and ``np.copyto`` between two buffers of the
+calibration's copy size (split across ``--threads`` Python threads when more than one; numpy
+releases the GIL while copying). The same statistic (median or fastest of the timed runs) is used
+on both sides, FLOP/s = 2 n^3 / time, bandwidth = (bytes read + bytes written) / time, and the
+same clock (``--clock wall``, or ``cpu``: the thread's CPU time, with one thread, which the other
+processes of a busy machine do not inflate).
+
+Prints every figure, the ratio calibrate / numpy per round and the median over rounds; target:
+within 15% (ratio in [0.85, 1.15]). As a diagnostic, the same ``torch.mm`` is also timed with
+``torch.utils.benchmark.Timer``: numpy (OpenBLAS) and PyTorch (MKL) are different GEMM libraries,
+so that ratio separates a library difference from a measurement error. The 1-minute load average is printed before and after: on a
+shared machine other work makes both sides noisy (rounds interleave them so drift hits both).
+``--threads`` sets torch's threads and numpy's BLAS threads (``OPENBLAS_NUM_THREADS`` etc., set
+before numpy is imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="threads for torch and numpy's BLAS (default 1)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--statistic", choices=["median", "min"], default="median")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall clock, or the thread's CPU time on both sides (--threads 1): steady on a busy machine")
+    args = parser.parse_args(argv)
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "BLIS_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+
+    import numpy as np
+    import torch
+    import torch.utils.benchmark as tbench
+
+    from howfast.hardware.calibrate import calibrate
+
+    torch.set_num_threads(args.threads)
+    if args.clock == "cpu" and args.threads != 1:
+        parser.error("--clock cpu needs --threads 1")
+    pick = statistics.median if args.statistic == "median" else min
+    tick = time.perf_counter if args.clock == "wall" else time.thread_time
+    print(f"calibration check: {args.threads} thread(s), statistic {args.statistic}, clock {args.clock}, {args.rounds} rounds; "
+          f"torch {torch.__version__}, numpy {np.__version__}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+
+    def timed(call, min_runs: int = 5, min_time: float = 0.3) -> list[float]:
+        call()
+        times: list[float] = []
+        start = time.perf_counter()
+        while len(times) < min_runs or time.perf_counter() - start < min_time:
+            t0 = tick()
+            call()
+            times.append(tick() - t0)
+        return times
+
+    rows = []
+    for k in range(args.rounds):
+        result = calibrate(threads=args.threads, classes=False, dtypes=("fp32",), statistic=args.statistic, clock=args.clock)
+        profile = result.profile
+        gemm = profile.peak_flops["fp32"]
+        n = int(re.search(r"torch\.mm (\d+)x", gemm.source).group(1))
+        copy_mib = int(re.search(r"copy_ of (\d+) MiB", profile.bandwidth.source).group(1))
+        rng = np.random.default_rng(k)
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        c = np.empty((n, n), dtype=np.float32)
+        np_flops = 2.0 * n ** 3 / pick(timed(lambda: np.matmul(a, b, out=c)))
+        count = (copy_mib << 20) // 4
+        src = np.ones(count, dtype=np.float32)
+        dst = np.empty_like(src)
+        if args.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            bounds = np.linspace(0, count, args.threads + 1, dtype=np.int64)
+            pool = ThreadPoolExecutor(args.threads)
+
+            def copy() -> None:
+                list(pool.map(lambda i: np.copyto(dst[bounds[i]:bounds[i + 1]], src[bounds[i]:bounds[i + 1]]), range(args.threads)))
+        else:
+            def copy() -> None:
+                np.copyto(dst, src)
+        np_bw = 2.0 * src.nbytes / pick(timed(copy))
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        timer = tbench.Timer("torch.mm(a, b)", globals={"torch": torch, "a": ta, "b": tb}, num_threads=args.threads)
+        timer_flops = 2.0 * n ** 3 / timer.blocked_autorange(min_run_time=0.3).median
+        rows.append((gemm.value, np_flops, profile.bandwidth.value, np_bw, n, copy_mib, timer_flops))
+        print(f"round {k + 1}: GEMM {n}x{n} fp32: calibrate {gemm.value / 1e9:8.1f} GFLOP/s, numpy {np_flops / 1e9:8.1f} GFLOP/s, "
+              f"ratio {gemm.value / np_flops:.3f} | copy {copy_mib} MiB: calibrate {profile.bandwidth.value / 1e9:6.1f} GB/s, "
+              f"numpy {np_bw / 1e9:6.1f} GB/s, ratio {profile.bandwidth.value / np_bw:.3f} | same torch.mm by "
+              f"torch.utils.benchmark.Timer (wall) {timer_flops / 1e9:.1f} GFLOP/s")
+    flops_ratio = statistics.median(r[0] / r[1] for r in rows)
+    bw_ratio = statistics.median(r[2] / r[3] for r in rows)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print(f"median over rounds: GEMM calibrate {statistics.median(r[0] for r in rows) / 1e9:.1f} vs numpy "
+          f"{statistics.median(r[1] for r in rows) / 1e9:.1f} GFLOP/s, ratio {flops_ratio:.3f}; copy bandwidth calibrate "
+          f"{statistics.median(r[2] for r in rows) / 1e9:.1f} vs numpy {statistics.median(r[3] for r in rows) / 1e9:.1f} GB/s, "
+          f"ratio {bw_ratio:.3f}")
+    ok = 0.85 <= flops_ratio <= 1.15 and 0.85 <= bw_ratio <= 1.15
+    print(f"target: both ratios within 15% of 1: {'PASS' if ok else 'FAIL'}")
+    print(f"diagnostic: calibrate's GEMM over the same torch.mm timed by torch.utils.benchmark.Timer: "
+          f"{statistics.median(r[0] / r[6] for r in rows):.3f} (numpy's OpenBLAS and PyTorch's MKL are different "
+          f"libraries: a ratio to numpy far from 1 with this one near 1 is the libraries, not the measurement)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""``howfast calibrate``: measure this machine (GEMM FLOP/s, copy bandwidth, per-op overhead, per-class
+efficiencies) and write a hardware profile."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from howfast.cli.app import app
+from howfast.cli.common import emit
+from howfast.errors import UsageError
+
+
+def _busy_warning(threads: int | None, clock: str) -> str | None:
+    """A warning when other processes are running: timings (and OpenMP barriers) suffer."""
+    import os
+
+    import torch
+
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    cores = os.cpu_count() or 1
+    used = threads or torch.get_num_threads()
+    if load < 0.75:
+        return None
+    advice = "" if (used == 1 and clock == "cpu") else "; --threads 1 --clock cpu measures steadily on a busy machine"
+    if used > 1 and load + used > cores + 0.5:
+        advice += f" ({used} threads on {cores} cores with other work running: OpenMP threads wait for each other)"
+    return f"load average {load:.2f} on {cores} core(s): other processes are running and will slow the measurements{advice}"
+
+
+@app.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the profile to this .toml file.")
+@click.option("--save", "save_name", help="Save the profile under this name in $HOWFAST_DEVICES_DIR or ~/.config/howfast/devices/.")
+@click.option("--name", help="The profile's name (default: the --save name, else this_machine).")
+@click.option("--threads", "-t", type=click.IntRange(min=1), help="torch.set_num_threads during the measurements (default: PyTorch's).")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]), help="Where to measure.")
+@click.option("--quick", is_flag=True, help="Fewer representative layers and shorter runs (about half the time).")
+@click.option("--no-classes", is_flag=True, help="Only peak FLOP/s, bandwidth and overhead: no per-op-class efficiencies.")
+@click.option("--statistic", type=click.Choice(["median", "min"]), default="median", show_default=True,
+              help="Median of the timed runs, or the fastest (steadier on a busy machine).")
+@click.option("--clock", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
+              help="Wall-clock time, or the thread's CPU time (needs --threads 1; steady on a busy machine).")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="How to print the figures.")
+def calibrate(output: Path | None, save_name: str | None, name: str | None, threads: int | None, device: str, quick: bool,
+              no_classes: bool, statistic: str, clock: str, fmt: str) -> None:
+    """Measure this machine and print every figure with how it was measured.
+
+    A large GEMM gives peak FLOP/s per dtype (fp32; bf16 and fp16 when they run), a large copy the
+    memory bandwidth, a small copy the cache bandwidth, a one-element add the per-op overhead, and
+    representative layers of each op class (conv, depthwise conv, GEMM, norm, ...) their
+    efficiency against the roofline. --output or --save writes a profile for
+    `howfast analyze MODEL --hardware NAME|FILE`.
+    """
+    from howfast.hardware.calibrate import calibrate as run_calibration
+    from howfast.hardware.profiles import save_dir
+
+    if output is not None and save_name is not None:
+        raise UsageError("give --output FILE or --save NAME, not both")
+    if save_name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", save_name):
+        raise UsageError(f"--save takes a plain name (letters, digits, _ . -), got {save_name!r}")
+    profile_name = name or save_name or "this_machine"
+    console = Console(stderr=True)
+    busy = _busy_warning(threads, clock)
+    if busy:
+        click.echo(f"warning: {busy}", err=True)
+    if console.is_terminal:
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                       TimeElapsedColumn(), console=console, transient=True)
+        task = bar.add_task("calibrating", total=1)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=f"measuring {what}", completed=done, total=total)
+
+        with bar:
+            result = run_calibration(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
+                                     statistic=statistic, clock=clock, progress=progress)
+    else:
+        result = run_calibration(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
+                                 statistic=statistic, clock=clock)
+    profile = result.profile
+    target = output
+    if save_name is not None:
+        target = save_dir() / f"{save_name}.toml"
+    if target is not None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(profile.to_toml(), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if fmt == "json":
+        emit(json.dumps({"profile": profile.to_dict(), "elapsed_s": result.elapsed_s, "written": str(target) if target else None,
+                         "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
+                                          for m in result.measurements]}, indent=2) + "\n", None)
+        return
+    from howfast.cli.devices import _figure_text
+
+    buffer = io.StringIO()
+    out = Console(file=buffer, width=160, no_color=True, highlight=False)
+    table = Table(title=f"howfast calibrate: {escape(profile.title)}", header_style="bold")
+    table.add_column("Figure")
+    table.add_column("Value", justify="right")
+    table.add_column("How it was measured", overflow="fold")
+    for m in result.measurements:
+        table.add_row(m.key, _figure_text(m.key, m.value), escape(m.method.split(": ", 1)[-1]))
+    out.print(table)
+    out.print(f"ridge point (fp32): {profile.ridge_point('fp32'):.2f} FLOP/byte; {result.threads} thread(s); "
+              f"took {result.elapsed_s:.1f} s")
+    if target is not None:
+        out.print(f"wrote {escape(str(target))}" + (f"; use it as --hardware {save_name}" if save_name else f"; use it as --hardware {escape(str(target))}"))
+    else:
+        out.print("not written: add --output FILE.toml or --save NAME to keep this profile")
+    emit(buffer.getvalue(), None)
