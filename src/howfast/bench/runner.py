@@ -25,7 +25,6 @@ from howfast.errors import BenchmarkError, DeviceError, HowfastError, UsageError
 
 if TYPE_CHECKING:
     from howfast.bench.layers import LayerTimes
-    from howfast.bench.sweep import SweepResult
 
 DEFAULT_WARMUP = 5
 DEFAULT_RUNS = 100  # when neither runs nor a budget is given ...
