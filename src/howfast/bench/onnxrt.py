@@ -1,7 +1,7 @@
 """ONNX Runtime backend: export the PyTorch model to a temporary ONNX file, time ``session.run``.
 
 Export and session creation use the ONNX package (``howfast.onnx.export.export_model`` and
-``howfast.onnx.runtime.create_session``) when it is installed; otherwise the minimal private
+``howfast.onnx.runtime.create_session``) when it is importable; otherwise the minimal private
 versions here (``torch.onnx.export(dynamo=False)``, the TorchScript exporter, where torch still
 has it; else the dynamo exporter). Inputs are converted to numpy once, before timing; a timed run
 is one ``session.run(None, feeds)``, which returns numpy outputs (on CUDA that includes copying
@@ -49,7 +49,8 @@ def export_model(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
     shared = _optional("howfast.onnx.export", "export_model")
     if shared is not None:
         try:
-            return Path(shared(model, args, kwargs, path))
+            with _quiet():
+                return Path(shared(model, args, kwargs, path))
         except HowfastError:
             raise
         except Exception as exc:
@@ -57,14 +58,21 @@ def export_model(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
     return _private_export(model, args, kwargs, path)
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No warnings, and nothing printed by Python or C++ (exporters log graphs and progress)."""
+    sink = StringIO()
+    with warnings.catch_warnings(), _quiet_fds(), redirect_stdout(sink), redirect_stderr(sink), torch.no_grad():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _private_export(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], path: Path) -> Path:
     options: dict[str, Any] = {"kwargs": kwargs or None, "input_names": input_names(args, kwargs), "opset_version": OPSET}
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         options["dynamo"] = False
-    sink = StringIO()
     try:
-        with warnings.catch_warnings(), _quiet_fds(), redirect_stdout(sink), redirect_stderr(sink), torch.no_grad():
-            warnings.simplefilter("ignore")
+        with _quiet():
             torch.onnx.export(model, args, str(path), **options)
     except Exception as exc:
         raise ExportError(f"cannot export the model to ONNX: {first_line(exc)}") from exc
