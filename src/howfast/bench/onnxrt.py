@@ -174,3 +174,33 @@ class OrtBackend:
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def benchmark_onnx_file(path: str, input_specs: Any, *, runs: int | None, warmup: int, budget_s: float | None,
+                        threads: int | None, device: str = "cpu", progress: Any = None) -> Any:
+    """Time ``InferenceSession.run`` on an ``.onnx`` file, with the runner and statistics of PyTorch models.
+
+    Symbolic dimensions are sized by ``input_specs`` (as for ``howfast analyze model.onnx``).
+    """
+    from howfast.bench.environment import collect
+    from howfast.bench.runner import BenchmarkResult, check_counts, run_limits, time_runs
+    from howfast.bench.stats import summarize
+    from howfast.onnx.load import read_onnx
+    from howfast.onnx.runtime import create_session, make_feeds
+
+    check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads)
+    read_onnx(path)  # a clear one-line error for a missing, truncated or non-ONNX file, or bad external data
+    session = create_session(path, device=device, threads=threads)
+    feeds = make_feeds(session, input_specs)
+    max_runs, budget = run_limits(runs, budget_s)
+    times, stopped_by = time_runs(lambda: session.run(None, feeds), warmup=warmup, runs=max_runs, budget_s=budget,
+                                  device=torch.device("cpu"), progress=progress)
+    shapes = ["x".join(str(d) for d in value.shape) + f":{value.dtype}" for value in feeds.values()]
+    batch = next((int(v.shape[0]) for v in feeds.values() if v.ndim), 1)
+    env = collect(device=torch.device("cpu"), threads=torch.get_num_threads(), batch=batch, dtype=None,
+                  runtime="onnxruntime", runtime_threads=threads)
+    return BenchmarkResult(
+        stats=summarize(times), times_s=times, batch=batch, warmup=warmup, runs_requested=runs, budget_s=budget,
+        stopped_by=stopped_by, runtime="onnxruntime", device=device, dtype=None, threads=threads, inputs=shapes,
+        environment=env, model=str(path),
+    )

@@ -53,8 +53,9 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: s
           layer_runs: int, fmt: str, output: Path | None) -> None:
     """Time forward passes of MODEL: warm-up, timed runs, min/median/mean/std/p90/p99 and throughput.
 
-    MODEL is a zoo name (with options, as resnet50 or mobilenet_v2:width=1.4), file.py:factory or
-    package.module:factory. Throughput is batch / median latency, in items per second.
+    MODEL is a zoo name (with options, as resnet50 or mobilenet_v2:width=1.4), file.py:factory,
+    package.module:factory, or an .onnx file (timed in ONNX Runtime; --input sizes symbolic
+    dimensions). Throughput is batch / median latency, in items per second.
     """
     from howfast.bench.render import render
     from howfast.bench.runner import benchmark, check_bench_device, check_counts
@@ -70,6 +71,19 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: s
     if per_layer and runtime != "torch":
         raise UsageError("--per-layer needs --runtime torch (it hooks PyTorch modules)")
     check_bench_device(device)
+    from howfast.onnx.load import is_onnx_path
+
+    if is_onnx_path(model):  # an .onnx file runs in ONNX Runtime as it is
+        if is_sweep or per_layer or batches:
+            raise UsageError("an .onnx file is timed as it is: size its inputs with --input (no --batch, --sweep-size or --per-layer)")
+        from howfast.bench.onnxrt import benchmark_onnx_file
+        from howfast.capture.inputs import parse_inputs
+
+        with progress_bar() as update:
+            result = benchmark_onnx_file(model, parse_inputs(list(inputs)) if inputs else None, runs=runs, warmup=warmup,
+                                         budget_s=budget, threads=threads, device=device, progress=update)
+        emit(render(result, fmt), output)
+        return
     loaded, specs = resolve(model, inputs, device, dtype)
     args, kwargs = tensors_for(specs, device, dtype)
     with progress_bar() as update:
