@@ -84,7 +84,8 @@ def timer_median(model: torch.nn.Module, x: torch.Tensor, threads: int, min_run_
 def section_method(args: argparse.Namespace, out: dict[str, Any]) -> None:
     print(f"\n== method: howfast vs torch.utils.benchmark.Timer vs plain loop  (threads {args.threads}, "
           f"{args.rounds} rounds, {args.runs} runs each; load {load()})")
-    header = f"{'model':<14}{'howfast ms':>12}{'Timer ms':>12}{'loop ms':>12}{'hf/Timer':>10}{'hf/loop':>10}  howfast medians (ms)  spread"
+    header = (f"{'model':<14}{'howfast ms':>12}{'Timer ms':>12}{'loop ms':>12}{'hf/Timer':>10}{'hf/loop':>10}  "
+              "howfast medians (ms)  spread  [Timer spread, loop spread: the machine's own noise]")
     print(header)
     for name in ("resnet50", "mobilenet_v2"):
         model = build(name)
@@ -109,11 +110,13 @@ def section_method(args: argparse.Namespace, out: dict[str, Any]) -> None:
                 methods[(round_index + k) % 3]()
         m_hf, m_tm, m_lp = statistics.median(hf), statistics.median(tm), statistics.median(lp)
         print(f"{name:<14}{m_hf * 1e3:>12.2f}{m_tm * 1e3:>12.2f}{m_lp * 1e3:>12.2f}{m_hf / m_tm:>10.3f}{m_hf / m_lp:>10.3f}  "
-              f"{' '.join(f'{v * 1e3:.2f}' for v in hf)}  {100 * spread(hf):.1f}%")
+              f"{' '.join(f'{v * 1e3:.2f}' for v in hf)}  {100 * spread(hf):.1f}%  "
+              f"[{100 * spread(tm):.1f}%, {100 * spread(lp):.1f}%]")
         out.setdefault("method", {})[name] = {
             "howfast_medians_s": hf, "timer_medians_s": tm, "loop_medians_s": lp,
             "howfast_s": m_hf, "timer_s": m_tm, "loop_s": m_lp,
             "ratio_timer": m_hf / m_tm, "ratio_loop": m_hf / m_lp, "howfast_spread": spread(hf),
+            "timer_spread": spread(tm), "loop_spread": spread(lp),
         }
     print(f"(targets: ratios within 0.95..1.05; spread within 5%; load after {load()})")
 
