@@ -14,6 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 from howfast.errors import UsageError
+from howfast.report import units
 
 _CLASS_WORDS = {
     "gemm": "matrix multiplications", "gemv": "matrix-vector products (weight streaming)", "conv": "dense convolutions",
@@ -21,21 +22,6 @@ _CLASS_WORDS = {
     "pool": "pooling", "reduce": "reductions (mean, sum...)", "norm": "normalisation layers", "elementwise": "element-wise ops (activations, adds, copies)",
     "activation": "transcendental activations (GELU, SiLU, softmax...)",
 }
-
-
-def _seconds(value: float) -> str:
-    if value >= 1:
-        return f"{value:.2f} s"
-    if value >= 1e-3:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value * 1e6:.0f} us"
-
-
-def _count(value: float) -> str:
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
 
 
 def _need(report: Any) -> dict[str, Any]:
@@ -89,7 +75,7 @@ def explain_report(report: Any) -> list[str]:
     if not f["latency_s"]:
         return []
     rl = report.roofline
-    lines = [f"explanation: on {f['device']}, {100 * f['memory_share']:.0f}% of the predicted {_seconds(f['latency_s'])} is spent "
+    lines = [f"explanation: on {f['device']}, {100 * f['memory_share']:.0f}% of the predicted {units.seconds(f['latency_s'])} is spent "
              f"in memory-bound ops (intensity below the ridge point of {rl['device']['ridge_point']:.1f} FLOP/B)"
              + (f": {_memory_classes(f)}." if f["memory_s"] > 0 else ".")]
     top = _memory_layers(report)
@@ -99,7 +85,7 @@ def explain_report(report: Any) -> list[str]:
         if listed:
             lines.append(f"  slowest memory-bound layers: {listed}.")
     lines.append(f"  the model moves {f['bytes_per_mac']:.2f} bytes per MAC ({f['memory_model']} bytes); fixed per-op overhead is "
-                 f"{_seconds(f['overhead_s'])} of the total over {f['ops']} ops.")
+                 f"{units.seconds(f['overhead_s'])} of the total over {f['ops']} ops.")
     return lines
 
 
@@ -127,9 +113,9 @@ def _pair(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     else:
         speed = f"{100 * (time_ratio - 1):.0f}% higher"
     joint = "but" if time_ratio > mac_ratio * 1.1 else "and"
-    lines = [f"{few['label']} does {100 * (1 - mac_ratio):.0f}% fewer MACs than {many['label']} ({_count(few['macs'])} vs "
-             f"{_count(many['macs'])}) on {device}, {joint} its predicted latency is {speed} "
-             f"({_seconds(few['latency_s'])} vs {_seconds(many['latency_s'])})."]
+    lines = [f"{few['label']} does {100 * (1 - mac_ratio):.0f}% fewer MACs than {many['label']} ({units.count(few['macs'])} vs "
+             f"{units.count(many['macs'])}) on {device}, {joint} its predicted latency is {speed} "
+             f"({units.seconds(few['latency_s'])} vs {units.seconds(many['latency_s'])})."]
     per_mac = time_ratio / mac_ratio if mac_ratio > 0 else 1.0
     if 1 / 1.1 <= per_mac <= 1.1:
         lines.append(f"Time follows MACs here: memory-bound ops take {100 * few['memory_share']:.0f}% and "
@@ -140,14 +126,14 @@ def _pair(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     reasons = []
     if slow["bytes_per_mac"] > fast["bytes_per_mac"] * 1.05:
         reasons.append(f"it moves {slow['bytes_per_mac']:.2f} bytes per MAC against {fast['bytes_per_mac']:.2f} "
-                       f"({slow['bytes_per_mac'] / fast['bytes_per_mac']:.1f}x; {_count(slow['bytes'])}B vs {_count(fast['bytes'])}B "
+                       f"({slow['bytes_per_mac'] / fast['bytes_per_mac']:.1f}x; {units.count(slow['bytes'])}B vs {units.count(fast['bytes'])}B "
                        f"in total)")
     if slow["memory_share"] > fast["memory_share"] + 0.02 or (slow["memory_share"] > 0.5 and reasons):
         reasons.append(f"{100 * slow['memory_share']:.0f}% of its predicted time is in memory-bound ops against "
                        f"{100 * fast['memory_share']:.0f}%" + (f" ({_memory_classes(slow)})" if slow["memory_s"] > 0 else ""))
     if slow["ops"] > fast["ops"] and slow["overhead_s"] > 0.05 * slow["latency_s"]:
         reasons.append(f"it runs {slow['ops']} ops against {fast['ops']}, and the fixed per-op overhead adds "
-                       f"{_seconds(slow['overhead_s'])}")
+                       f"{units.seconds(slow['overhead_s'])}")
     head = f"Per MAC, {slow['label']} is {factor:.1f}x slower than {fast['label']}"
     if reasons:
         lines.append(head + ": " + "; ".join(reasons) + ". Below the ridge point time follows bytes moved, not MACs.")

@@ -32,6 +32,7 @@ from typing import Any
 from howfast.errors import DeviceError, UsageError
 from howfast.hardware.profiles import HardwareProfile, get_profile
 from howfast.passes.tree import ancestors
+from howfast.report import units
 
 DEFAULT_MEMORY_MODEL = "compulsory"
 MEMORY_MODELS = ("compulsory", "writeup")
@@ -350,16 +351,6 @@ def join_measured(report: Any, layer_times: Any, plain_total_s: float | None = N
 # ---------------------------------------------------------------------------------- rendering
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 1:
-        return f"{value:.3f} s"
-    if value >= 1e-3:
-        return f"{value * 1e3:.3f} ms"
-    return f"{value * 1e6:.1f} us"
-
-
 def _joules(value: float) -> str:
     if value >= 1:
         return f"{value:.3f} J"
@@ -375,8 +366,6 @@ def render_roofline_table(report: Any, depth: int | None = None, width: int | No
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-
-    from howfast.report import units
 
     rl = report.roofline
     if not rl:
@@ -398,9 +387,9 @@ def render_roofline_table(report: Any, depth: int | None = None, width: int | No
             continue
         cells = ["  " * layer["depth"] + escape(layer["name"] or "(model)"), escape(layer["type"]), units.count(layer["flops"]),
                  units.nbytes(layer["bytes"]), "-" if layer["intensity"] is None else f"{layer['intensity']:.2f}",
-                 layer["bound"], _seconds(layer["predicted_s"]), f"{100 * layer['share']:.1f}%"]
+                 layer["bound"], units.seconds(layer["predicted_s"]), f"{100 * layer['share']:.1f}%"]
         if measured:
-            cells += [_seconds(layer.get("measured_s")), "-" if layer.get("ratio") is None else f"{layer['ratio']:.2f}"]
+            cells += [units.seconds(layer.get("measured_s")), "-" if layer.get("ratio") is None else f"{layer['ratio']:.2f}"]
         table.add_row(*cells, style="bold" if layer["depth"] == 0 else None)
     console.print(table)
     for line in summary_lines(report):
@@ -423,10 +412,10 @@ def render_roofline_markdown(report: Any, depth: int | None = None) -> str:
         if depth is not None and layer["depth"] > depth:
             continue
         cells = [f"`{layer['name'] or '(model)'}`", layer["type"], units.count(layer["flops"]), units.nbytes(layer["bytes"]),
-                 "-" if layer["intensity"] is None else f"{layer['intensity']:.2f}", layer["bound"], _seconds(layer["predicted_s"]),
+                 "-" if layer["intensity"] is None else f"{layer['intensity']:.2f}", layer["bound"], units.seconds(layer["predicted_s"]),
                  f"{100 * layer['share']:.1f}%"]
         if measured:
-            cells += [_seconds(layer.get("measured_s")), "-" if layer.get("ratio") is None else f"{layer['ratio']:.2f}"]
+            cells += [units.seconds(layer.get("measured_s")), "-" if layer.get("ratio") is None else f"{layer['ratio']:.2f}"]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     lines.extend(f"- {line.strip()}" for line in summary_lines(report))
@@ -442,16 +431,16 @@ def summary_lines(report: Any) -> list[str]:
     lines = [
         f"device: {dev.get('title') or dev['name']}: peak {dev['peak_flops'] / 1e9:.1f} GFLOP/s ({dev['dtype']}), "
         f"bandwidth {dev['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s, ridge point {dev['ridge_point']:.2f} FLOP/B, "
-        f"per-op overhead {_seconds(dev['per_op_overhead_s'])}" + (" (calibrated per op class)" if dev.get("calibrated") else ""),
-        f"predicted latency: {_seconds(total)} ({rl['memory_model']} memory model; sum over {len(rl['ops'])} ops, "
-        f"{_seconds(rl.get('overhead_s', 0.0))} of it fixed per-op overhead)",
-        f"bound: {s['compute_bound_ops']} compute-bound ops ({_seconds(s['compute_bound_time_s'])}), "
-        f"{s['memory_bound_ops']} memory-bound ops ({_seconds(s['memory_bound_time_s'])})",
+        f"per-op overhead {units.seconds(dev['per_op_overhead_s'])}" + (" (calibrated per op class)" if dev.get("calibrated") else ""),
+        f"predicted latency: {units.seconds(total)} ({rl['memory_model']} memory model; sum over {len(rl['ops'])} ops, "
+        f"{units.seconds(rl.get('overhead_s', 0.0))} of it fixed per-op overhead)",
+        f"bound: {s['compute_bound_ops']} compute-bound ops ({units.seconds(s['compute_bound_time_s'])}), "
+        f"{s['memory_bound_ops']} memory-bound ops ({units.seconds(s['memory_bound_time_s'])})",
     ]
     if "measured" in rl:
         t = rl["measured"]["total"]
         if t["measured_s"]:
-            lines.append(f"measured latency: {_seconds(t['measured_s'])}; predicted / measured = {t['ratio']:.2f}")
+            lines.append(f"measured latency: {units.seconds(t['measured_s'])}; predicted / measured = {t['ratio']:.2f}")
     energy = rl.get("energy")
     if energy:
         line = (f"energy (estimate, {energy['table_name']}): {_joules(energy['total_j'])} per inference "

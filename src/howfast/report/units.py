@@ -25,3 +25,14 @@ def nbytes(value: float, digits: int = 2) -> str:
 def shape(shapes: list[list[int]]) -> str:
     """``[[1, 64, 56, 56]]`` -> ``"1x64x56x56"``; several outputs are joined with commas."""
     return ", ".join("x".join(str(d) for d in s) for s in shapes)
+
+
+def seconds(value: float | None, digits: int = 2) -> str:
+    """``0.0123`` -> ``"12.30 ms"``; None -> ``"-"``."""
+    if value is None:
+        return "-"
+    if value >= 1:
+        return f"{value:.{digits}f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.{digits}f} ms"
+    return f"{value * 1e6:.{max(digits - 1, 0)}f} us"
