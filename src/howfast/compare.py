@@ -90,7 +90,7 @@ def explain(labels: list[str], reports: list[Report]) -> list[str]:
         accesses = _accesses(report) / _accesses(base) if _accesses(base) else 1.0
         peak = report.totals.peak_activation_bytes / base.totals.peak_activation_bytes if base.totals.peak_activation_bytes else 1.0
         facts = (f"moves {_change(traffic)} bytes ({units.nbytes(nbytes)} vs {units.nbytes(moved[0])}), "
-                 f"{_change(accesses)} accesses ({units.count(_accesses(report))}) and needs {peak:.2f}x the peak activation memory")
+                 f"{_change(accesses, countable=True)} accesses ({units.count(_accesses(report))}) and needs {peak:.2f}x the peak activation memory")
         if macs < 1.0:
             verdict = ("where memory bandwidth limits speed (phones, CPUs at batch 1) it will not be proportionally faster"
                        if traffic > macs * 1.1 else "its memory traffic falls with its MACs")
@@ -106,10 +106,11 @@ def _bytes_moved(report: Report) -> int:
     return report.totals.bytes_read + report.totals.bytes_written
 
 
-def _change(ratio: float) -> str:
+def _change(ratio: float, countable: bool = False) -> str:
     if abs(ratio - 1.0) < 0.05:
-        return "about as much"
-    return f"{100 * (ratio - 1):.0f}% more" if ratio > 1 else f"{100 * (1 - ratio):.0f}% less"
+        return "about as many" if countable else "about as much"
+    less = "fewer" if countable else "less"
+    return f"{100 * (ratio - 1):.0f}% more" if ratio > 1 else f"{100 * (1 - ratio):.0f}% {less}"
 
 
 def compare(models: list[Any], inputs: Any, *, labels: list[str] | None = None, until: list[str | None] | None = None,
