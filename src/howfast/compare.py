@@ -52,9 +52,13 @@ class Comparison:
                 row[f"{key}_ratio"] = (row[key] / base) if base else None
             row["accesses_per_mac"] = (row["mem_accesses"] / row["macs"]) if row["macs"] else None
             rows.append(row)
-        for row, bench in zip(rows, self.benchmarks or [None] * len(rows)):
+        benches = self.benchmarks or [None] * len(rows)
+        base = benches[0] if benches else None
+        for row, bench in zip(rows, benches):
             if bench:
-                row.update({k: bench[k] for k in ("median_s", "fps") if k in bench})
+                row["latency_s"], row["fps"] = bench["median_s"], bench["fps"]
+                row["latency_s_ratio"] = bench["median_s"] / base["median_s"] if base else None
+                row["fps_ratio"] = bench["fps"] / base["fps"] if base else None
         return rows
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,7 +119,7 @@ def _change(ratio: float, countable: bool = False) -> str:
 
 def compare(models: list[Any], inputs: Any, *, labels: list[str] | None = None, until: list[str | None] | None = None,
             **analyze_options: Any) -> Comparison:
-    """Analyse every model of ``models`` (modules) on ``inputs`` and compare them.
+    """Analyse every model of ``models`` (modules) on ``inputs`` and compare them (``measured`` adds times).
 
     ``until`` gives a truncation point per model (None = whole model); other keywords go to
     ``howfast.analyze`` (conventions, fused, dtype...).
@@ -126,3 +130,11 @@ def compare(models: list[Any], inputs: Any, *, labels: list[str] | None = None, 
     cuts = until or [None] * len(models)
     reports = [analyze(m, inputs, until=cut, name=label, **analyze_options) for m, label, cut in zip(models, labels, cuts)]
     return Comparison(labels=labels, reports=reports, explanation=explain(labels, reports))
+
+
+def measured(model: Any, inputs: Any, **bench_options: Any) -> dict[str, Any]:
+    """Median latency (s) and frames per second (batch / median) of ``model``, for ``Comparison.benchmarks``."""
+    from howfast.bench import benchmark
+
+    result = benchmark(model, inputs, **bench_options)
+    return {"median_s": result.median_s, "fps": result.throughput, "benchmark": result.to_dict(include_times=False)}

@@ -181,3 +181,13 @@ def test_fold_and_compare_commands(capsys):
     assert data["comparison"][0]["macs_ratio"] == 1.0 and data["explanation"]
     code, _, err = run(capsys, "compare", "resnet18")
     assert_one_line_error(code, err, errors.USAGE, "at least two")
+
+
+def test_compare_with_bench_adds_latency_fps_and_ratios(capsys):
+    code, out, err = run(capsys, "compare", "mobilenet_v2", "resnet18", "--bench", "--runs", "3", "-i", "1x3x32x32", "-f", "json")
+    assert code == 0, err
+    rows = json.loads(out)["comparison"]
+    assert all(r["latency_s"] > 0 and r["fps"] == pytest.approx(1 / r["latency_s"]) for r in rows)
+    assert rows[0]["latency_s_ratio"] == 1.0 and rows[1]["latency_s_ratio"] == pytest.approx(rows[1]["latency_s"] / rows[0]["latency_s"])
+    code, _, err = run(capsys, "compare", "mobilenet_v2", "resnet18", "--bench", "--device", "meta")
+    assert_one_line_error(code, err, errors.USAGE, "meta")

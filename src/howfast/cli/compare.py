@@ -17,8 +17,9 @@ from howfast.api import analyze
 from howfast.capture.loader import split_until
 from howfast.cli.app import app
 from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for
-from howfast.compare import COLUMNS, Comparison, explain
+from howfast.compare import COLUMNS, Comparison, explain, measured
 from howfast.errors import UsageError
+from howfast.report import units
 from howfast.zoo import registry
 
 
@@ -29,9 +30,12 @@ from howfast.zoo import registry
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @click.option("--features", is_flag=True, help="Cut each zoo model at its feature layer (MobileNet V1: conv_pw_11, V2: expanded_conv_12, VGG16: features, ResNet: layer4).")
 @click.option("--fused", is_flag=True, help="Compare the fused programs (BN folded, element-wise ops fused), as the write-up does.")
+@click.option("--bench", "with_bench", is_flag=True, help="Also measure each model's latency and FPS (whole model; ignores --features cuts).")
+@click.option("--runs", type=int, default=30, show_default=True, help="Timed runs per model with --bench.")
 @conventions_options
 def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None,
-            features: bool, fused: bool, flops: str, bias: bool, memory_model: str, conv_reads: str = "window", **extra) -> None:
+            features: bool, fused: bool, flops: str, bias: bool, memory_model: str, conv_reads: str = "window",
+            with_bench: bool = False, runs: int = 30) -> None:
     """Compare MODELS side by side: params, size, MACs, FLOPs, memory, ratios to the first.
 
     A model may end in @LAYER to cut it after that module (mobilenet_v1@features.conv_pw_11).
@@ -39,7 +43,9 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device
     if len(models) < 2:
         raise UsageError("compare needs at least two models")
     conventions = conventions_from(flops, bias, memory_model, conv_reads)
-    labels, reports = [], []
+    if with_bench and device == "meta":
+        raise UsageError("--bench times real runs: use --device cpu (or cuda), not meta")
+    labels, reports, benches = [], [], []
     for spec in models:
         name, cut = split_until(spec)
         loaded, specs = resolve(name, inputs, device, dtype)
@@ -49,8 +55,10 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reports.append(analyze(loaded.module, args, kwargs=kwargs, conventions=conventions, until=cut, name=spec, fused=fused))
+        if with_bench:
+            benches.append(measured(loaded.module, args, kwargs=kwargs, runs=runs))
         labels.append(spec)
-    comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports))
+    comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports), benchmarks=benches)
     emit(render_comparison(comparison, fmt), output)
 
 
@@ -73,10 +81,13 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
         from howfast.report.render.html import render_comparison_html
 
         return render_comparison_html(comparison.reports, comparison.labels, "\n".join(comparison.explanation))
+    columns = list(COLUMNS)
+    if comparison.benchmarks:
+        columns += [("latency_s", "Latency", None, units.seconds), ("fps", "FPS", None, lambda v: f"{v:.1f}")]
     cells = [[_label(r)] + [f"{human(r[key])} ({r[key + '_ratio']:.2f}x)" if r[key + "_ratio"] is not None else human(r[key])
-                            for key, _, _, human in COLUMNS] + [f"{r['accesses_per_mac']:.2f}" if r["accesses_per_mac"] else "-"]
+                            for key, _, _, human in columns] + [f"{r['accesses_per_mac']:.2f}" if r["accesses_per_mac"] else "-"]
              for r in rows]
-    titles = ["Model"] + [title for _, title, _, _ in COLUMNS] + ["Acc/MAC"]
+    titles = ["Model"] + [title for _, title, _, _ in columns] + ["Acc/MAC"]
     if fmt == "md":
         lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
