@@ -104,16 +104,12 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
                          "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
                                           for m in result.measurements]}, indent=2) + "\n", None)
         return
-    from howfast.cli.devices import _figure_text
+    from howfast.cli.devices import figure_table
 
     buffer = io.StringIO()
     out = Console(file=buffer, width=160, no_color=True, highlight=False)
-    table = Table(title=f"howfast calibrate: {escape(profile.title)}", header_style="bold")
-    table.add_column("Figure")
-    table.add_column("Value", justify="right")
-    table.add_column("How it was measured", overflow="fold")
-    for m in result.measurements:
-        table.add_row(m.key, _figure_text(m.key, m.value), escape(m.method.split(": ", 1)[-1]))
+    table = figure_table(f"howfast calibrate: {escape(profile.title)}", "How it was measured",
+                         [(m.key, m.value, m.method.split(": ", 1)[-1]) for m in result.measurements])
     out.print(table)
     out.print(f"ridge point (fp32): {profile.ridge_point('fp32'):.2f} FLOP/byte; {result.threads} thread(s); "
               f"took {result.elapsed_s:.1f} s")

@@ -31,6 +31,17 @@ def _rate(value: float) -> str:
     return f"{value:.3g} B/s"
 
 
+def figure_table(title: str, note_title: str, rows: list[tuple[str, float, str]]) -> Table:
+    """A profile's figures: name, value in human units, and where it comes from (a source or a method)."""
+    table = Table(title=title, header_style="bold")
+    table.add_column("Figure")
+    table.add_column("Value", justify="right")
+    table.add_column(note_title, overflow="fold")
+    for key, value, note in rows:
+        table.add_row(key, _figure_text(key, value), escape(note))
+    return table
+
+
 def _figure_text(key: str, value: float) -> str:
     if key.startswith("peak_flops."):
         return _flops(value)
@@ -70,13 +81,8 @@ def devices(name: str | None, fmt: str, output: Path | None) -> None:
             return
         buffer = io.StringIO()
         console = Console(file=buffer, width=160, no_color=True, highlight=False)
-        table = Table(title=f"{escape(profile.title)} ({escape(profile.name)}, {profile.kind}, {profile.origin})", header_style="bold")
-        table.add_column("Figure")
-        table.add_column("Value", justify="right")
-        table.add_column("Source", overflow="fold")
-        for key, fig in profile.figures().items():
-            table.add_row(key, _figure_text(key, fig.value), escape(fig.source))
-        console.print(table)
+        console.print(figure_table(f"{escape(profile.title)} ({escape(profile.name)}, {profile.kind}, {profile.origin})", "Source",
+                                   [(key, fig.value, fig.source) for key, fig in profile.figures().items()]))
         console.print(f"ridge point (fp32): {profile.ridge_point('fp32'):.2f} FLOP/byte")
         if profile.description:
             console.print(escape(profile.description))
