@@ -12,7 +12,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from howfast.cli.app import app
 from howfast.cli.common import emit
