@@ -9,6 +9,10 @@ Sections (``--sections``, default all):
   order rotating each round) so drift in machine load hits them alike. Prints each method's median (the median of its round
   medians), the ratios howfast / Timer and howfast / loop (target: within 5%), and the spread of
   the five howfast medians, (max - min) / median (target: within 5%).
+* ``repeat``: the acceptance check as a user would make it: ``howfast bench MODEL --input
+  1x3x224x224 --threads T --format json`` run ``--rounds`` times as separate processes, with the
+  command's default run policy (no ``--runs``/``--budget``), for resnet50 and mobilenet_v2; prints
+  each run's median and the spread (max - min) / median of the five (target: within 5%).
 * ``layers``: resnet18 per-layer times (``per_layer_times``): leaves' sum, with ``(other)``,
   against the plain whole-model median (target: within 15%), and the hook overhead.
 * ``ort``: ONNX Runtime latency (``runtime="onnxruntime"``) of every zoo model except
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -121,6 +126,32 @@ def section_method(args: argparse.Namespace, out: dict[str, Any]) -> None:
     print(f"(targets: ratios within 0.95..1.05; spread within 5%; load after {load()})")
 
 
+def cli_median(name: str, threads: int) -> tuple[float, int]:
+    """One ``howfast bench`` process with its default run policy: (median latency s, timed runs)."""
+    command = [sys.executable, "-m", "howfast", "bench", name, "--input", "1x3x224x224", "--threads", str(threads),
+               "--format", "json"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)["benchmark"]
+    return result["latency_s"]["median"], result["runs"]
+
+
+def section_repeat(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    print(f"\n== repeat: {args.rounds} separate `howfast bench MODEL --input 1x3x224x224 --threads {args.threads}` "
+          f"processes, default run policy (load {load()})")
+    print(f"{'model':<14}{'medians (ms) [timed runs]':<60}{'spread':>8}")
+    for name in ("resnet50", "mobilenet_v2"):
+        medians, counts = [], []
+        for _ in range(args.rounds):
+            wait_for_load(args.wait_load)
+            median, count = cli_median(name, args.threads)
+            medians.append(median)
+            counts.append(count)
+        shown = " ".join(f"{m * 1e3:.2f}[{c}]" for m, c in zip(medians, counts))
+        print(f"{name:<14}{shown:<60}{100 * spread(medians):>7.1f}%")
+        out.setdefault("repeat", {})[name] = {"medians_s": medians, "runs": counts, "spread": spread(medians)}
+    print(f"(target: spread within 5%; load after {load()})")
+
+
 def section_layers(args: argparse.Namespace, out: dict[str, Any]) -> None:
     print(f"\n== layers: resnet18 per-layer times (threads {args.threads}, {args.layer_runs} hooked runs; load {load()})")
     model = build("resnet18")
@@ -176,7 +207,8 @@ def section_ort(args: argparse.Namespace, out: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sections", default="method,layers,ort", help="comma-separated: method, layers, ort")
+    parser.add_argument("--sections", default="method,repeat,layers,ort",
+                        help="comma-separated: method, repeat, layers, ort")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="intra-op threads (default: torch's)")
     parser.add_argument("--rounds", type=int, default=5, help="repeated howfast medians (and Timer/loop rounds)")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per howfast median and per plain loop")
@@ -192,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     print(f"howfast bench_method: torch {torch.__version__}, {os.cpu_count()} CPUs, threads {args.threads}, load {load()}")
     out: dict[str, Any] = {"threads": args.threads, "torch": torch.__version__, "load_start": load()}
-    sections = {"method": section_method, "layers": section_layers, "ort": section_ort}
+    sections = {"method": section_method, "repeat": section_repeat, "layers": section_layers, "ort": section_ort}
     for name in args.sections.split(","):
         sections[name.strip()](args, out)
     out["load_end"] = load()

@@ -43,13 +43,15 @@ def collect(
     dtype: str | None = None,
     runtime: str = "torch",
     runtime_threads: int | None = None,
+    allocator: str | None = None,
 ) -> dict[str, Any]:
     """Versions, threads, CPU and device names, batch, dtype and runtime of one measurement.
 
     ``threads`` is PyTorch's intra-op thread count in effect during the runs; for ONNX Runtime
     ``runtime_threads`` is the session's ``intra_op_num_threads`` (None = ONNX Runtime's default).
     ``load_average`` is the 1-minute system load when the measurement ended: other work on the
-    machine makes timings noisier, and this says how busy it was.
+    machine makes timings noisier, and this says how busy it was. ``allocator`` says whether freed
+    memory was kept for reuse during the runs (``howfast.bench.allocator``).
     """
     from howfast import __version__
 
@@ -67,6 +69,7 @@ def collect(
         "interop_threads": torch.get_num_interop_threads(),
         "batch": batch,
         "dtype": dtype,
+        "allocator": allocator,
     }
     if runtime == "onnxruntime":
         try:

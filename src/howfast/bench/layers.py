@@ -71,13 +71,20 @@ def per_layer_times(
     runs: int = 20,
     warmup: int = 3,
     threads: int | None = None,
+    allocator: str = "retain",
 ) -> LayerTimes:
     """Median measured time per module of ``model(*args, **kwargs)`` over ``runs`` hooked runs.
 
     Runs ``warmup`` plain and hooked passes first, then ``runs`` pairs of one plain and one hooked
     pass (alternating, so drift in machine load hits both alike), all under ``inference_mode``.
+    ``allocator`` as for ``benchmark``.
     """
+    from howfast.bench.allocator import apply
+    from howfast.bench.runner import check_allocator
+
     check_counts(runs=runs, warmup=warmup, threads=threads)
+    check_allocator(allocator)
+    apply(allocator)
     kwargs = dict(kwargs or {})
     if not isinstance(args, tuple):
         args = tuple(args) if isinstance(args, list) else (args,)

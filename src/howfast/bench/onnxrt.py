@@ -198,7 +198,7 @@ def benchmark_onnx_file(path: str, input_specs: Any, *, runs: int | None, warmup
     shapes = ["x".join(str(d) for d in value.shape) + f":{value.dtype}" for value in feeds.values()]
     batch = next((int(v.shape[0]) for v in feeds.values() if v.ndim), 1)
     env = collect(device=torch.device("cpu"), threads=torch.get_num_threads(), batch=batch, dtype=None,
-                  runtime="onnxruntime", runtime_threads=threads)
+                  runtime="onnxruntime", runtime_threads=threads, allocator="onnxruntime's own arena")
     return BenchmarkResult(
         stats=summarize(times), times_s=times, batch=batch, warmup=warmup, runs_requested=runs, budget_s=budget,
         stopped_by=stopped_by, runtime="onnxruntime", device=device, dtype=None, threads=threads, inputs=shapes,

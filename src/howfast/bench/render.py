@@ -118,6 +118,8 @@ def _environment(console: Console, env: dict[str, Any]) -> None:
     keys = ("cpu_model", "device_name", "torch_version", "onnxruntime_version", "threads", "interop_threads", "load_average")
     parts = [f"{k}={env[k]}" for k in keys if env.get(k) is not None]
     _line(console, "environment: " + ", ".join(parts))
+    if env.get("allocator"):
+        _line(console, f"allocator: {env['allocator']}")
 
 
 def _line(console: Console, text: str) -> None:

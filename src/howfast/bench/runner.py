@@ -396,6 +396,7 @@ def benchmark(
     layer_runs: int = 20,
     progress: Progress | None = None,
     name: str | None = None,
+    allocator: str = "retain",
 ) -> BenchmarkResult:
     """Time forward passes of ``model`` on ``inputs``: warm-up, then timed runs, then statistics.
 
@@ -408,17 +409,23 @@ def benchmark(
     ``runtime="onnxruntime"`` exports the model to a temporary ONNX file and times
     ``InferenceSession.run``. ``per_layer`` adds ``per_layer_times`` (``layer_runs`` runs).
     The model is timed in the mode it is in (call ``model.eval()`` first for inference).
+    ``allocator="retain"`` (the default) makes glibc keep freed memory for the next run, process-wide
+    and for good (``howfast.bench.allocator``: otherwise whether a run pays page faults depends on what
+    the process allocated before); ``"system"`` leaves malloc as it is.
     """
+    from howfast.bench.allocator import apply
     from howfast.bench.environment import collect
 
     check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads,
                  batches=[batch] if batch is not None else None, layer_runs=layer_runs)
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
+    check_allocator(allocator)
     if per_layer and runtime != "torch":
         raise UsageError("per-layer times need the torch runtime (module hooks); drop --per-layer or use --runtime torch")
     max_runs, budget = run_limits(runs, budget_s)
     args, kw, dev = prepare(model, inputs, kwargs, device=device, dtype=dtype, batch=batch)
+    allocator_text = apply(allocator)
     with num_threads(threads):
         backend = make_backend(runtime, model, args, kw, dev, threads)
         try:
@@ -435,12 +442,19 @@ def benchmark(
     n = batch_of(args, kw)
     dtype_text = _dtype_text(model, args, kw)
     env = collect(device=dev, threads=used_threads, batch=n, dtype=dtype_text, runtime=runtime,
-                  runtime_threads=backend.runtime_threads)
+                  runtime_threads=backend.runtime_threads, allocator=allocator_text)
     return BenchmarkResult(
         stats=summarize(times), times_s=times, batch=n, warmup=warmup, runs_requested=runs, budget_s=budget,
         stopped_by=stopped_by, runtime=runtime, device=str(dev), dtype=dtype_text, threads=used_threads,
         inputs=shapes_of(args, kw), environment=env, model=name or type(model).__name__, layers=layers,
     )
+
+
+def check_allocator(allocator: str) -> None:
+    from howfast.bench.allocator import ALLOCATORS
+
+    if allocator not in ALLOCATORS:
+        raise UsageError(f"unknown allocator policy {allocator!r}; use one of: {', '.join(ALLOCATORS)}")
 
 
 def make_backend(runtime: str, model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], device: torch.device,

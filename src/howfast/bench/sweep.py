@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from howfast.bench.runner import (DEFAULT_WARMUP, RUNTIMES, Progress, batch_of, check_counts, make_backend, num_threads,
+from howfast.bench.runner import (DEFAULT_WARMUP, RUNTIMES, Progress, batch_of, check_allocator, check_counts, make_backend, num_threads,
                                   prepare, rebatch, resize, run_limits, shapes_of, time_runs, _dtype_text)
 from howfast.bench.stats import KNEE_THRESHOLD, Stats, knee, summarize
 from howfast.errors import BenchmarkError, UsageError
@@ -130,11 +130,13 @@ def sweep(
     batch: int | None = None,
     progress: Progress | None = None,
     name: str | None = None,
+    allocator: str = "retain",
 ) -> SweepResult:
     """Benchmark every (size, batch) point; ``runs``/``budget_s``/``warmup`` apply per point.
 
     ``batch`` sets the batch of a size-only sweep. Arguments otherwise as for ``benchmark``.
     """
+    from howfast.bench.allocator import apply
     from howfast.bench.environment import collect
 
     if not batches and not sizes:
@@ -143,9 +145,11 @@ def sweep(
                  batches=[*(batches or []), *([batch] if batch is not None else [])], sizes=sizes)
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
+    check_allocator(allocator)
     max_runs, budget = run_limits(runs, budget_s)
     base_args, base_kw, dev = prepare(model, inputs, kwargs, device=device, dtype=dtype, batch=None if batches else batch)
     size_list: list[int | None] = list(sizes) if sizes else [None]
+    allocator_text = apply(allocator)
     batch_list: list[int | None] = list(batches) if batches else [None]
     points = [(s, b) for s in size_list for b in batch_list]
     rows: list[SweepPoint] = []
@@ -183,7 +187,7 @@ def sweep(
             knees[size] = knee([r.batch for r in mine], [r.throughput for r in mine])  # type: ignore[assignment]
     dtype_text = _dtype_text(model, base_args, base_kw)
     env = collect(device=dev, threads=used_threads, batch=None, dtype=dtype_text, runtime=runtime,
-                  runtime_threads=getattr(backend, "runtime_threads", None))
+                  runtime_threads=getattr(backend, "runtime_threads", None), allocator=allocator_text)
     env["batch"] = sorted({r.batch for r in rows})  # the batches swept
     return SweepResult(rows=rows, batches=list(batches) if batches else None, sizes=list(sizes) if sizes else None,
                        knees=knees, warmup=warmup, runs_requested=runs, budget_s=budget, runtime=runtime, device=str(dev),

@@ -44,12 +44,15 @@ def progress_bar(enabled: bool = True) -> Iterator[object]:
 @click.option("--budget", type=float, help="Stop timing after this many seconds of timed runs.")
 @click.option("--runtime", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
               help="PyTorch eager, or ONNX Runtime on a temporary ONNX export.")
+@click.option("--allocator", type=click.Choice(["retain", "system"]), default="retain", show_default=True,
+              help="retain: glibc keeps freed memory for the next run (steady, as a long-running process); "
+                   "system: malloc as it is (runs may pay page faults, depending on history).")
 @click.option("--per-layer", is_flag=True, help="Also measure time per layer (forward hooks; overhead reported).")
 @click.option("--layer-runs", type=int, default=20, show_default=True, help="Hooked runs for --per-layer.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: str | None, sweep_size: str | None,
-          threads: int | None, warmup: int, runs: int | None, budget: float | None, runtime: str, per_layer: bool,
+          threads: int | None, warmup: int, runs: int | None, budget: float | None, runtime: str, allocator: str, per_layer: bool,
           layer_runs: int, fmt: str, output: Path | None) -> None:
     """Time forward passes of MODEL: warm-up, timed runs, min/median/mean/std/p90/p99 and throughput.
 
@@ -90,10 +93,11 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: s
         if is_sweep:
             result = sweep(loaded.module, args, kwargs=kwargs, batches=batches if batches and len(batches) > 1 else None,
                            sizes=sizes, runs=runs, warmup=warmup, budget_s=budget, threads=threads, runtime=runtime,
-                           progress=update, name=loaded.name, batch=batches[0] if batches and len(batches) == 1 else None)
+                           progress=update, name=loaded.name, batch=batches[0] if batches and len(batches) == 1 else None,
+                           allocator=allocator)
         else:
             result = benchmark(loaded.module, args, kwargs=kwargs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
                                batch=batches[0] if batches else None, runtime=runtime, per_layer=per_layer,
-                               layer_runs=layer_runs, progress=update, name=loaded.name)
+                               layer_runs=layer_runs, progress=update, name=loaded.name, allocator=allocator)
     emit(render(result, fmt), output)
 
