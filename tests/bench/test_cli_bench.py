@@ -61,8 +61,23 @@ def factories(tmp_path: Path) -> Path:
             def forward(self, x):
                 raise RuntimeError("boom during the forward pass")
 
+        class Drift(nn.Module):
+            # 5 ms per call for the warm-up run and the first 6 timed runs, 15 ms after
+            def __init__(self):
+                super().__init__()
+                self.calls = 0
+
+            def forward(self, x):
+                import time
+                self.calls += 1
+                time.sleep(0.005 if self.calls <= 7 else 0.015)
+                return x
+
         def eigh():
             return Eigh()
+
+        def drift():
+            return Drift()
 
         def boom():
             return Boom()
@@ -92,6 +107,16 @@ def test_json_and_threads_restored(capsys: pytest.CaptureFixture[str], tmp_path:
     env = bench["environment"]
     assert env["threads"] == 1 and env["batch"] == 2 and env["dtype"] == "float32" and env["runtime"] == "torch"
     assert env["torch_version"] == torch.__version__ and env["cpu_model"] and env["device_name"]
+
+
+def test_a_drifting_measurement_is_flagged(capsys: pytest.CaptureFixture[str], factories: Path) -> None:
+    argv = [f"{factories}:drift", "-i", "1x4", "--runs", "12", "--warmup", "1"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "warning: the second half of the runs has a median" in out and "% above the first half's" in out
+    code, out, err = run(capsys, *argv, "-f", "json")
+    warnings = json.loads(out)["benchmark"]["warnings"]
+    assert any(w.startswith("the second half of the runs has a median") for w in warnings)
 
 
 def test_per_layer(capsys: pytest.CaptureFixture[str], tiny: list[str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from howfast.bench.stats import knee, mean, percentile, std, summarize
+from howfast.bench.stats import knee, mean, percentile, steadiness, std, summarize
 
 
 def test_percentiles_of_five_values_by_linear_interpolation() -> None:
@@ -78,3 +78,36 @@ def test_knee_rule() -> None:
     assert knee([1], [100.0]) is None
     with pytest.raises(ValueError):
         knee([1, 2], [1.0])
+
+
+# ----------------------------------------------------------------------------- steadiness
+
+
+def test_steady_runs_give_no_warning() -> None:
+    assert steadiness([0.010] * 12) == []
+    assert steadiness([]) == []
+
+
+def test_drift_between_halves_is_reported_with_its_size() -> None:
+    # first half median 10 ms, second 11.5 ms: +15%; IQR: p25 = 10, p75 = 11.5 over a median of
+    # 10.75 is 14% -> both warnings
+    times = [0.010] * 6 + [0.0115] * 6
+    warnings = steadiness(times)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("the interquartile range is 14% of the median (over 10%)")
+    assert warnings[1].startswith("the second half of the runs has a median 15% above the first half's")
+
+
+def test_drift_down_and_odd_count_skips_the_middle_run() -> None:
+    # 11 runs: halves are runs 0-4 (median 10.6 ms) and 6-10 (median 10 ms); the middle run (50 ms) is
+    # in neither; -5.66% -> "below"; IQR: p25 = 10, p75 = 10.6 -> 6% of 10.6, no spread warning
+    times = [0.0106] * 5 + [0.050] + [0.010] * 5
+    warnings = steadiness(times)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("the second half of the runs has a median 6% below the first half's")
+
+
+def test_drift_needs_ten_runs_and_more_than_five_percent() -> None:
+    assert steadiness([0.010] * 4 + [0.0108] * 5) == []  # 9 runs: no drift check; IQR 0.8 / 10.8 = 7%
+    assert steadiness([0.010] * 5 + [0.0104] * 5) == []  # 10 runs, +4%: under the threshold
+    assert len(steadiness([0.010] * 5 + [0.0106] * 5)) == 1  # +6%: reported

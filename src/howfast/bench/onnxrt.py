@@ -184,7 +184,7 @@ def benchmark_onnx_file(path: str, input_specs: Any, *, runs: int | None, warmup
     """
     from howfast.bench.environment import collect
     from howfast.bench.runner import BenchmarkResult, check_counts, run_limits, time_runs
-    from howfast.bench.stats import summarize
+    from howfast.bench.stats import steadiness, summarize
     from howfast.onnx.load import read_onnx
     from howfast.onnx.runtime import create_session, make_feeds
 
@@ -202,5 +202,5 @@ def benchmark_onnx_file(path: str, input_specs: Any, *, runs: int | None, warmup
     return BenchmarkResult(
         stats=summarize(times), times_s=times, batch=batch, warmup=warmup, runs_requested=runs, budget_s=budget,
         stopped_by=stopped_by, runtime="onnxruntime", device=device, dtype=None, threads=threads, inputs=shapes,
-        environment=env, model=str(path),
+        environment=env, model=str(path), warnings=steadiness(times),
     )

@@ -46,6 +46,8 @@ def render(result: BenchmarkResult | SweepResult, fmt: str = "table", width: int
         _sweep_table(console, result)
     else:
         _single_table(console, result)
+        for warning in result.warnings:
+            _line(console, f"warning: {warning}")
         if result.layers is not None:
             _layer_table(console, result.layers)
     _environment(console, result.environment)

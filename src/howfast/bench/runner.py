@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from howfast.bench.stats import Stats, summarize
+from howfast.bench.stats import Stats, steadiness, summarize
 from howfast.errors import BenchmarkError, DeviceError, HowfastError, UsageError
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class BenchmarkResult:
     environment: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
     layers: LayerTimes | None = None
+    warnings: list[str] = field(default_factory=list)  # howfast.bench.stats.steadiness of the runs
 
     @property
     def median_s(self) -> float:
@@ -83,6 +84,7 @@ class BenchmarkResult:
             "per_layer": self.layers.to_dict() if self.layers is not None else None,
             "sweep": None,
             "environment": self.environment,
+            "warnings": list(self.warnings),
         }
         if include_times:
             data["times_s"] = list(self.times_s)
@@ -447,6 +449,7 @@ def benchmark(
         stats=summarize(times), times_s=times, batch=n, warmup=warmup, runs_requested=runs, budget_s=budget,
         stopped_by=stopped_by, runtime=runtime, device=str(dev), dtype=dtype_text, threads=used_threads,
         inputs=shapes_of(args, kw), environment=env, model=name or type(model).__name__, layers=layers,
+        warnings=steadiness(times),
     )
 
 

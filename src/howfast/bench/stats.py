@@ -9,6 +9,9 @@ Definitions (``docs/benchmarking.md`` repeats them):
 * ``median`` = p50; ``mean`` = sum / n; ``std`` = the sample standard deviation,
   ``sqrt(sum((x - mean)^2) / (n - 1))`` (0 for a single run).
 * ``knee``: the first sweep point after which throughput grows by less than ``threshold`` (5%).
+* ``steadiness``: warnings when the runs are too spread (interquartile range over 10% of the
+  median, ``torch.utils.benchmark``'s threshold) or drift (with 10 runs or more, the medians of the
+  first and second halves, in run order, differ by over 5% of the first).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 KNEE_THRESHOLD = 0.05
+IQR_WARN = 0.10  # interquartile range / median above this: a spread-out measurement
+DRIFT_WARN = 0.05  # |median(second half) / median(first half) - 1| above this: the speed changed
+DRIFT_MIN_RUNS = 10
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -87,6 +93,34 @@ def summarize(values: Sequence[float]) -> Stats:
         max=xs[-1],
         total=math.fsum(xs),
     )
+
+
+def steadiness(times_in_order: Sequence[float]) -> list[str]:
+    """Warnings about a measurement that a repeat may not reproduce; empty when it looks steady.
+
+    ``times_in_order`` are the timed runs in the order they ran. Two checks: the interquartile
+    range (p75 - p25) above ``IQR_WARN`` of the median, and, with ``DRIFT_MIN_RUNS`` runs or more,
+    the median of the second half of the runs differing from the first half's by more than
+    ``DRIFT_WARN`` (with an odd count the middle run belongs to neither half).
+    """
+    warnings: list[str] = []
+    if not times_in_order:
+        return warnings
+    median = percentile(times_in_order, 50)
+    iqr = percentile(times_in_order, 75) - percentile(times_in_order, 25)
+    if median > 0 and iqr > IQR_WARN * median:
+        warnings.append(f"the interquartile range is {100 * iqr / median:.0f}% of the median (over "
+                        f"{100 * IQR_WARN:.0f}%): the runs are spread out; other work on the machine may be interfering")
+    half = len(times_in_order) // 2
+    if len(times_in_order) >= DRIFT_MIN_RUNS:
+        first = percentile(times_in_order[:half], 50)
+        second = percentile(times_in_order[-half:], 50)
+        change = second / first - 1.0 if first > 0 else 0.0
+        if abs(change) > DRIFT_WARN:
+            warnings.append(f"the second half of the runs has a median {100 * abs(change):.0f}% "
+                            f"{'above' if change > 0 else 'below'} the first half's: the machine's speed changed "
+                            "during the measurement; a repeat may differ as much (run longer, or on a quieter machine)")
+    return warnings
 
 
 def knee(points: Sequence[float], throughputs: Sequence[float], threshold: float = KNEE_THRESHOLD) -> float | None:
