@@ -6,9 +6,14 @@ Run: ``python benchmarks/predict_vs_measure.py [--threads 1] [--statistic median
    cache bandwidth, per-op overhead, per-op-class efficiencies), or read ``--profile FILE``.
 2. For every zoo model except ``llama2_70b`` (a meta-only shape), at its default input (batch 1;
    gpt2 and llama 1x128): ``howfast.analyze`` then ``howfast.roofline`` on that profile gives the
-   predicted latency; a plain loop under ``torch.inference_mode`` (3 warm-up runs, then timed runs
-   until ``--runs`` or ``--budget`` seconds) gives the measured latency, with the same thread
-   count, statistic and clock as the calibration. Each run is timed on both clocks: wall
+   predicted latency; a plain loop under ``torch.inference_mode`` gives the measured latency, with
+   the same thread count, statistic, clock and allocator policy (freed memory retained, as
+   ``howfast bench`` does) as the calibration. The models are measured *interleaved*: ``--rounds``
+   rounds, each giving every model (in an order that rotates per round) one untimed run and then
+   timed runs for ``--budget / --rounds`` seconds (at least 2, at most ``--runs / --rounds``); a
+   model's statistic is over all its timed runs. A change in the machine's speed over the minutes of
+   the measurement so lands on every model alike instead of on whichever ran then, which matters
+   for models whose latencies differ by a few per cent. Each run is timed on both clocks: wall
    (``time.perf_counter``) and the thread's CPU time (``time.thread_time``); ``--clock`` picks
    which one calibrates and scores. With ``--threads 1`` on an idle machine the two agree; on a
    busy one the wall time of a long run includes the slices the scheduler gave to other processes
@@ -18,6 +23,12 @@ Run: ``python benchmarks/predict_vs_measure.py [--threads 1] [--statistic median
    comparison, the plain roofline of the same calibration without its per-class figures); the median
    absolute percentage error (target < 35%) and whether ranking the models by predicted time gives
    the ranking by measured time (target: the same order), with Spearman's rank correlation.
+4. Which measured orders the measurement itself settles: for every pair of models, the statistic
+   of each round (one per model per round, taken in the same minute) is compared; a pair is
+   *resolved* when every round orders it the same way, and a *tie within this machine's noise*
+   otherwise. The script prints each tie and whether the predicted order agrees with the measured
+   one on every resolved pair: two models that swap places from round to round cannot have a
+   ranking that a prediction should be held to.
 
 The 1-minute load average is printed before and after: other work on a shared machine slows the
 measurements (run again when it is quieter). ``--statistic min`` uses the fastest run on both
@@ -52,7 +63,8 @@ def spearman(a: list[float], b: list[float]) -> float:
     return 1 - 6 * d2 / (n * (n * n - 1))
 
 
-def measure(model, inputs, kwargs, runs: int, budget_s: float, warmup: int = 3) -> tuple[list[float], list[float]]:
+def measure(model, inputs, kwargs, runs: int, budget_s: float, warmup: int = 3, min_runs: int = 3,
+            ) -> tuple[list[float], list[float]]:
     """Wall and thread-CPU seconds of each timed forward pass (a plain loop, inference mode, GC off)."""
     import gc
 
@@ -67,7 +79,7 @@ def measure(model, inputs, kwargs, runs: int, budget_s: float, warmup: int = 3) 
         gc.disable()
         try:
             start = time.perf_counter()
-            while len(wall) < runs and (len(wall) < 3 or time.perf_counter() - start < budget_s):
+            while len(wall) < runs and (len(wall) < min_runs or time.perf_counter() - start < budget_s):
                 c0, w0 = time.thread_time(), time.perf_counter()
                 model(*inputs, **kwargs)
                 w1, c1 = time.perf_counter(), time.thread_time()
@@ -84,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--statistic", choices=["median", "min"], default="median")
     parser.add_argument("--profile", help="use this calibrated profile instead of calibrating now")
     parser.add_argument("--save-profile", help="write the calibration to this .toml file")
-    parser.add_argument("--runs", type=int, default=30, help="timed runs per model at most (default 30)")
-    parser.add_argument("--budget", type=float, default=4.0, help="seconds of timed runs per model at most (default 4)")
+    parser.add_argument("--runs", type=int, default=40, help="timed runs per model at most, all rounds (default 40)")
+    parser.add_argument("--budget", type=float, default=4.0, help="seconds of timed runs per model, all rounds (default 4)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved measurement rounds (default 5)")
     parser.add_argument("--models", nargs="*", help="zoo names (default: every zoo model except llama2_70b)")
     parser.add_argument("--quick", action="store_true", help="quick calibration")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -96,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import howfast
     from howfast.capture.inputs import materialise, parse_inputs
+    from howfast.bench.allocator import retain_freed_memory
     from howfast.hardware.calibrate import calibrate
     from howfast.hardware.profiles import get_profile
     from howfast.zoo import build, entries
@@ -127,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                 handle.write(profile.to_toml())
             print(f"  wrote {args.save_profile}")
     names = args.models or [e.name for e in entries() if e.name != "llama2_70b"]
-    rows = []
-    for name in names:
+    retain_freed_memory()  # as howfast bench (the calibration did the same)
+    cases = []
+    for name in names:  # predictions first; every model stays built for the interleaved rounds
         entry = next(e for e in entries() if e.name == name)
         model = build(name)
         specs = parse_inputs([entry.default_input])
@@ -140,17 +155,35 @@ def main(argv: list[str] | None = None) -> int:
         plain = report.roofline["predicted_latency_s"]
         howfast.roofline(report, profile)
         predicted = report.roofline["predicted_latency_s"]
-        wall, cpu = measure(model, inputs, kwargs, runs=args.runs, budget_s=args.budget)
-        pick = statistics.median if args.statistic == "median" else min
+        memory_share = report.roofline["summary"]["memory_bound_time_s"] / predicted if predicted else 0.0
+        cases.append({"model": name, "input": entry.default_input, "macs": report.totals.macs, "predicted": predicted,
+                      "plain": plain, "memory_share": memory_share, "module": model, "inputs": inputs, "kwargs": kwargs,
+                      "wall": [], "cpu": [], "rounds": []})
+        measure(model, inputs, kwargs, runs=0, budget_s=0.0, warmup=3, min_runs=0)  # warm every model once
+        del report
+    per_round_runs = max(2, args.runs // args.rounds)
+    pick = statistics.median if args.statistic == "median" else min
+    for round_index in range(args.rounds):
+        order = cases[round_index % len(cases):] + cases[:round_index % len(cases)]
+        for case in order:
+            wall, cpu = measure(case["module"], case["inputs"], case["kwargs"], runs=per_round_runs,
+                                budget_s=args.budget / args.rounds, warmup=1, min_runs=2)
+            case["rounds"].append(pick(cpu if args.clock == "cpu" else wall))
+            case["wall"].extend(wall)
+            case["cpu"].extend(cpu)
+        print(f"  round {round_index + 1}/{args.rounds} done (load {os.getloadavg()[0]:.2f})", flush=True)
+    rows = []
+    for case in cases:
+        wall, cpu = case.pop("wall"), case.pop("cpu")
+        for key in ("module", "inputs", "kwargs"):
+            case.pop(key)
         measured = pick(cpu if args.clock == "cpu" else wall)
         other = pick(wall if args.clock == "cpu" else cpu)
-        memory_share = report.roofline["summary"]["memory_bound_time_s"] / predicted if predicted else 0.0
-        rows.append({"model": name, "input": entry.default_input, "macs": report.totals.macs, "predicted": predicted, "plain": plain,
-                     "measured": measured, "other": other, "runs": len(wall), "memory_share": memory_share,
-                     "ape": abs(predicted - measured) / measured})
-        print(f"  {name:14s} predicted {predicted * 1e3:9.2f} ms  measured {measured * 1e3:9.2f} ms  "
+        rows.append({**case, "measured": measured, "other": other, "runs": len(wall),
+                     "ape": abs(case["predicted"] - measured) / measured})
+        print(f"  {case['model']:14s} predicted {case['predicted'] * 1e3:9.2f} ms  measured {measured * 1e3:9.2f} ms  "
               f"({'wall' if args.clock == 'cpu' else 'cpu'} clock {other * 1e3:9.2f} ms; {len(wall)} runs)", flush=True)
-        del model, report
+    cases.clear()
     load_after = os.getloadavg()[0]
     print()
     other_clock = "wall" if args.clock == "cpu" else "cpu"
@@ -173,6 +206,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ranking by predicted: {' < '.join(by_pred)}")
     print(f"ranking by measured:  {' < '.join(by_meas)}")
     print(f"same ranking: {'PASS' if by_pred == by_meas else 'FAIL'}; Spearman rank correlation {rho:.3f}")
+    ties, wrong = [], []
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            faster = sum(ra < rb for ra, rb in zip(a["rounds"], b["rounds"]))
+            if 0 < faster < len(a["rounds"]):
+                ties.append(f"{a['model']} faster than {b['model']} in {faster} of {len(a['rounds'])} rounds "
+                            f"({a['measured'] * 1e3:.2f} vs {b['measured'] * 1e3:.2f} ms)")
+            elif (a["predicted"] < b["predicted"]) != (faster == len(a["rounds"])):
+                wrong.append(f"{a['model']} / {b['model']}")
+    for tie in ties:
+        print(f"measured tie (rounds disagree): {tie}")
+    print(f"predicted order agrees with every pair the rounds resolve: {'PASS' if not wrong else 'FAIL: ' + ', '.join(wrong)}")
     print(f"load average before {load_before:.2f}, after {load_after:.2f}; took {time.perf_counter() - t0:.0f} s")
     return 0 if mdape < 0.35 and by_pred == by_meas else 1
 

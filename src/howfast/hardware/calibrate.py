@@ -397,8 +397,13 @@ def fit_class(samples: list[tuple[float, float]] | list[tuple[float, float, floa
 
 def _class_samples(reps: list[tuple[str, Callable[[], nn.Module], list[tuple[int, ...]]]], profile: HardwareProfile,
                    device: torch.device, statistic: str = "median", progress: Callable[[str], None] | None = None,
-                   clock: str = "wall") -> list[dict[str, Any]]:
-    """Analyse and time each representative layer; its class and plain roofline time on ``profile``."""
+                   clock: str = "wall", passes: int = 3) -> list[dict[str, Any]]:
+    """Analyse and time each representative layer; its class and plain roofline time on ``profile``.
+
+    The layers are timed in ``passes`` passes over all of them, and a layer's time is the median of
+    its per-pass statistics: a slow spell of the machine then spoils one pass of a layer, not the
+    figure, and the layers of one class are not all timed in the same few seconds.
+    """
     from howfast.api import analyze
     from howfast.passes.roofline import op_figures
 
@@ -407,6 +412,7 @@ def _class_samples(reps: list[tuple[str, Callable[[], nn.Module], list[tuple[int
     llc = profile.last_level_cache_bytes
     evict = Evictor(device, int(l2.value) if l2 is not None else None, int(llc) if llc else None)
     samples = []
+    timed: list[tuple[dict[str, Any], nn.Module, tuple[torch.Tensor, ...]]] = []
     for label, factory, shapes in reps:
         if progress:
             progress(label)
@@ -432,12 +438,18 @@ def _class_samples(reps: list[tuple[str, Callable[[], nn.Module], list[tuple[int
         if not classes:
             continue
         cls = max(classes.items(), key=lambda kv: kv[1])[0]
-        with torch.inference_mode():
-            times = time_call(lambda: module(*inputs), device, warmup=3, min_runs=7, min_time_s=0.12, clock=clock,
-                              before=evict)
-        samples.append({"label": label, "class": cls, "flops": flops, "bytes": nbytes, "weight_bytes": weight_bytes,
-                        "roof_s": roof, "measured_s": STATISTICS[statistic](times)})
-        del module, inputs
+        sample = {"label": label, "class": cls, "flops": flops, "bytes": nbytes, "weight_bytes": weight_bytes,
+                  "roof_s": roof, "pass_s": []}
+        timed.append((sample, module, inputs))
+        samples.append(sample)
+    with torch.inference_mode():
+        for _ in range(max(1, passes)):
+            for sample, module, inputs in timed:
+                times = time_call(lambda: module(*inputs), device, warmup=3, min_runs=7, min_time_s=0.08,
+                                  clock=clock, before=evict)
+                sample["pass_s"].append(STATISTICS[statistic](times))
+    for sample in samples:
+        sample["measured_s"] = statistics.median(sample["pass_s"])
     return samples
 
 
@@ -477,6 +489,9 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
             progress(what, done, steps)
         done += 1
 
+    from howfast.bench.allocator import retain_freed_memory
+
+    allocator = retain_freed_memory()  # time layers in the memory state howfast bench measures models in
     start = time.perf_counter()
     previous = torch.get_num_threads()
     if threads is not None:
@@ -546,6 +561,7 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
             per_op_overhead=Figure(over, over_method),
             calibration={"date": today, "device": device_name(dev), "threads": used_threads, "torch": torch.__version__,
                          "python": platform.python_version(), "statistic": statistic, "clock": clock, "quick": quick,
+                         "allocator": allocator,
                          "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0},
         )
         class_figs: dict[str, ClassFigures] = {}
@@ -553,7 +569,7 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
         evict_mib = Evictor.size(int(l2_fig.value) if l2_fig else None, int(llc) if llc else None) / (1 << 20)
         evict_mib = f"{evict_mib:g}"
         if reps:
-            samples = _class_samples(reps, profile, dev, statistic, progress=step, clock=clock)
+            samples = _class_samples(reps, profile, dev, statistic, progress=step, clock=clock, passes=1 if quick else 3)
             by_class: dict[str, list[dict[str, Any]]] = {}
             for s in samples:
                 by_class.setdefault(s["class"], []).append(s)
