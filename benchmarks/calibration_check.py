@@ -1,6 +1,6 @@
 """Check ``howfast calibrate`` against an independent measurement in the same run (issue 5).
 
-Run: ``python benchmarks/calibration_check.py [--threads 1] [--rounds 3] [--statistic median]``
+Run: ``python benchmarks/calibration_check.py [--threads 1] [--rounds 5] [--statistic median]``
 
 In each round: ``howfast.hardware.calibrate.calibrate`` (fp32 GEMM and copy bandwidth only, no
 per-class layers), then independently with numpy: ``a @ b`` on n x n float32 matrices (n the size
@@ -33,7 +33,7 @@ import time
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="threads for torch and numpy's BLAS (default 1)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--statistic", choices=["median", "min"], default="median")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall clock, or the thread's CPU time on both sides (--threads 1): steady on a busy machine")
