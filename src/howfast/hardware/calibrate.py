@@ -16,7 +16,8 @@ in effect, on the wall clock or (``clock="cpu"``, one thread) the thread's CPU t
   the zoo's models (a 3x3 conv at 56x56, a depthwise conv at 112x112, batch norm, GELU...) are
   analysed by howfast (FLOPs and compulsory bytes, the same formulas as any report), their plain
   roofline time ``r`` computed on the figures above (``howfast.passes.roofline.op_figures``), and
-  timed as modules, each call after an untimed copy of 8 x the L2 cache (``Evictor``: the traffic
+  timed as modules in three passes over all of them (median of the passes; one with ``quick``),
+  each call after an untimed copy of 8 x the L2 cache (``Evictor``: the traffic
   of the layers around it in a network, without which a layer in a tight loop keeps its weights
   and code hot and runs faster than inside a model). ``t = r / efficiency + overhead`` (plus
   ``weight bytes x weight_s_per_byte`` for convolutions, whose kernels re-lay out their weights
