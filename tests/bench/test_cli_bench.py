@@ -119,6 +119,18 @@ def test_a_drifting_measurement_is_flagged(capsys: pytest.CaptureFixture[str], f
     assert any(w.startswith("the second half of the runs has a median") for w in warnings)
 
 
+def test_a_drifting_sweep_point_is_flagged(capsys: pytest.CaptureFixture[str], factories: Path) -> None:
+    # batch 1: the warm-up and 6 timed runs at 5 ms, then 6 at 15 ms -> drift; batch 2: all 15 ms -> steady
+    argv = [f"{factories}:drift", "-i", "1x4", "--runs", "12", "--warmup", "1", "--batch", "1,2"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "warning at batch 1: the second half of the runs has a median" in out
+    assert "warning at batch 2" not in out
+    code, out, err = run(capsys, *argv, "-f", "json")
+    rows = json.loads(out)["benchmark"]["sweep"]["rows"]
+    assert len(rows[0]["warnings"]) >= 1 and rows[1]["warnings"] == []
+
+
 def test_per_layer(capsys: pytest.CaptureFixture[str], tiny: list[str]) -> None:
     code, out, err = run(capsys, *tiny, *FAST, "--per-layer", "--layer-runs", "2", "-f", "json")
     assert code == 0, err

@@ -106,6 +106,9 @@ def _sweep_table(console: Console, result: SweepResult) -> None:
                   rate(row.throughput), change]
         table.add_row(*cells)
     console.print(table)
+    for row in result.rows:
+        for warning in row.warnings:
+            _line(console, f"warning at {_point(row.batch, row.size)}: {warning}")
     if result.batches:
         for size, batch in result.knees.items():
             where = f"size {size}: " if size is not None else ""
@@ -114,6 +117,10 @@ def _sweep_table(console: Console, result: SweepResult) -> None:
             else:
                 _line(console, f"{where}knee at batch {batch}: throughput stops improving there")
         _line(console, KNEE_RULE)
+
+
+def _point(batch: int, size: int | None) -> str:
+    return f"batch {batch}" + (f", size {size}" if size is not None else "")
 
 
 def _environment(console: Console, env: dict[str, Any]) -> None:

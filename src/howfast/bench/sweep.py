@@ -22,7 +22,7 @@ from torch import nn
 
 from howfast.bench.runner import (DEFAULT_WARMUP, RUNTIMES, Progress, batch_of, check_allocator, check_counts, make_backend, num_threads,
                                   prepare, rebatch, resize, run_limits, shapes_of, time_runs, _dtype_text)
-from howfast.bench.stats import KNEE_THRESHOLD, Stats, knee, summarize
+from howfast.bench.stats import KNEE_THRESHOLD, Stats, knee, steadiness, summarize
 from howfast.errors import BenchmarkError, UsageError
 
 KNEE_RULE = ("knee: the first batch after which throughput grows by less than 5% "
@@ -36,6 +36,7 @@ class SweepPoint:
     inputs: list[str]
     stats: Stats
     stopped_by: str
+    warnings: list[str] = field(default_factory=list)  # howfast.bench.stats.steadiness of this point's runs
 
     @property
     def throughput(self) -> float:
@@ -50,6 +51,7 @@ class SweepPoint:
             "stopped_by": self.stopped_by,
             "latency_s": self.stats.to_dict(),
             "throughput_items_per_s": self.throughput,
+            "warnings": list(self.warnings),
         }
 
 
@@ -178,7 +180,7 @@ def sweep(
             except BenchmarkError as exc:
                 raise BenchmarkError(f"at {where}: {exc}") from exc
             rows.append(SweepPoint(batch=batch_of(args, kw), size=size, inputs=shapes_of(args, kw),
-                                   stats=summarize(times), stopped_by=stopped_by))
+                                   stats=summarize(times), stopped_by=stopped_by, warnings=steadiness(times)))
         used_threads = torch.get_num_threads()
     knees: dict[int | None, int | None] = {}
     if batches:
