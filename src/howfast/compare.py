@@ -40,6 +40,7 @@ class Comparison:
     reports: list[Report]
     explanation: list[str] = field(default_factory=list)
     benchmarks: list[dict[str, Any] | None] = field(default_factory=list)
+    measurement_notes: list[str] = field(default_factory=list)  # ties and unsteady measurements (--bench)
 
     def rows(self) -> list[dict[str, Any]]:
         first = self.reports[0]
@@ -68,6 +69,8 @@ class Comparison:
             "schema_version": SCHEMA_VERSION,
             "comparison": self.rows(),
             "explanation": self.explanation,
+            "measurement_notes": self.measurement_notes,
+            "benchmarks": self.benchmarks or None,
             "conventions": self.reports[0].conventions if self.reports else {},
             "reports": [r.to_dict(include_ops=False) for r in self.reports],
         }
@@ -130,6 +133,29 @@ def compare(models: list[Any], inputs: Any, *, labels: list[str] | None = None, 
     cuts = until or [None] * len(models)
     reports = [analyze(m, inputs, until=cut, name=label, **analyze_options) for m, label, cut in zip(models, labels, cuts)]
     return Comparison(labels=labels, reports=reports, explanation=explain(labels, reports))
+
+
+def measured_all(cases: list[tuple[Any, Any, dict[str, Any] | None]], labels: list[str], **bench_options: Any,
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Latency and FPS of every ``(model, inputs, kwargs)``, timed in interleaved rounds, for
+    ``Comparison.benchmarks``; and sentences for ``Comparison.measurement_notes``: every pair whose
+    order the rounds disagree on (a tie on this machine) and every steadiness warning.
+    ``bench_options`` go to ``howfast.bench.interleave.benchmark_interleaved`` (runs, rounds, threads...).
+    """
+    from howfast.bench.interleave import benchmark_interleaved
+
+    timed = benchmark_interleaved(cases, names=labels, **bench_options)
+    benches = [{"median_s": r.median_s, "fps": r.throughput, "round_medians_s": rounds,
+                "benchmark": r.to_dict(include_times=False)} for r, rounds in zip(timed.results, timed.round_medians_s)]
+    notes = []
+    for i, j, faster in timed.ties():
+        a, b = timed.results[i], timed.results[j]
+        notes.append(f"{labels[i]} and {labels[j]} measure {units.seconds(a.median_s)} and {units.seconds(b.median_s)}, "
+                     f"but {labels[i]} was faster in {faster} of {len(timed.round_medians_s[i])} rounds: "
+                     "equally fast within this machine's noise.")
+    for label, result in zip(labels, timed.results):
+        notes.extend(f"{label}: {warning}" for warning in result.warnings)
+    return benches, notes
 
 
 def measured(model: Any, inputs: Any, **bench_options: Any) -> dict[str, Any]:

@@ -103,6 +103,7 @@ def check_counts(
     batches: list[int] | tuple[int, ...] | None = None,
     sizes: list[int] | tuple[int, ...] | None = None,
     layer_runs: int | None = None,
+    rounds: int | None = None,
 ) -> None:
     """Refuse counts that cannot make a measurement (BenchmarkError, exit 7)."""
     if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
@@ -115,6 +116,8 @@ def check_counts(
         raise BenchmarkError(f"threads must be a whole number of at least 1, got {threads!r}")
     if layer_runs is not None and (isinstance(layer_runs, bool) or not isinstance(layer_runs, int) or layer_runs < 1):
         raise BenchmarkError(f"per-layer runs must be a whole number of at least 1, got {layer_runs!r}")
+    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
+        raise BenchmarkError(f"rounds must be a whole number of at least 1, got {rounds!r}")
     for what, values in (("batch", batches), ("size", sizes)):
         for value in values or ():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

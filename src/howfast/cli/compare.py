@@ -17,7 +17,7 @@ from howfast.api import analyze
 from howfast.capture.loader import split_until
 from howfast.cli.app import app
 from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for
-from howfast.compare import COLUMNS, Comparison, explain, measured
+from howfast.compare import COLUMNS, Comparison, explain, measured_all
 from howfast.errors import UsageError
 from howfast.report import units
 from howfast.zoo import registry
@@ -32,10 +32,13 @@ from howfast.zoo import registry
 @click.option("--fused", is_flag=True, help="Compare the fused programs (BN folded, element-wise ops fused), as the write-up does.")
 @click.option("--bench", "with_bench", is_flag=True, help="Also measure each model's latency and FPS (whole model; ignores --features cuts).")
 @click.option("--runs", type=int, default=30, show_default=True, help="Timed runs per model with --bench.")
+@click.option("--rounds", type=int, default=5, show_default=True,
+              help="With --bench, the models are timed in this many interleaved rounds (drift lands on all alike).")
+@click.option("--threads", "-t", type=int, help="With --bench: torch.set_num_threads for the runs (restored after).")
 @conventions_options
 def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None,
             features: bool, fused: bool, flops: str, bias: bool, memory_model: str, conv_reads: str = "window",
-            with_bench: bool = False, runs: int = 30) -> None:
+            with_bench: bool = False, runs: int = 30, rounds: int = 5, threads: int | None = None) -> None:
     """Compare MODELS side by side: params, size, MACs, FLOPs, memory, ratios to the first.
 
     A model may end in @LAYER to cut it after that module (mobilenet_v1@features.conv_pw_11).
@@ -45,7 +48,7 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device
     conventions = conventions_from(flops, bias, memory_model, conv_reads)
     if with_bench and device == "meta":
         raise UsageError("--bench times real runs: use --device cpu (or cuda), not meta")
-    labels, reports, benches = [], [], []
+    labels, reports, cases = [], [], []
     for spec in models:
         name, cut = split_until(spec)
         loaded, specs = resolve(name, inputs, device, dtype)
@@ -56,9 +59,11 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device
             warnings.simplefilter("ignore")
             reports.append(analyze(loaded.module, args, kwargs=kwargs, conventions=conventions, until=cut, name=spec, fused=fused))
         if with_bench:
-            benches.append(measured(loaded.module, args, kwargs=kwargs, runs=runs))
+            cases.append((loaded.module, args, kwargs))
         labels.append(spec)
-    comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports), benchmarks=benches)
+    benches, notes = measured_all(cases, labels, runs=runs, rounds=rounds, threads=threads) if with_bench else ([], [])
+    comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports), benchmarks=benches,
+                            measurement_notes=notes)
     emit(render_comparison(comparison, fmt), output)
 
 
@@ -91,7 +96,8 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
     if fmt == "md":
         lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
-        lines += [""] + [f"- {line}" for line in comparison.explanation] + [""] + _conventions(comparison)
+        lines += [""] + [f"- {line}" for line in comparison.explanation]
+        lines += [f"- measured: {line}" for line in comparison.measurement_notes] + [""] + _conventions(comparison)
         return "\n".join(lines) + "\n"
     buffer = io.StringIO()
     console = Console(file=buffer, width=180, no_color=True, highlight=False)
@@ -103,6 +109,8 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
     console.print(table)
     for line in comparison.explanation:
         console.print(escape(line))
+    for line in comparison.measurement_notes:
+        console.print(escape(f"measured: {line}"))
     for line in _conventions(comparison):
         console.print(escape(line))
     return buffer.getvalue()
