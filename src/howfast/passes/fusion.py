@@ -12,6 +12,11 @@ its producer nor read back by its consumer: 2 x numel accesses (write-up model) 
 alone and nothing extra fused into the conv before it. A batch norm that directly follows a
 conv/linear folds into its weights: its FLOPs and its four per-channel vectors disappear, and a
 conv without bias gains one (1 FLOP per output when bias is counted, C weights read).
+
+Activation memory of the fused program: a group's intermediates (every output of its ops but the
+last one's, unless the last one writes into it in place) are never allocated. Liveness gives them
+no bytes and they leave ``activation_elements``; the group's final output is allocated once, by the
+op that created its storage (an in-place epilogue writes into its producer's output, which stays).
 """
 
 from __future__ import annotations
@@ -154,6 +159,7 @@ def fuse(costs: list[OpCost], outputs: list[TensorMeta], conventions: Convention
     fused = [copy.deepcopy(c) if any(c.record.index in g.ops for g in groups) else c for c in costs]
     for group in groups:
         _apply(group, fused, conventions)
+        _drop_unallocated(group, fused)
     saved = {
         "flops": sum(g.saved_flops for g in groups),
         "accesses": sum(g.saved_accesses for g in groups),
@@ -165,12 +171,27 @@ def fuse(costs: list[OpCost], outputs: list[TensorMeta], conventions: Convention
 
 
 def _intermediates(groups: list[FusedGroup], costs: list[OpCost]) -> set[int]:
-    storages: set[int] = set()
-    for group in groups:
-        kept = {t.storage for t in costs[group.ops[-1]].record.outputs}
-        for index in group.ops[:-1]:
-            storages.update(t.storage for t in costs[index].record.outputs if t.storage not in kept)
-    return storages
+    """Storages of all groups' intermediates: liveness gives them no memory."""
+    return set().union(*(_internal(group, costs) for group in groups))
+
+
+def _internal(group: FusedGroup, costs: list[OpCost]) -> set[int]:
+    """Storages of a group's intermediates: the outputs of its ops but the last one's, except the
+    storage the last op writes (an in-place epilogue writes into its producer's output)."""
+    kept = {t.storage for t in costs[group.ops[-1]].record.outputs}
+    return {t.storage for index in group.ops[:-1] for t in costs[index].record.outputs if t.storage not in kept}
+
+
+def _drop_unallocated(group: FusedGroup, costs: list[OpCost]) -> None:
+    """Intermediates are never allocated: their elements leave the activation elements of the op
+    that created them, exactly the storages liveness leaves out (``_internal``). Only outputs that
+    counted (new memory, part of the op's result) are taken off."""
+    internal = _internal(group, costs)
+    for index in group.ops[:-1]:
+        cost = costs[index]
+        fresh = {t.tid: t for t in cost.record.new_outputs}.values()
+        never = sum(t.numel for t in fresh if t.storage in internal and t.storage not in cost.ignored_outputs)
+        cost.activation_elements -= min(never, cost.activation_elements)
 
 
 def _apply(group: FusedGroup, costs: list[OpCost], conventions: Conventions) -> None:
@@ -207,8 +228,6 @@ def _drop_link(producer: OpCost, reader: OpCost, value: TensorMeta, group: Fused
     reader.compulsory.input_bytes -= c_read
     group.saved_accesses += write + read
     group.saved_bytes += c_write + c_read
-    if value.tid in {t.tid for t in producer.record.new_outputs}:
-        producer.activation_elements -= min(n, producer.activation_elements)  # never allocated
 
 
 def _fold(anchor: OpCost, bn: OpCost, group: FusedGroup, conventions: Conventions) -> None:
