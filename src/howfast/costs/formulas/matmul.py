@@ -101,10 +101,14 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
     """einsum, contracted pairwise from left to right (as torch does without opt_einsum).
 
     Each pairwise contraction costs prod(sizes of every index either operand has) MACs; an index
-    is summed away once no later operand and not the output needs it; its write-up reads are the
-    left side once per MAC and the right operand once. A step that sums nothing away (an
-    element-wise or outer product) is 1 multiply per term and no MAC, reading both sides per term. A single-operand
+    is summed away once no later operand and not the output needs it. A step that sums nothing
+    away (an element-wise or outer product) is 1 multiply per term and no MAC. A single-operand
     einsum (trace, sum over an index) costs additions only: terms - outputs.
+
+    Write-up reads, per step, as for a matrix product: of the step's two sides (the left one is
+    the first operand, then the previous step's result) the first activation is read once per MAC
+    and the other once; a step without MACs reads each side once. A weight (parameter or buffer)
+    operand is read once, as a weight, never as activation input.
     """
     equation = op.args[0]
     operands = [t for t in _flatten(op.args[1:]) if isinstance(t, TensorMeta)]
@@ -119,19 +123,22 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
         return Cost(flops=max(terms - outputs, 0))
     macs = flops = reads = 0
     current = inputs[0]
+    left = None if operands[0].is_weight else operands[0].numel  # None: a weight, read as such
     for i, nxt in enumerate(inputs[1:], start=1):
         union = "".join(dict.fromkeys(current + nxt))
         needed = set(output).union(*inputs[i + 1:])
         kept = "".join(c for c in union if c in needed)
         terms = prod(sizes[c] for c in union)
-        if len(kept) == len(union):  # nothing contracted: a broadcast multiply reads both per term
+        sides = [n for n in (left, None if operands[i].is_weight else operands[i].numel) if n is not None]
+        if len(kept) == len(union):  # nothing contracted: a broadcast multiply, each side read once
             flops += terms
-            reads += 2 * terms
+            reads += sum(sides)
         else:
             macs += terms
             flops += dot_flops(terms, prod(sizes[c] for c in kept), conv)
-            reads += terms + prod(sizes[c] for c in nxt)
+            reads += (terms + sum(sides[1:])) if sides else 0
         current = kept
+        left = prod(sizes[c] for c in kept)  # the step's result, an activation
     return Cost(macs=macs, flops=flops, input_reads=reads)
 
 
