@@ -6,6 +6,9 @@ Adaptive pooling uses the exact windows PyTorch uses (start = floor(i*In/Out),
 end = ceil((i+1)*In/Out)), so its FLOPs are sum(window sizes) + outputs for average and outputs
 for max, and global average pooling of HxW is (HxW + 1) per output, as a fixed kernel of HxW.
 Write-up reads: each window is read, so prod(kernel) x outputs (sum of windows when adaptive).
+Fractional max pooling is max pooling with pseudo-random window starts: 1 FLOP per output, its
+prod(kernel) windows read, plus its random samples. Max unpooling moves data only: it reads the
+values and their indices and writes its (zero-filled) output.
 
 Reductions over n elements per output: sum/amax/amin/argmax/prod n-1 per output; mean n (n-1 adds
 and a divide); var/std 3 per input element (subtract the mean, square, add) plus the mean's n and
@@ -40,6 +43,23 @@ def max_pool(op: OpRecord, conv: Conventions) -> Cost:
     outputs = out_numel(op)
     k = _kernel(op, _spatial(op))
     return Cost(flops=outputs, input_reads=k * outputs, output_writes=outputs)
+
+
+@cost("aten.fractional_max_pool2d", "aten.fractional_max_pool3d")
+def fractional_max_pool(op: OpRecord, conv: Conventions) -> Cost:
+    """(self, kernel_size, output_size, random_samples): a max pool whose windows start at
+    pseudo-random offsets; each output reads its window, the N x C x dims random samples once."""
+    outputs = out_numel(op)
+    samples = tensor(op, 3, "random_samples")
+    reads = _kernel(op, _spatial(op)) * outputs + (samples.numel if samples is not None else 0)
+    return Cost(flops=outputs, input_reads=reads, output_writes=outputs)
+
+
+@cost("aten.max_unpool2d", "aten.max_unpool3d")
+def max_unpool(op: OpRecord, conv: Conventions) -> Cost:
+    """(self, indices, output_size...): values scattered into a zero-filled output. No FLOPs; the
+    values and the int64 indices are read once (each at its own item size), the output written."""
+    return Cost(input_bytes=sum(t.nbytes for t in op.inputs if not t.is_weight))
 
 
 @cost("aten.avg_pool1d", "aten.avg_pool2d", "aten.avg_pool3d")
