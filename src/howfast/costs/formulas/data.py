@@ -4,13 +4,15 @@ Shape-only ops (view, reshape, transpose, permute, expand, slice, select, squeez
 metadata only: no FLOPs and no memory traffic. Copies (clone, contiguous, cat, stack, pad, dtype
 casts) read their input and write their output: memory, no FLOPs. Creation ops (zeros, arange...)
 only write. An embedding lookup reads its indices and the rows it gathers, not the whole table.
+An in-place scatter (scatter_, index_put_, index_add_...) reads its indices and the source
+elements it scatters and writes only the elements it sets, not the whole target.
 """
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord
+from howfast.capture.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
-from howfast.costs.formulas._util import arg, out_numel, tensor
+from howfast.costs.formulas._util import arg, out_numel, prod, tensor
 from howfast.costs.registry import Cost, cost, free
 
 free(
@@ -60,6 +62,105 @@ def gather(op: OpRecord, conv: Conventions) -> Cost:
     if source.is_weight:
         return Cost(input_reads=indices, compulsory_input=indices, weight_reads=rows, compulsory_weights=rows)
     return Cost(input_reads=indices + rows, compulsory_input=indices + rows)
+
+
+def _read_cost(pieces: list[tuple[TensorMeta, int]], written: int | None = None, distinct_written: int | None = None) -> Cost:
+    """A Cost from ``(tensor, elements read)`` pieces: activation and weight reads in both models,
+    the activation reads priced at each tensor's own item size in the write-up model."""
+    acts = [(t, n) for t, n in pieces if not t.is_weight]
+    reads = sum(n for _, n in acts)
+    weights = sum(n for t, n in pieces if t.is_weight)
+    return Cost(input_reads=reads, compulsory_input=reads, input_bytes=sum(n * t.itemsize for t, n in acts),
+                weight_reads=weights, compulsory_weights=weights,
+                output_writes=written, compulsory_output=distinct_written if distinct_written is not None else written)
+
+
+def _is_mask(t: TensorMeta) -> bool:
+    return t.dtype in ("bool", "uint8")
+
+
+def _indexed_elements(target: TensorMeta, indices: list) -> int:
+    """Elements ``target[indices]`` selects: the broadcast index positions x the dims no index
+    covers. A boolean mask counts every position it covers (its true count is data-dependent)."""
+    positions: tuple[int, ...] = ()
+    covered: set[int] = set()
+    dim = 0
+    for index in indices:
+        if isinstance(index, TensorMeta):
+            shape, width = ((index.numel,), len(index.shape)) if _is_mask(index) else (index.shape, 1)
+            width = max(width, 1)
+            covered.update(range(dim, dim + width))
+            rank = max(len(positions), len(shape))
+            a, b = (1,) * (rank - len(positions)) + positions, (1,) * (rank - len(shape)) + tuple(shape)
+            positions = tuple(max(x, y) for x, y in zip(a, b))
+            dim += width
+        else:  # None: a full slice of this dimension
+            dim += 1
+    return prod(positions) * prod(size for d, size in enumerate(target.shape) if d not in covered)
+
+
+@cost("aten.scatter_", "aten.scatter_add_", "aten.index_put_", "aten.index_add_", "aten.index_copy_",
+      "aten.index_fill_", "aten.masked_scatter_")
+def scatter_into(op: OpRecord, conv: Conventions) -> Cost:
+    """In place, ``target[where] = source`` (or ``+=``): n elements set.
+
+    Reads the indices (each once), the source elements it scatters (n; a scalar or 0-d value: none
+    or 1) and, when it accumulates (scatter_add_, scatter_ with a reduce, index_add_, index_put_
+    with accumulate), the n target elements it updates, with 1 FLOP each. Writes the n elements it
+    sets, not the whole target. The compulsory model counts each target element at most once
+    (min(n, numel)). n: scatter_ one per index element; index_put_ the elements target[indices]
+    selects; index_add_/index_copy_/index_fill_ the index's slices along dim; masked_scatter_ and
+    boolean masks every position the mask covers (the true count is data-dependent).
+    """
+    target = tensor(op, 0, "self")
+    name = op.op
+    pieces: list[tuple[TensorMeta, int]] = []
+    if name.startswith("aten.index_put_"):
+        indices = list(arg(op, 1, "indices", []))
+        n = _indexed_elements(target, indices)
+        pieces += [(t, t.numel) for t in indices if isinstance(t, TensorMeta)]
+        values = tensor(op, 2, "values")
+        pieces.append((values, min(values.numel, n)))
+        accumulate = bool(arg(op, 3, "accumulate", False))
+    elif name.startswith("aten.masked_scatter_"):
+        mask, source = tensor(op, 1, "mask"), tensor(op, 2, "source")
+        n = target.numel
+        pieces += [(mask, mask.numel), (source, min(source.numel, n))]
+        accumulate = False
+    elif name.startswith(("aten.index_add_", "aten.index_copy_", "aten.index_fill_")):
+        dim, index = int(arg(op, 1, "dim")), tensor(op, 2, "index")
+        slice_size = target.numel // target.shape[dim] if target.shape and target.shape[dim] else 1
+        n = index.numel * slice_size
+        pieces.append((index, index.numel))
+        source = tensor(op, 3, "source") or tensor(op, 3, "value")  # index_fill_: a Scalar or a 0-d tensor
+        if source is not None:
+            pieces.append((source, min(source.numel, n)))
+        accumulate = name.startswith("aten.index_add_")
+    else:  # scatter_ (src, value, reduce, value_reduce), scatter_add_
+        index, src = tensor(op, 2, "index"), tensor(op, 3, "src")
+        n = index.numel
+        pieces.append((index, n))
+        if src is not None:
+            pieces.append((src, n))
+        accumulate = name.startswith("aten.scatter_add_") or arg(op, 4, "reduce") is not None
+    distinct = min(n, target.numel)
+    if accumulate:
+        pieces.append((target, n))
+    result = _read_cost(pieces, written=n, distinct_written=distinct)
+    if accumulate and not target.is_weight:
+        result.compulsory_input -= n - distinct
+    elif accumulate:
+        result.compulsory_weights -= n - distinct
+    result.flops = n if accumulate else 0
+    return result
+
+
+@cost("aten._pack_padded_sequence")
+def pack_padded_sequence(op: OpRecord, conv: Conventions) -> Cost:
+    """(input, lengths, batch_first) -> (data, batch_sizes): copies the sum(lengths) valid time
+    steps (data's elements) and reads the lengths; writes data and batch_sizes."""
+    source, lengths = tensor(op, 0, "input"), tensor(op, 1, "lengths")
+    return _read_cost([(source, out_numel(op)), (lengths, lengths.numel)])
 
 
 @cost("aten.zeros", "aten.ones", "aten.full", "aten.arange",

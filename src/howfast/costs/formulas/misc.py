@@ -16,8 +16,11 @@
 * cdist (p=2): per pair and dimension 3 (subtract, square, add), + 1 root per pair.
 * FFTs of n points: 5 n log2 n / 2 for a real FFT (the classic radix-2 count, halved), 5 n log2 n
   complex; n is the real signal's length (irfft's output, rfft's input).
-* In-place scatter_ / scatter_add_ / index_put_ / index_add_ write only the elements they set and
-  read their index and source (a scatter_add_ also reads and adds the targets: 1 FLOP each).
+* unique (sort-based): the sort's n x ceil(log2 n) over the n flattened elements, + n - 1
+  comparisons of neighbours to find where the value changes.
+* multinomial: a running sum of each row of n weights (n - 1 adds, as cumsum), then a binary
+  search of it per sample drawn (ceil(log2 n) comparisons, as searchsorted); the random numbers
+  are not counted (as rand).
 """
 
 from __future__ import annotations
@@ -147,15 +150,18 @@ def fft(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=transforms * (per // 2 if "c2c" not in op.op else per))
 
 
-@cost("aten.scatter_", "aten.scatter_add_", "aten.index_put_", "aten.index_add_", "aten.masked_scatter_", "aten.index_copy_")
-def scatter_into(op: OpRecord, conv: Conventions) -> Cost:
-    """In place: writes the elements it sets (one per source element), not the whole target."""
-    target = tensor(op, 0, "self")
-    others = [t for t in op.inputs if t.tid != target.tid]
-    index = next((t for t in others if not t.dtype.startswith(("float", "bfloat"))), None)
-    source = next((t for t in others if t is not index), None)
-    written = source.numel if source is not None else (index.numel if index is not None else target.numel)
-    reads = sum(t.numel for t in others if not t.is_weight)
-    adds = written if ("add" in op.op) else 0
-    return Cost(flops=adds, input_reads=reads + adds, compulsory_input=reads + adds,
-                output_writes=written, compulsory_output=written)
+
+@cost("aten._unique2", "aten._unique")
+def unique(op: OpRecord, conv: Conventions) -> Cost:
+    """torch.unique: sort the n flattened elements, then compare each with its neighbour."""
+    n = tensor(op, 0, "self").numel
+    return Cost(flops=n * _log2(n) + max(n - 1, 0))
+
+
+@cost("aten.multinomial")
+def multinomial(op: OpRecord, conv: Conventions) -> Cost:
+    """Rows of n weights: a running sum per row, a binary search of it per sample drawn."""
+    weights = tensor(op, 0, "self")
+    n = weights.shape[-1] if weights.shape else 1
+    rows = weights.numel // n if n else 0
+    return Cost(flops=rows * max(n - 1, 0) + out_numel(op) * _log2(n))
