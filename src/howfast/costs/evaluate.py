@@ -8,6 +8,10 @@ reads, weight reads and output writes:
   outputs written once.
 * ``compulsory`` — each distinct tensor the op touches read or written once (views free): the
   traffic of an ideal kernel with no re-reads, and the lower bound.
+
+Bytes price every access at the item size of the tensor it touches, in both models: a tensor the
+shared rules read or write at its own size, a formula's per-operand ``Access`` entries at theirs
+(see ``Count`` in ``costs/registry.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 
 from howfast.capture.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
-from howfast.costs.registry import Cost, is_free, lookup
+from howfast.costs.registry import Cost, Count, bytes_of, elements_of, is_free, lookup
 
 
 @dataclass(slots=True)
@@ -130,40 +134,46 @@ def _itemsize(tensors: list[TensorMeta], default: int = 4) -> int:
     return tensors[0].itemsize if tensors else default
 
 
+def _priced(override: Count | None, tensors: list[TensorMeta], default_itemsize: int = 4) -> tuple[int, int]:
+    """(elements, bytes) of one part of an op's traffic.
+
+    No override: every tensor once at its own size. Per-operand ``Access`` entries: each at its own
+    item size. A plain count: at the item size of the first tensor of that kind.
+    """
+    if override is None:
+        return sum(t.numel for t in tensors), sum(t.nbytes for t in tensors)
+    if isinstance(override, int):
+        return override, override * _itemsize(tensors, default_itemsize)
+    return elements_of(override), bytes_of(override)
+
+
 def _writeup_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
-    inputs = op.inputs
-    activations = [t for t in inputs if not t.is_weight]
-    weights = [t for t in inputs if t.is_weight]
-    input_elems = cost.input_reads if cost.input_reads is not None else sum(t.numel for t in activations)
-    weight_elems = cost.weight_reads if cost.weight_reads is not None else sum(t.numel for t in weights)
-    output_elems = cost.output_writes if cost.output_writes is not None else sum(t.numel for t in written)
-    input_bytes = cost.input_bytes if cost.input_bytes is not None else input_elems * _itemsize(activations, _itemsize(written))
+    activations = [t for t in op.inputs if not t.is_weight]
+    weights = [t for t in op.inputs if t.is_weight]
+    input_elems, input_bytes = _priced(cost.input_reads, activations, _itemsize(written))
+    weight_elems, weight_bytes = _priced(cost.weight_reads, weights)
+    output_elems, output_bytes = _priced(cost.output_writes, written)
     return Traffic(
         input=input_elems,
         weights=weight_elems,
         output=output_elems,
-        input_bytes=input_bytes,
-        weights_bytes=weight_elems * _itemsize(weights),
-        output_bytes=output_elems * _itemsize(written),
+        input_bytes=cost.input_bytes if cost.input_bytes is not None else input_bytes,
+        weights_bytes=weight_bytes,
+        output_bytes=output_bytes,
     )
 
 
 def _compulsory_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
     activations = [t for t in op.inputs if not t.is_weight]
     weights = [t for t in op.inputs if t.is_weight]
+    input_elems, input_bytes = _priced(cost.compulsory_input, activations)
+    weight_elems, weight_bytes = _priced(cost.compulsory_weights, weights)
+    output_elems, output_bytes = _priced(cost.compulsory_output, written)
     return Traffic(
-        input=_elements(cost.compulsory_input, activations),
-        weights=_elements(cost.compulsory_weights, weights),
-        output=_elements(cost.compulsory_output, written),
-        input_bytes=_bytes(cost.compulsory_input, activations),
-        weights_bytes=_bytes(cost.compulsory_weights, weights),
-        output_bytes=_bytes(cost.compulsory_output, written),
+        input=input_elems,
+        weights=weight_elems,
+        output=output_elems,
+        input_bytes=input_bytes,
+        weights_bytes=weight_bytes,
+        output_bytes=output_bytes,
     )
-
-
-def _elements(override: int | None, tensors: list[TensorMeta]) -> int:
-    return override if override is not None else sum(t.numel for t in tensors)
-
-
-def _bytes(override: int | None, tensors: list[TensorMeta]) -> int:
-    return override * _itemsize(tensors) if override is not None else sum(t.nbytes for t in tensors)

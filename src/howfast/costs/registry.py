@@ -9,11 +9,40 @@ tensors) is derived from the op record in ``costs/evaluate.py``, so each formula
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from howfast.capture.records import OpRecord
+from howfast.capture.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
+
+
+class Access(NamedTuple):
+    """``elements`` accesses of ``itemsize`` bytes each: one operand's share of a memory figure."""
+
+    elements: int
+    itemsize: int
+
+
+def access(elements: int, tensor: TensorMeta) -> Access:
+    """``elements`` accesses priced at ``tensor``'s item size (a bool mask 1 byte, an int64 index 8)."""
+    return Access(elements, tensor.itemsize)
+
+
+Count = int | Sequence[Access]
+"""A memory override: a plain element count, or per-operand ``Access`` entries priced each at its
+own item size. A plain count is priced at the item size of the op's first tensor of that kind (first
+activation input, first weight, first written output), so it is exact only when those tensors share
+a dtype; a formula whose operands differ in dtype gives ``Access`` entries."""
+
+
+def elements_of(count: Count) -> int:
+    """The elements of a ``Count``."""
+    return count if isinstance(count, int) else sum(a.elements for a in count)
+
+
+def bytes_of(count: Sequence[Access]) -> int:
+    return sum(a.elements * a.itemsize for a in count)
 
 
 @dataclass(slots=True)
@@ -21,28 +50,32 @@ class Cost:
     """What a formula knows about one op. ``None`` fields fall back to the shared rules.
 
     The shared rules, for both memory models: each activation input read once, each weight input
-    read once, each written output (new tensors and in-place targets, not views) written once.
-    A formula overrides them where its op differs:
+    read once, each written output (new tensors and in-place targets, not views) written once,
+    every tensor priced at its own item size. A formula overrides them where its op differs:
 
     * ``input_reads``, ``weight_reads``, ``output_writes``: the write-up model's element accesses
       (a conv re-reads its input once per MAC window; an element-wise op reads a broadcast operand
-      once per output). ``input_bytes`` prices activation reads of mixed dtypes exactly.
+      once per output).
     * ``compulsory_input``, ``compulsory_weights``, ``compulsory_output``: elements each distinct
       tensor contributes at least once (a gather reads only the rows it gathers; ``copy_`` does not
       read its destination; ``empty`` writes nothing).
+    * Each of these six is a ``Count``: an int, or a sequence of ``Access(elements, itemsize)``, one
+      per operand, where the operands differ in dtype (a gather's int64 indices and float32 rows,
+      attention's bool mask). ``input_bytes`` is the older form of the same for the write-up's
+      activation reads: the bytes of ``input_reads``, given separately.
     * ``outputs_used``: only the first n outputs are the op's result (an eval batch norm's saved
       statistics are empty on CPU and full-size on meta; a CPU log-sigmoid's buffer).
     """
 
     macs: int = 0
     flops: int = 0
-    input_reads: int | None = None
-    weight_reads: int | None = None
-    output_writes: int | None = None
+    input_reads: Count | None = None
+    weight_reads: Count | None = None
+    output_writes: Count | None = None
     input_bytes: int | None = None
-    compulsory_input: int | None = None
-    compulsory_weights: int | None = None
-    compulsory_output: int | None = None
+    compulsory_input: Count | None = None
+    compulsory_weights: Count | None = None
+    compulsory_output: Count | None = None
     outputs_used: int | None = None
 
 

@@ -10,21 +10,30 @@ record (captured before kernel choice) and any fused aten kernel met directly.
 
 Write-up memory model: an unfused implementation — Q read once per MAC of Q K^T, K once, the score
 matrix written, read and written again by the softmax (with the mask read), P read once per MAC of
-P V, V once, the output written. The compulsory model reads q, k, v (and mask) and writes the
-output once: what a fused flash kernel moves.
+P V, V once, the output written. Each read is priced at the item size of what it reads: the mask at
+its own (a bool mask 1 byte), the scores and P at q's. The compulsory model reads q, k, v (and
+mask) and writes the output once: what a fused flash kernel moves.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from howfast.capture.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, prod, tensor
 from howfast.costs.formulas.activations import softmax_flops
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, access, cost
 
 
-def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta | None, dropout_p: float, conv: Conventions, causal: bool = False) -> Cost:
-    """Cost of softmax(q k^T * scale + mask) v for the given shapes."""
+def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta | Sequence[TensorMeta] | None, dropout_p: float,
+                   conv: Conventions, causal: bool = False) -> Cost:
+    """Cost of softmax(q k^T * scale + mask) v for the given shapes.
+
+    ``mask``: none, one, or several masks applied together (``multi_head_attention_forward``'s
+    ``attn_mask`` and ``key_padding_mask``); each is read once per score, at its own item size.
+    """
+    masks = [] if mask is None else [mask] if isinstance(mask, TensorMeta) else list(mask)
     b = prod(q.shape[:-2])
     length, source, e, ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
     scores = b * length * source
@@ -32,16 +41,22 @@ def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta
     flops = (
         dot_flops(macs_qk, scores, conv)
         + q.numel + k.numel  # q and k scaled by sqrt(scale) each
-        + (scores if (mask is not None or causal) else 0)
+        + (scores if (masks or causal) else 0)
         + softmax_flops(b * length, source)
         + dot_flops(macs_av, b * length * ev, conv)
         + round(dropout_p * scores)
     )
-    mask_reads = scores if mask is not None else 0
     return Cost(
         macs=macs_qk + macs_av,
         flops=flops,
-        input_reads=macs_qk + k.numel + scores + mask_reads + macs_av + v.numel,
+        input_reads=[
+            access(macs_qk, q),  # Q once per MAC of Q K^T
+            access(k.numel, k),
+            access(scores, q),  # the softmax reads the scores (q's dtype)
+            *(access(scores, m) for m in masks),  # each mask once per score, broadcast
+            access(macs_av, q),  # P once per MAC of P V
+            access(v.numel, v),
+        ],
         output_writes=2 * scores + b * length * ev,
     )
 
@@ -88,6 +103,11 @@ def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
     optional bias_k/bias_v and zero-attention row (each one more key), attention (the SDPA formula
     above, with dropout when training), the out-projection, and, when the head-averaged attention
     weights are returned, their average: 1 FLOP per weight per head.
+
+    Write-up memory: each projection's input once per MAC; attention's unfused reads and writes, with
+    ``attn_mask`` and ``key_padding_mask`` each read once per score at its own item size (a bool
+    mask 1 byte); weights returned per head are the probabilities attention already writes; the head
+    average reads them all and writes its ``B x L x S'`` result.
     """
     query, key, value = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
     embed, heads = int(arg(op, 3, "embed_dim_to_check")), int(arg(op, 4, "num_heads"))
@@ -107,18 +127,25 @@ def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
     head_dim = embed // heads
     q = TensorMeta(0, 0, (batch, heads, length, head_dim), query.dtype, query.itemsize, query.kind)
     kv = TensorMeta(0, 0, (batch, heads, source + extra_keys, head_dim), query.dtype, query.itemsize, query.kind)
-    mask = tensor(op, 16, "attn_mask") or tensor(op, 14, "key_padding_mask")
-    attn = attention_cost(q, kv, kv, mask, dropout, conv, bool(arg(op, 24, "is_causal", False)))
+    masks = [m for m in (tensor(op, 16, "attn_mask"), tensor(op, 14, "key_padding_mask")) if m is not None]
+    attn = attention_cost(q, kv, kv, masks, dropout, conv, bool(arg(op, 24, "is_causal", False)))
     need_weights = bool(arg(op, 15, "need_weights", True))
     averaged = bool(arg(op, 23, "average_attn_weights", True))
-    weights = batch * length * (source + extra_keys) * (1 if averaged else heads) if need_weights else 0
-    averaging = batch * length * (source + extra_keys) * heads if need_weights and averaged else 0
+    # Returned weights: per head they are the probabilities P, already written (2 x scores); the
+    # head average reads every head's P and writes B x L x S' more.
+    per_head = batch * heads * length * (source + extra_keys) if need_weights and averaged else 0
+    average = per_head // heads
     projections = macs_q + macs_k + macs_v + macs_o
     return Cost(
         macs=projections + attn.macs,
-        flops=flops_q + flops_k + flops_v + flops_o + attn.flops + averaging,
-        input_reads=projections + attn.input_reads,
-        output_writes=batch * (length + 2 * source) * embed + attn.output_writes + batch * length * embed + weights,
+        flops=flops_q + flops_k + flops_v + flops_o + attn.flops + per_head,
+        input_reads=[
+            access(macs_q, query), access(macs_k, key), access(macs_v, value),  # each input once per MAC of its projection
+            *attn.input_reads,
+            access(per_head, query),  # P re-read by the head average
+            access(macs_o, query),  # attention output once per MAC of the out-projection
+        ],
+        output_writes=batch * (length + 2 * source) * embed + attn.output_writes + batch * length * embed + average,
     )
 
 
@@ -140,4 +167,5 @@ def native_multi_head_attention(op: OpRecord, conv: Conventions) -> Cost:
     kv = TensorMeta(0, 0, shape_kv, query.dtype, query.itemsize, query.kind)
     attn = attention_cost(q, kv, kv, tensor(op, 9, "mask"), 0.0, conv)
     macs = macs_q + macs_kv + macs_o + attn.macs
-    return Cost(macs=macs, flops=flops_q + flops_kv + flops_o + attn.flops, input_reads=macs_q + macs_kv + macs_o + attn.input_reads)
+    reads = [access(macs_q, query), access(macs_kv, key), *attn.input_reads, access(macs_o, query)]
+    return Cost(macs=macs, flops=flops_q + flops_kv + flops_o + attn.flops, input_reads=reads)

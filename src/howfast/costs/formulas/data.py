@@ -13,7 +13,7 @@ from __future__ import annotations
 from howfast.capture.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
-from howfast.costs.registry import Cost, cost, free
+from howfast.costs.registry import Cost, access, cost, free
 
 free(
     "aten.view", "aten._unsafe_view", "aten.reshape", "aten._reshape_alias", "aten.view_as",
@@ -47,18 +47,22 @@ def copy(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.copy_")
 def copy_into(op: OpRecord, conv: Conventions) -> Cost:
-    # dst.copy_(src) overwrites dst without reading it.
+    # dst.copy_(src) overwrites dst without reading it; src is read at its own item size (a
+    # float64 source copied into a float32 destination: 8 bytes read and 4 written per element).
     source = tensor(op, 1, "src")
-    n = source.numel if source is not None and not source.is_weight else 0
-    return Cost(input_reads=n, compulsory_input=n)
+    reads = [access(source.numel, source)] if source is not None and not source.is_weight else []
+    return Cost(input_reads=reads, compulsory_input=reads)
 
 
 @cost("aten.index", "aten._unsafe_index", "aten.index_select", "aten.gather", "aten.take")
 def gather(op: OpRecord, conv: Conventions) -> Cost:
-    """Reads the elements it gathers (one per output) and its indices, not the whole source."""
+    """Reads the elements it gathers (one per output) and its indices, not the whole source.
+
+    Each at its own item size: int64 indices 8 bytes, a bool mask 1, float32 rows 4.
+    """
     source = tensor(op, 0, "self")
-    rows = out_numel(op)
-    indices = sum(t.numel for t in op.inputs if t is not source and t.tid != source.tid)
+    indices = [access(t.numel, t) for t in op.inputs if t.tid != source.tid]
+    rows = [access(out_numel(op), source)]
     if source.is_weight:
         return Cost(input_reads=indices, compulsory_input=indices, weight_reads=rows, compulsory_weights=rows)
     return Cost(input_reads=indices + rows, compulsory_input=indices + rows)
@@ -185,13 +189,15 @@ def allocate(op: OpRecord, conv: Conventions) -> Cost:
 def embedding(op: OpRecord, conv: Conventions) -> Cost:
     """(weight, indices): the rows gathered are read, not the whole table."""
     table, indices = tensor(op, 0, "weight"), tensor(op, 1, "indices")
-    return _lookup_cost(table, indices.numel, out_numel(op))
+    return _lookup_cost(table, indices, out_numel(op))
 
 
-def _lookup_cost(table, indices: int, gathered: int) -> Cost:
+def _lookup_cost(table: TensorMeta, indices: TensorMeta, gathered: int) -> Cost:
+    """The indices and the ``gathered`` elements of the table, each at its own item size."""
+    index_reads, rows = [access(indices.numel, indices)], [access(gathered, table)]
     if table.is_weight:
-        return Cost(input_reads=indices, compulsory_input=indices, weight_reads=gathered, compulsory_weights=gathered)
-    return Cost(input_reads=indices + gathered, compulsory_input=indices + gathered)
+        return Cost(input_reads=index_reads, compulsory_input=index_reads, weight_reads=rows, compulsory_weights=rows)
+    return Cost(input_reads=index_reads + rows, compulsory_input=index_reads + rows)
 
 
 @cost("aten._embedding_bag", "aten._embedding_bag_forward_only", "aten.embedding_bag")
@@ -210,7 +216,7 @@ def embedding_bag(op: OpRecord, conv: Conventions) -> Cost:
     flops = gathered - out.numel + (out.numel if mode == 1 else 0)
     if tensor(op, 6, "per_sample_weights") is not None:
         flops += gathered
-    result = _lookup_cost(table, indices.numel, gathered)
+    result = _lookup_cost(table, indices, gathered)
     result.flops, result.outputs_used = max(flops, 0), 1
     return result
 

@@ -30,7 +30,7 @@ import math
 from howfast.capture.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, access, cost
 
 
 def _rows(op: OpRecord, dim_index: int = 1) -> tuple[int, int]:
@@ -96,10 +96,12 @@ def elementwise_loss(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.nll_loss_forward", "aten.nll_loss2d_forward", "aten.nll_loss", "aten.nll_loss_nd")
 def nll_loss(op: OpRecord, conv: Conventions) -> Cost:
-    target = tensor(op, 1, "target")
+    # Reads the picked values (at the input's item size) and the targets (int64: 8 bytes each).
+    x, target = tensor(op, 0, "self"), tensor(op, 1, "target")
     picked = target.numel if target is not None else 1
     reduction = int(arg(op, 3, "reduction", 1) or 0)
-    return Cost(flops=picked + (1 if reduction == 1 else 0), input_reads=2 * picked, compulsory_input=2 * picked, outputs_used=1)
+    reads = [access(picked, x)] + ([access(target.numel, target)] if target is not None else [])
+    return Cost(flops=picked + (1 if reduction == 1 else 0), input_reads=reads, compulsory_input=reads, outputs_used=1)
 
 
 @cost("aten.hardshrink")
