@@ -10,23 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import analyze_quiet
-
-
-class Fn(nn.Module):
-    def __init__(self, fn) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
-
-
-def only(report, prefix: str):
-    """The single op whose name starts with ``prefix``."""
-    ops = [o for o in report.ops if o.op.startswith(prefix)]
-    assert len(ops) == 1, [o.op for o in report.ops]
-    return ops[0]
+from tests.conftest import Fn, analyze_quiet, only_op
 
 
 def reads(op, model: str) -> tuple[int, int]:
@@ -43,12 +27,12 @@ def test_sdpa_bool_mask_is_read_at_one_byte():
     # are float32: (840 + 168 + 210 + 840 + 168) x 4 = 2,226 x 4 = 8,904; the bool mask 210 x 1.
     q, k, v = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 7, 4), torch.randn(2, 3, 7, 4)
     sdpa = Fn(F.scaled_dot_product_attention)
-    op = only(analyze_quiet(sdpa, (q, k, v, torch.ones(5, 7, dtype=torch.bool))), "scaled_dot_product_attention")
+    op = only_op(analyze_quiet(sdpa, (q, k, v, torch.ones(5, 7, dtype=torch.bool))), "scaled_dot_product_attention")
     assert reads(op, "writeup") == (2_436, 8_904 + 210)  # 9,114
     # Compulsory: q 120 x 4 + k 168 x 4 + v 168 x 4 + the 5x7 mask once, 35 x 1 = 1,859.
     assert reads(op, "compulsory") == (120 + 168 + 168 + 35, 480 + 672 + 672 + 35)
     # A float32 mask: 2,436 x 4 = 9,744 and 1,824 + 35 x 4 = 1,964.
-    op = only(analyze_quiet(sdpa, (q, k, v, torch.zeros(5, 7))), "scaled_dot_product_attention")
+    op = only_op(analyze_quiet(sdpa, (q, k, v, torch.zeros(5, 7))), "scaled_dot_product_attention")
     assert reads(op, "writeup") == (2_436, 9_744)
     assert reads(op, "compulsory") == (491, 1_964)
 
@@ -75,7 +59,7 @@ def test_multi_head_attention_bool_masks_are_read_at_one_byte():
     attn_mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
     key_padding = torch.tensor([[False, False, False, False, True]])
     r = analyze_quiet(_mha_functional(nn.MultiheadAttention(8, 2)), (x, attn_mask, key_padding))
-    op = only(r, "multi_head_attention_forward")
+    op = only_op(r, "multi_head_attention_forward")
     assert reads(op, "writeup") == (1_910, 7_240 + 50 + 50)
     # Compulsory: the query 40 x 4 + the masks once, 25 x 1 + 5 x 1 = 190 bytes.
     assert reads(op, "compulsory") == (40 + 25 + 5, 160 + 25 + 5)
@@ -91,7 +75,7 @@ def test_multihead_attention_module_converts_bool_masks_to_float_first():
     attn_mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
     key_padding = torch.tensor([[False, False, False, False, True]])
     r = analyze_quiet(call, (torch.randn(1, 5, 8), attn_mask, key_padding))
-    assert reads(only(r, "multi_head_attention_forward"), "writeup") == (1_910, 1_910 * 4)
+    assert reads(only_op(r, "multi_head_attention_forward"), "writeup") == (1_910, 1_910 * 4)
     # Each conversion's masked_fill_ reads its float target and the bool mask once per element:
     # attn_mask 25 x 4 + 25 x 1 = 125 bytes, key_padding_mask 5 x 4 + 5 x 1 = 25.
     fills = sorted(o.memory["writeup"]["input_bytes"] for o in r.ops if o.op.startswith("aten.masked_fill_"))
@@ -104,7 +88,7 @@ def test_multihead_attention_module_converts_bool_masks_to_float_first():
 def _mha_module(batch_first: bool, **kwargs):
     call = Fn(lambda q: call.mha(q, q, q, **kwargs)[0])
     call.mha = nn.MultiheadAttention(8, 2, batch_first=batch_first).eval()
-    return only(analyze_quiet(call, torch.randn(1, 5, 8)), "multi_head_attention_forward")
+    return only_op(analyze_quiet(call, torch.randn(1, 5, 8)), "multi_head_attention_forward")
 
 
 def test_multihead_attention_returned_weights_are_written():
@@ -143,7 +127,7 @@ def test_gather_prices_indices_and_values_separately():
     # torch.gather(x 4x10 f32, 1, idx 4x3 int64): the 12 int64 indices 12 x 8 = 96 and the 12
     # gathered float32 values 12 x 4 = 48: 144 bytes read; 12 x 4 = 48 written. Both models.
     r = analyze_quiet(Fn(lambda x, i: torch.gather(x, 1, i)), (torch.randn(4, 10), torch.randint(0, 10, (4, 3))))
-    op = only(r, "aten.gather")
+    op = only_op(r, "aten.gather")
     for model in ("writeup", "compulsory"):
         assert reads(op, model) == (24, 144)
         assert op.memory[model]["output_bytes"] == 48
@@ -153,8 +137,8 @@ def test_embedding_and_indexing_a_plain_table():
     # 5 int64 indices into a plain (not parameter) 100x16 float32 table: 5 x 8 = 40 bytes of
     # indices + 5 x 16 = 80 gathered elements x 4 = 320: 85 elements, 360 bytes, both models.
     idx, table = torch.randint(0, 100, (5,)), torch.randn(100, 16)
-    embedding = only(analyze_quiet(Fn(F.embedding), (idx, table)), "aten.embedding")
-    indexing = only(analyze_quiet(Fn(lambda t, i: t[i]), (table, idx)), "aten.index")
+    embedding = only_op(analyze_quiet(Fn(F.embedding), (idx, table)), "aten.embedding")
+    indexing = only_op(analyze_quiet(Fn(lambda t, i: t[i]), (table, idx)), "aten.index")
     for op in (embedding, indexing):
         for model in ("writeup", "compulsory"):
             assert reads(op, model) == (85, 360)
@@ -163,7 +147,7 @@ def test_embedding_and_indexing_a_plain_table():
 def test_embedding_parameter_table():
     # nn.Embedding(100, 16) on 2x5 int64 indices: activation reads 10 x 8 = 80 bytes; weight reads
     # the 10 gathered rows, 160 x 4 = 640 bytes (not the 6,400-byte table).
-    op = only(analyze_quiet(nn.Embedding(100, 16), torch.randint(0, 100, (2, 5))), "aten.embedding")
+    op = only_op(analyze_quiet(nn.Embedding(100, 16), torch.randint(0, 100, (2, 5))), "aten.embedding")
     for model in ("writeup", "compulsory"):
         assert reads(op, model) == (10, 80)
         assert (op.memory[model]["weights"], op.memory[model]["weights_bytes"]) == (160, 640)
@@ -173,7 +157,7 @@ def test_nll_loss_prices_picked_values_and_int64_targets():
     # F.nll_loss on 4x5 float32 with 4 int64 targets: the 4 picked values 4 x 4 = 16 and the 4
     # targets 4 x 8 = 32: 8 elements, 48 bytes; the float32 loss 4 bytes written. Both models.
     r = analyze_quiet(Fn(F.nll_loss), (torch.randn(4, 5), torch.randint(0, 5, (4,))))
-    op = only(r, "aten.nll_loss")
+    op = only_op(r, "aten.nll_loss")
     for model in ("writeup", "compulsory"):
         assert reads(op, model) == (8, 48)
         assert op.memory[model]["output_bytes"] == 4
@@ -183,7 +167,7 @@ def test_dtype_converting_copy_reads_source_bytes_and_writes_destination_bytes()
     # a (float32 4x5, a clone) .copy_(b float64 4x5): reads b only, 20 x 8 = 160 bytes; writes a,
     # 20 x 4 = 80 bytes. Both models.
     r = analyze_quiet(Fn(lambda a, b: a.clone().copy_(b)), (torch.randn(4, 5), torch.randn(4, 5, dtype=torch.float64)))
-    op = only(r, "aten.copy_")
+    op = only_op(r, "aten.copy_")
     for model in ("writeup", "compulsory"):
         assert reads(op, model) == (20, 160)
         assert (op.memory[model]["output"], op.memory[model]["output_bytes"]) == (20, 80)
@@ -195,11 +179,11 @@ def test_dtype_converting_copy_reads_source_bytes_and_writes_destination_bytes()
 def test_shared_rules_price_each_tensor_at_its_own_size():
     # torch.sort on 3x8 float32 writes 24 float32 values (96 bytes) and 24 int64 indices (192):
     # 288 bytes in both models (the write-up used to price both at the values' 4 bytes: 192).
-    op = only(analyze_quiet(Fn(lambda x: torch.sort(x)), torch.randn(3, 8)), "aten.sort")
+    op = only_op(analyze_quiet(Fn(lambda x: torch.sort(x)), torch.randn(3, 8)), "aten.sort")
     for model in ("writeup", "compulsory"):
         assert (op.memory[model]["output"], op.memory[model]["output_bytes"]) == (48, 288)
     # masked_select(x 2x3 float32, bool 2x3) reads x 6 x 4 = 24 bytes and the mask 6 x 1 = 6: 30.
     r = analyze_quiet(Fn(torch.masked_select), (torch.randn(2, 3), torch.tensor([[True, False, True]] * 2)))
-    op = only(r, "aten.masked_select")
+    op = only_op(r, "aten.masked_select")
     for model in ("writeup", "compulsory"):
         assert reads(op, model) == (12, 30)

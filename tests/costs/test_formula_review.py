@@ -5,16 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tests.conftest import analyze_quiet
-
-
-class Fn(nn.Module):
-    def __init__(self, fn) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
+from tests.conftest import Fn, analyze_quiet
 
 
 def test_addbmm_sums_the_batch_inside_the_dot_product():
