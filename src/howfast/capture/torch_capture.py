@@ -409,16 +409,27 @@ def _restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
             buffer.copy_(copy)
 
 
+# Views whose schema does not say so (no alias annotation, for autograd's sake): their outputs
+# share the storage of their first argument. `_unsafe_view` follows the clone of a reshape that
+# must copy; `unsafe_split*` are split without autograd's view checks.
+_UNANNOTATED_VIEWS = frozenset({"aten::_unsafe_view", "aten::unsafe_split", "aten::unsafe_split_with_sizes"})
+
+
 def _schema_alias_info(func: Any) -> _AliasInfo:
     schema = getattr(func, "_schema", None)
     if schema is None:
         return _AliasInfo((), False)
+    if schema.name in _UNANNOTATED_VIEWS:
+        return _AliasInfo((0,), False)
     arg_sets: dict[str, int] = {}
+    wildcard: list[int] = []  # arguments whose alias set joins the wildcard: `Tensor(a -> *) self`
     for i, arg in enumerate(schema.arguments):
         info = arg.alias_info
         if info is not None:
             for s in info.before_set:
                 arg_sets.setdefault(s, i)
+            if "*" in info.after_set and info.before_set:
+                wildcard.append(i)
     aliased: list[int | None] = []
     inplace = False
     for ret in schema.returns:
@@ -430,6 +441,11 @@ def _schema_alias_info(func: Any) -> _AliasInfo:
                 if s in arg_sets:
                     index = arg_sets[s]
                     break
+            if index is None and not info.before_set and len(wildcard) == 1:
+                # A list of views, `-> Tensor(a)[]` (unbind, split, split_with_sizes, chunk,
+                # tensor_split): Python sees the list's annotation with empty sets (the element's
+                # `(a)` is not exposed); the elements alias the argument that went to the wildcard.
+                index = wildcard[0]
         aliased.append(index)
     return _AliasInfo(tuple(aliased), inplace)
 

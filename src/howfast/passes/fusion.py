@@ -4,14 +4,19 @@ Groups are found on the captured graph's producer/consumer edges, not on module 
 starts at any op that writes a new tensor (a conv, a matmul, an element-wise op) and grows while
 its current result has exactly one consumer and that consumer is an element-wise op applied to it
 at the same shape (batch norm in eval mode, an activation, an add of a bias or of a residual...).
-Views are transparent; an in-place op is a new version of the tensor it writes.
+Views are transparent: a view op (``view``, ``_unsafe_view``, ``t``, ``permute``, ``unsqueeze``...)
+is no consumer, and a consumer that reads a view of a result reads that result, so ``nn.Linear`` on
+a 3-D input (``addmm -> view -> gelu``) fuses. The view must cover the whole result (a slice, a
+split or an expand does not), and neither the result nor a view of it may be a model output. An
+in-place op is a new version of the tensor it writes.
 
 Savings of a group, per link between two of its ops: the intermediate tensor is neither written by
 its producer nor read back by its consumer: 2 x numel accesses (write-up model) and 2 x nbytes
 (compulsory model). This is the write-up's example: a ReLU on 28x28x512 costs 802,816 accesses
 alone and nothing extra fused into the conv before it. A batch norm that directly follows a
-conv/linear folds into its weights: its FLOPs and its four per-channel vectors disappear, and a
-conv without bias gains one (1 FLOP per output when bias is counted, C weights read).
+conv/linear (reading its output itself, not through a view) folds into its weights: its FLOPs and
+its four per-channel vectors disappear, and a conv without bias gains one (1 FLOP per output when
+bias is counted, C weights read).
 
 Activation memory of the fused program: a group's intermediates (every output of its ops but the
 last one's, unless the last one writes into it in place) are never allocated. Liveness gives them
@@ -97,7 +102,10 @@ def _is_eval_batchnorm(cost: OpCost) -> bool:
 
 
 def _edges(costs: list[OpCost]) -> dict[int, dict[int, TensorMeta]]:
-    """For each op, the ops that read its results (through views), with the tensor they read."""
+    """For each op, the ops that read its results, with the tensor they read. A view op is a reader
+    here, and its result is attributed to the op whose output it views: ``passes/fold.py`` folds a
+    batch norm only when it reads the layer's output directly, never through a view (a reshape or a
+    permute may move the channel axis). Fusion looks through views instead (``_links``)."""
     producer: dict[int, int] = {}
     consumers: dict[int, dict[int, TensorMeta]] = {}
     for cost in costs:
@@ -117,24 +125,75 @@ def _edges(costs: list[OpCost]) -> dict[int, dict[int, TensorMeta]]:
     return consumers
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A tensor a consumer reads from a producer: ``value`` is what it reads, the producer's output
+    ``root`` itself or a view of it."""
+
+    value: TensorMeta
+    root: TensorMeta
+
+
+def _is_view(cost: OpCost) -> bool:
+    """An op whose every output is a view of its first input, not written in place: the free views
+    (``view``, ``_unsafe_view``, ``t``, ``transpose``, ``permute``, ``expand``, ``unsqueeze``,
+    ``slice``, ``select``, ``unbind``, ``split``...) and eval dropout, which returns its input. It
+    reads and writes nothing, so it is no consumer. An op that outputs no tensor
+    (``_local_scalar_dense``, ``equal``) or a new one (``split_copy``) still reads its input."""
+    record = cost.record
+    return bool(record.outputs) and bool(record.inputs) and not record.inplace and len(record.aliases) == len(record.outputs)
+
+
+def _links(costs: list[OpCost]) -> dict[int, dict[int, list[_Read]]]:
+    """For each op, the real ops that read its results, looking through views: a chain of views
+    from a producer P to a consumer C is one edge P -> C; the view ops themselves are not
+    consumers. Each consumer lists every tensor of P it reads (P's output, or views of it)."""
+    producer: dict[int, tuple[int, TensorMeta]] = {}  # tid -> (op, the output of it the tensor is or views)
+    links: dict[int, dict[int, list[_Read]]] = {}
+    for cost in costs:
+        record = cost.record
+        if _is_view(cost):
+            origin = producer.get(record.inputs[0].tid)
+            if origin is not None:
+                for out in record.outputs:
+                    producer[out.tid] = origin
+            continue
+        for t in record.inputs:
+            origin = producer.get(t.tid)
+            if origin is not None and origin[0] != record.index:
+                links.setdefault(origin[0], {}).setdefault(record.index, []).append(_Read(t, origin[1]))
+        for out in record.outputs:
+            producer[out.tid] = (record.index, out)
+    return links
+
+
 def find_groups(costs: list[OpCost], outputs: list[TensorMeta]) -> list[FusedGroup]:
-    consumers = _edges(costs)
-    final = {t.tid for t in outputs}
+    """Chains of ops that run as one kernel. A link P -> C needs C to be P's only consumer (views
+    looked through), to read one tensor of P that is all of one of P's outputs (P's output, or a
+    view of it with as many elements: not a slice, a split or an expand) and is not, nor is viewed
+    as, a model output, and C to be fusible (``_fusible``)."""
+    links = _links(costs)
+    final = {t.storage for t in outputs}
     used: set[int] = set()
     groups: list[FusedGroup] = []
     for cost in costs:
         start = cost.record.index
-        if cost.free or start in used or not cost.record.outputs:
+        if cost.free or start in used or not cost.record.outputs or _is_view(cost):
             continue
         chain = [start]
         current = cost
         while True:
-            readers = consumers.get(current.record.index, {})
+            readers = links.get(current.record.index, {})
             if len(readers) != 1:
-                break  # the result is needed elsewhere too: it must be written to memory
-            ((reader_index, value),) = readers.items()
+                break  # the result is needed elsewhere too (or nowhere): it must be written to memory
+            ((reader_index, reads),) = readers.items()
+            if len(reads) != 1:
+                break  # the consumer reads several pieces or views of the result
+            (read,) = reads
             reader = costs[reader_index]
-            if reader_index in used or value.tid in final or not _fusible(reader, value):
+            if reader_index in used or read.value.storage in final or read.value.numel != read.root.numel:
+                break
+            if not _fusible(reader, read.value):
                 break
             chain.append(reader_index)
             current = reader
@@ -199,7 +258,10 @@ def _apply(group: FusedGroup, costs: list[OpCost], conventions: Conventions) -> 
         producer, reader = costs[group.ops[position - 1]], costs[group.ops[position]]
         value = reader_value(producer, reader)
         _drop_link(producer, reader, value, group)
-        if position == 1 and _is_eval_batchnorm(reader) and _family(producer.op) in ANCHORS_THAT_FOLD:
+        direct = value.tid in {t.tid for t in producer.record.outputs}
+        if position == 1 and direct and _is_eval_batchnorm(reader) and _family(producer.op) in ANCHORS_THAT_FOLD:
+            # folded only when the batch norm reads the layer's output itself, as `howfast fold`
+            # does: through a view (a permute, a reshape) its channels need not be the layer's
             _fold(producer, reader, group, conventions)
 
 
