@@ -4,16 +4,19 @@ Shape-only ops (view, reshape, transpose, permute, expand, slice, select, squeez
 metadata only: no FLOPs and no memory traffic. Copies (clone, contiguous, cat, stack, pad, dtype
 casts) read their input and write their output: memory, no FLOPs. Creation ops (zeros, arange...)
 only write. An embedding lookup reads its indices and the rows it gathers, not the whole table.
-An in-place scatter (scatter_, index_put_, index_add_...) reads its indices and the source
-elements it scatters and writes only the elements it sets, not the whole target.
+An in-place scatter (scatter_, index_put_, index_add_, scatter_reduce_...) reads its indices and
+the source elements it scatters and writes only the elements it sets, not the whole target; its
+out-of-place form copies the whole target into a new tensor and scatters into the copy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from howfast.capture.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
-from howfast.costs.registry import Cost, access, cost, free
+from howfast.costs.registry import Access, Cost, access, cost, free
 
 free(
     "aten.view", "aten._unsafe_view", "aten.reshape", "aten._reshape_alias", "aten.view_as",
@@ -38,9 +41,7 @@ free(
       "aten.replication_pad3d", "aten.repeat", "aten.tile", "aten.roll", "aten.flip",
       "aten.pixel_shuffle", "aten.pixel_unshuffle", "aten.channel_shuffle", "aten.native_channel_shuffle",
       "aten.im2col", "aten.col2im", "aten.repeat_interleave", "aten.tril", "aten.triu",
-      "aten.masked_select", "aten.nonzero", "aten.index_put",
-      "aten.scatter", "aten.scatter_add", "aten.slice_scatter", "aten.select_scatter",
-      "aten.index_copy", "aten.masked_scatter", "aten.clone_")
+      "aten.masked_select", "aten.nonzero", "aten.slice_scatter", "aten.select_scatter", "aten.clone_")
 def copy(op: OpRecord, conv: Conventions) -> Cost:
     return Cost()
 
@@ -68,15 +69,19 @@ def gather(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(input_reads=indices + rows, compulsory_input=indices + rows)
 
 
-def _read_cost(pieces: list[tuple[TensorMeta, int]], written: int | None = None, distinct_written: int | None = None) -> Cost:
-    """A Cost from ``(tensor, elements read)`` pieces: activation and weight reads in both models,
-    the activation reads priced at each tensor's own item size in the write-up model."""
-    acts = [(t, n) for t, n in pieces if not t.is_weight]
-    reads = sum(n for _, n in acts)
-    weights = sum(n for t, n in pieces if t.is_weight)
-    return Cost(input_reads=reads, compulsory_input=reads, input_bytes=sum(n * t.itemsize for t, n in acts),
-                weight_reads=weights, compulsory_weights=weights,
-                output_writes=written, compulsory_output=distinct_written if distinct_written is not None else written)
+def _reads(pieces: list[tuple[TensorMeta, int]]) -> tuple[list[Access], list[Access]]:
+    """Per-operand ``Access`` entries from ``(tensor, elements read)`` pieces, each at its tensor's
+    item size: (activation reads, weight reads)."""
+    return ([access(n, t) for t, n in pieces if not t.is_weight],
+            [access(n, t) for t, n in pieces if t.is_weight])
+
+
+def _read_cost(writeup: list[tuple[TensorMeta, int]], compulsory: list[tuple[TensorMeta, int]] | None = None) -> Cost:
+    """Activation and weight reads of both models from ``(tensor, elements read)`` pieces (the
+    compulsory pieces default to the write-up's), every piece priced at its own item size."""
+    wu_acts, wu_weights = _reads(writeup)
+    comp_acts, comp_weights = _reads(writeup if compulsory is None else compulsory)
+    return Cost(input_reads=wu_acts, weight_reads=wu_weights, compulsory_input=comp_acts, compulsory_weights=comp_weights)
 
 
 def _is_mask(t: TensorMeta) -> bool:
@@ -103,66 +108,122 @@ def _indexed_elements(target: TensorMeta, indices: list) -> int:
     return prod(positions) * prod(size for d, size in enumerate(target.shape) if d not in covered)
 
 
-@cost("aten.scatter_", "aten.scatter_add_", "aten.index_put_", "aten.index_add_", "aten.index_copy_",
-      "aten.index_fill_", "aten.masked_scatter_")
-def scatter_into(op: OpRecord, conv: Conventions) -> Cost:
-    """In place, ``target[where] = source`` (or ``+=``): n elements set.
+@dataclass(slots=True)
+class _Scatter:
+    """What a scatter does to its target: n elements set from ``pieces`` (indices and the source
+    elements scattered, each ``(tensor, elements read)``); ``combine`` when each element set is
+    combined with a value (an add, multiply, compare: 1 FLOP), ``reads_target`` when that value is
+    the target's own, ``mean`` when each position set is then divided by its count."""
 
-    Reads the indices (each once), the source elements it scatters (n; a scalar or 0-d value: none
-    or 1) and, when it accumulates (scatter_add_, scatter_ with a reduce, index_add_, index_put_
-    with accumulate), the n target elements it updates, with 1 FLOP each. Writes the n elements it
-    sets, not the whole target. The compulsory model counts each target element at most once
-    (min(n, numel)). n: scatter_ one per index element; index_put_ the elements target[indices]
-    selects; index_add_/index_copy_/index_fill_ the index's slices along dim; masked_scatter_ and
-    boolean masks every position the mask covers (the true count is data-dependent).
+    target: TensorMeta
+    n: int
+    pieces: list[tuple[TensorMeta, int]]
+    combine: bool = False
+    reads_target: bool = False
+    mean: bool = False
+
+    @property
+    def distinct(self) -> int:
+        """Target elements set, each counted once: at most n and at most the whole target."""
+        return min(self.n, self.target.numel)
+
+    @property
+    def flops(self) -> int:
+        return (self.n if self.combine else 0) + (self.distinct if self.mean else 0)
+
+
+def _scatter(op: OpRecord) -> _Scatter:
+    """The scatter of ``op``, in place or not: ``target[where] = source`` (or a reduction into it).
+
+    n: scatter one per index element; index_put the elements target[indices] selects;
+    index_add/copy/fill/reduce the index's slices along dim; masked_scatter and boolean masks every
+    position the mask covers (the true count is data-dependent). A source is read n times (its
+    elements at the indexed positions; a 0-d value once; a Python scalar not at all).
     """
     target = tensor(op, 0, "self")
-    name = op.op
-    pieces: list[tuple[TensorMeta, int]] = []
-    if name.startswith("aten.index_put_"):
+    family = op.op.split(".")[1].rstrip("_")
+    if family == "index_put":
         indices = list(arg(op, 1, "indices", []))
         n = _indexed_elements(target, indices)
-        pieces += [(t, t.numel) for t in indices if isinstance(t, TensorMeta)]
         values = tensor(op, 2, "values")
-        pieces.append((values, min(values.numel, n)))
-        accumulate = bool(arg(op, 3, "accumulate", False))
-    elif name.startswith("aten.masked_scatter_"):
+        pieces = [(t, t.numel) for t in indices if isinstance(t, TensorMeta)] + [(values, min(values.numel, n))]
+        combine = bool(arg(op, 3, "accumulate", False))  # accumulate=True: +=
+        return _Scatter(target, n, pieces, combine=combine, reads_target=combine)
+    if family == "masked_scatter":
         mask, source = tensor(op, 1, "mask"), tensor(op, 2, "source")
         n = target.numel
-        pieces += [(mask, mask.numel), (source, min(source.numel, n))]
-        accumulate = False
-    elif name.startswith(("aten.index_add_", "aten.index_copy_", "aten.index_fill_")):
+        return _Scatter(target, n, [(mask, mask.numel), (source, min(source.numel, n))])
+    if family in ("index_add", "index_copy", "index_fill", "index_reduce"):
         dim, index = int(arg(op, 1, "dim")), tensor(op, 2, "index")
         slice_size = target.numel // target.shape[dim] if target.shape and target.shape[dim] else 1
         n = index.numel * slice_size
-        pieces.append((index, index.numel))
-        source = tensor(op, 3, "source") or tensor(op, 3, "value")  # index_fill_: a Scalar or a 0-d tensor
+        pieces = [(index, index.numel)]
+        source = tensor(op, 3, "source") or tensor(op, 3, "value")  # index_fill: a Scalar or a 0-d tensor
         if source is not None:
             pieces.append((source, min(source.numel, n)))
-        accumulate = name.startswith("aten.index_add_")
-    else:  # scatter_ (src, value, reduce, value_reduce), scatter_add_
-        index, src = tensor(op, 2, "index"), tensor(op, 3, "src")
-        n = index.numel
-        pieces.append((index, n))
-        if src is not None:
-            pieces.append((src, n))
-        accumulate = name.startswith("aten.scatter_add_") or arg(op, 4, "reduce") is not None
-    distinct = min(n, target.numel)
-    if accumulate:
-        pieces.append((target, n))
-    result = _read_cost(pieces, written=n, distinct_written=distinct)
-    if accumulate and not target.is_weight:
-        result.compulsory_input -= n - distinct
-    elif accumulate:
-        result.compulsory_weights -= n - distinct
-    result.flops = n if accumulate else 0
+        if family == "index_reduce":  # prod, mean, amax, amin
+            reduce, include_self = arg(op, 4, "reduce"), bool(op.kwargs.get("include_self", True))
+            return _Scatter(target, n, pieces, combine=True, reads_target=include_self, mean=reduce == "mean")
+        combine = family == "index_add"
+        return _Scatter(target, n, pieces, combine=combine, reads_target=combine)
+    # scatter (src, value, reduce, value_reduce), scatter_add, scatter_reduce (sum, prod, mean,
+    # amax, amin; include_self)
+    index, src = tensor(op, 2, "index"), tensor(op, 3, "src")
+    n = index.numel
+    pieces = [(index, n)] + ([(src, n)] if src is not None else [])
+    reduce = arg(op, 4, "reduce")
+    if family == "scatter_reduce":
+        include_self = bool(op.kwargs.get("include_self", True))
+        return _Scatter(target, n, pieces, combine=True, reads_target=include_self, mean=reduce == "mean")
+    combine = family == "scatter_add" or reduce is not None
+    return _Scatter(target, n, pieces, combine=combine, reads_target=combine)
+
+
+_SCATTERS = ("scatter", "scatter_add", "scatter_reduce", "index_put", "index_add", "index_copy",
+             "index_fill", "index_reduce", "masked_scatter")
+
+
+@cost(*(f"aten.{name}_" for name in _SCATTERS))
+def scatter_into(op: OpRecord, conv: Conventions) -> Cost:
+    """In place, ``target[where] = source`` (or a reduction into it): n elements set.
+
+    Reads the indices (each once), the source elements it scatters (n; a scalar or 0-d value: none
+    or 1) and, when it combines them with the target's own values (scatter_add_, scatter_ with a
+    reduce, scatter_reduce_ and index_reduce_ with include_self, index_add_, index_put_ with
+    accumulate), the n target elements it updates. 1 FLOP per element combined (scatter_reduce_ and
+    index_reduce_ combine every element, with the reduction's identity where include_self=False),
+    + 1 divide per target element set for ``mean``. Writes the n elements it sets, not the whole
+    target. The compulsory model counts each target element at most once (min(n, numel)). Every
+    read and write at its tensor's own item size, in both models.
+    """
+    s = _scatter(op)
+    own = [(s.target, s.n)] if s.reads_target else []
+    own_once = [(s.target, s.distinct)] if s.reads_target else []
+    result = _read_cost(s.pieces + own, s.pieces + own_once)
+    result.output_writes, result.compulsory_output = [access(s.n, s.target)], [access(s.distinct, s.target)]
+    result.flops = s.flops
+    return result
+
+
+@cost(*(f"aten.{name}" for name in _SCATTERS))
+def scatter_copy(op: OpRecord, conv: Conventions) -> Cost:
+    """Out of place: a copy of the target into a new tensor, then the scatter into the copy.
+
+    Reads the whole target once (the copy, which holds the values a reduction combines), the
+    indices and the n source elements scattered; writes the whole output (the shared rule). FLOPs
+    as the in-place scatter.
+    """
+    s = _scatter(op)
+    result = _read_cost([(s.target, s.target.numel)] + s.pieces)
+    result.flops = s.flops
     return result
 
 
 @cost("aten._pack_padded_sequence")
 def pack_padded_sequence(op: OpRecord, conv: Conventions) -> Cost:
     """(input, lengths, batch_first) -> (data, batch_sizes): copies the sum(lengths) valid time
-    steps (data's elements) and reads the lengths; writes data and batch_sizes."""
+    steps (data's elements) and reads the lengths, each at its own item size; writes data and
+    batch_sizes."""
     source, lengths = tensor(op, 0, "input"), tensor(op, 1, "lengths")
     return _read_cost([(source, out_numel(op)), (lengths, lengths.numel)])
 
@@ -202,21 +263,28 @@ def _lookup_cost(table: TensorMeta, indices: TensorMeta, gathered: int) -> Cost:
 
 @cost("aten._embedding_bag", "aten._embedding_bag_forward_only", "aten.embedding_bag")
 def embedding_bag(op: OpRecord, conv: Conventions) -> Cost:
-    """(weight, indices, offsets, scale_grad_by_freq, mode, ...): gather, then reduce each bag.
+    """(weight, indices, offsets, scale_grad_by_freq, mode, sparse, per_sample_weights, ...):
+    gather, then reduce each bag.
 
     Every index gathers a row of D; the n rows of a bag reduce to one: sum n-1 adds per element,
     mean n-1 adds + 1 divide, max n-1 compares. Per-sample weights add 1 multiply per gathered
-    element. Only the first output (the bags) is the result.
+    element. Reads the indices, the offsets (where each bag starts), the per-sample weights (one
+    per index) and the gathered rows, each at its own item size. Only the first output (the bags)
+    is the result.
     """
-    table, indices = tensor(op, 0, "weight"), tensor(op, 1, "indices")
+    table, indices, offsets = tensor(op, 0, "weight"), tensor(op, 1, "indices"), tensor(op, 2, "offsets")
+    per_sample_weights = tensor(op, 6, "per_sample_weights")
     mode = int(arg(op, 4, "mode", 0) or 0)
     out = op.outputs[0]
     width = table.shape[-1]
     gathered = indices.numel * width
     flops = gathered - out.numel + (out.numel if mode == 1 else 0)
-    if tensor(op, 6, "per_sample_weights") is not None:
+    if per_sample_weights is not None:
         flops += gathered
     result = _lookup_cost(table, indices, gathered)
+    extra = _read_cost([(t, t.numel) for t in (offsets, per_sample_weights) if t is not None])
+    for field in ("input_reads", "compulsory_input", "weight_reads", "compulsory_weights"):
+        setattr(result, field, [*(getattr(result, field) or []), *getattr(extra, field)])
     result.flops, result.outputs_used = max(flops, 0), 1
     return result
 

@@ -7,7 +7,8 @@
 * Losses (per element of the input): mse 3 (subtract, square, add); l1 3 (subtract, abs, add);
   smooth_l1 / huber 5; binary cross entropy with logits 7 (max, neg-abs, exp, log1p, mul, sub,
   add), binary cross entropy 6; nll: 1 add per picked element (the gather is free), + 1 divide
-  for the mean.
+  for the mean; with class weights + 1 multiply per picked element, and the mean's divisor is
+  the sum of the picked weights (+ 1 add per picked element).
 * hardshrink / softshrink: 2 (compare, select; softshrink also subtracts: 3).
 * weight norm: g * v / ||v||: 2 per element of v for the norm (square, add), 1 root per row,
   2 per element to scale (divide, multiply).
@@ -17,7 +18,9 @@
 * FFTs of n points: 5 n log2 n / 2 for a real FFT (the classic radix-2 count, halved), 5 n log2 n
   complex; n is the real signal's length (irfft's output, rfft's input).
 * unique (sort-based): the sort's n x ceil(log2 n) over the n flattened elements, + n - 1
-  comparisons of neighbours to find where the value changes.
+  comparisons of neighbours to find where the value changes; unique along a dim: the same over
+  its m slices, w element compares per slice compare: w x (m ceil(log2 m) + m - 1);
+  unique_consecutive: the neighbour compares only (n - 1, or w x (m - 1) along a dim).
 * multinomial: a running sum of each row of n weights (n - 1 adds, as cumsum), then a binary
   search of it per sample drawn (ceil(log2 n) comparisons, as searchsorted); the random numbers
   are not counted (as rand).
@@ -96,12 +99,29 @@ def elementwise_loss(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.nll_loss_forward", "aten.nll_loss2d_forward", "aten.nll_loss", "aten.nll_loss_nd")
 def nll_loss(op: OpRecord, conv: Conventions) -> Cost:
-    # Reads the picked values (at the input's item size) and the targets (int64: 8 bytes each).
-    x, target = tensor(op, 0, "self"), tensor(op, 1, "target")
+    """(self, target, weight, reduction, ignore_index): loss_i = -w[t_i] x[i, t_i].
+
+    1 FLOP per target (the pick is free), + 1 multiply per target by its class weight when a
+    ``weight`` is given; the mean divides once, by the number of targets, or with weights by their
+    sum (1 add per target). Reads the picked values (at the input's item size), the targets (int64:
+    8 bytes) and the picked class weights (one per target, at the weight's item size; as weights
+    when the weight is a parameter or buffer, e.g. of nn.CrossEntropyLoss).
+    """
+    x, target, weight = tensor(op, 0, "self"), tensor(op, 1, "target"), tensor(op, 2, "weight")
     picked = target.numel if target is not None else 1
-    reduction = int(arg(op, 3, "reduction", 1) or 0)
+    mean = int(arg(op, 3, "reduction", 1) or 0) == 1
     reads = [access(picked, x)] + ([access(target.numel, target)] if target is not None else [])
-    return Cost(flops=picked + (1 if reduction == 1 else 0), input_reads=reads, compulsory_input=reads, outputs_used=1)
+    flops = picked + (1 if mean else 0)
+    result = Cost(input_reads=reads, compulsory_input=reads, outputs_used=1)
+    if weight is not None:
+        flops += picked + (picked if mean else 0)  # w[t_i] x[i, t_i]; the mean's sum of w[t_i]
+        weights = [access(picked, weight)]
+        if weight.is_weight:
+            result.weight_reads = result.compulsory_weights = weights
+        else:
+            result.input_reads = result.compulsory_input = reads + weights
+    result.flops = flops
+    return result
 
 
 @cost("aten.hardshrink")
@@ -158,6 +178,37 @@ def unique(op: OpRecord, conv: Conventions) -> Cost:
     """torch.unique: sort the n flattened elements, then compare each with its neighbour."""
     n = tensor(op, 0, "self").numel
     return Cost(flops=n * _log2(n) + max(n - 1, 0))
+
+
+def _slices(op: OpRecord, dim: int) -> tuple[int, int]:
+    """(m, w): the m slices of ``self`` along ``dim``, of w elements each."""
+    x = tensor(op, 0, "self")
+    m = x.shape[dim] if x.shape else 1
+    return m, (x.numel // m if m else 0)
+
+
+@cost("aten.unique_dim")
+def unique_dim(op: OpRecord, conv: Conventions) -> Cost:
+    """torch.unique(x, dim=d): sort the m slices along d, then compare each with its neighbour.
+
+    A comparison of two slices compares their w elements (lexicographically; all w counted), so
+    the unique formula on m items costs w each: w x (m x ceil(log2 m) + m - 1). The kernel always
+    returns the inverse (m int64) and the counts, whether asked for or not: the shared rules write
+    them.
+    """
+    m, w = _slices(op, int(arg(op, 1, "dim")))
+    return Cost(flops=w * (m * _log2(m) + max(m - 1, 0)))
+
+
+@cost("aten.unique_consecutive", "aten.unique_dim_consecutive")
+def unique_consecutive(op: OpRecord, conv: Conventions) -> Cost:
+    """torch.unique_consecutive: no sort, only the neighbour compares: n - 1 over the n flattened
+    elements, or w x (m - 1) for the m slices of w elements along ``dim``."""
+    dim = arg(op, 1, "dim") if op.op.startswith("aten.unique_dim_consecutive") else arg(op, 3, "dim")
+    if dim is None:
+        return Cost(flops=max(tensor(op, 0, "self").numel - 1, 0))
+    m, w = _slices(op, int(dim))
+    return Cost(flops=w * max(m - 1, 0))
 
 
 @cost("aten.multinomial")
