@@ -14,18 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import analyze_quiet
+from tests.conftest import Fn, analyze_quiet, only_op
 
 MODELS = ("writeup", "compulsory")
-
-
-class Fn(nn.Module):
-    def __init__(self, fn) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
 
 
 def _op(report, prefix: str):
@@ -464,3 +455,19 @@ def test_cross_entropy_class_weight_buffer_is_read_as_weights():
     op = _op(r, "aten.nll_loss")
     for model in MODELS:
         assert (_reads(op, model), _weights(op, model)) == ((8, 48), (4, 16))
+
+
+def test_copy_forms_of_views_copy_what_the_view_covers():
+    # x 4x6 float32 (24 elements). split_copy(x, 2): two 2x6 pieces, 24 read, 24 written (96 B each
+    # way). slice_copy(x, 1, 0, 3): keeps 4x3 = 12 -> reads 12, writes 12 (48 B). expand_copy of a
+    # 1x6 row to 4x6: reads the 6 row elements once, writes 24 (24 B read, 96 B written).
+    x = torch.randn(4, 6)
+    cases = [(lambda t: torch.ops.aten.split_copy(t, 2), "aten.split_copy", 24, 24),
+             (lambda t: torch.ops.aten.slice_copy(t, 1, 0, 3), "aten.slice_copy", 12, 12),
+             (lambda t: torch.ops.aten.expand_copy(t[:1], [4, 6]), "aten.expand_copy", 6, 24)]
+    for fn, name, read, written in cases:
+        op = only_op(analyze_quiet(Fn(fn), x), name)
+        for model in MODELS:
+            m = op.memory[model]
+            assert (m["input"], m["output"], m["input_bytes"], m["output_bytes"]) == (read, written, 4 * read, 4 * written)
+        assert op.activation_elements == written and op.flops == 0

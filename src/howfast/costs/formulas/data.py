@@ -30,8 +30,28 @@ free(
     "aten.is_same_size", "aten._local_scalar_dense", "aten.is_nonzero", "aten.equal",
     "aten._assert_async", "aten._assert_tensor_metadata", "aten.dim", "aten.size", "aten.stride",
     "aten._has_compatible_shallow_copy_type", "aten.set_", "aten.result_type", "aten.item",
-    "aten.mT", "aten.mH", "aten.adjoint", "aten.swapaxes", "aten.swapdims", "aten.split_copy",
+    "aten.mT", "aten.mH", "aten.adjoint", "aten.swapaxes", "aten.swapdims",
 )
+
+
+@cost("aten.split_copy", "aten.split_with_sizes_copy", "aten.unbind_copy", "aten.view_copy", "aten.permute_copy",
+      "aten.transpose_copy", "aten.expand_copy", "aten.slice_copy", "aten.select_copy", "aten.squeeze_copy",
+      "aten.unsqueeze_copy", "aten.t_copy", "aten.alias_copy", "aten.diagonal_copy", "aten.detach_copy",
+      "aten.as_strided_copy", "aten.narrow_copy", "aten.unfold_copy", "aten.values_copy", "aten.indices_copy",
+      "aten.view_as_real_copy", "aten.view_as_complex_copy", "aten._reshape_copy")
+def view_copy(op: OpRecord, conv: Conventions) -> Cost:
+    """The ``*_copy`` form of a view (functionalised graphs, ``split_copy``): the view's elements
+    copied into new storage. Reads min(input elements, output elements) -- a slice or select reads
+    only what it keeps, an expand or overlapping unfold reads each input element once -- and
+    writes every output."""
+    source = tensor(op, 0, "self")
+    if source is None:
+        return Cost()
+    written = sum(t.numel for t in op.outputs)
+    reads = [access(min(source.numel, written), source)]
+    if source.is_weight:
+        return Cost(input_reads=[], weight_reads=reads, compulsory_input=[], compulsory_weights=reads)
+    return Cost(input_reads=reads, compulsory_input=reads)
 
 
 @cost("aten.clone", "aten.contiguous", "aten._to_copy", "aten.to", "aten.copy",
