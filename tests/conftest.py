@@ -39,3 +39,28 @@ def only_op(report, prefix: str):
     found = [o for o in report.ops if o.op.startswith(prefix)]
     assert len(found) == 1, [o.op for o in report.ops]
     return found[0]
+
+
+# index_put_ cases shared by the formula reviews: 3 int64 row indices (one repeated) into a 4x5 target
+ROWS = torch.tensor([0, 2, 2])
+
+
+def set_rows(x, v):
+    """``y[ROWS] = v`` on a copy of ``x``."""
+    y = x.clone()
+    y[ROWS] = v
+    return y
+
+
+def set_zero(x):
+    """``y[ROWS] = 0.`` on a copy of ``x`` (a 0-d value)."""
+    y = x.clone()
+    y[ROWS] = 0.0
+    return y
+
+
+def set_mask(x, m):
+    """``y[m] = 1.`` on a copy of ``x`` (a boolean mask)."""
+    y = x.clone()
+    y[m] = 1.0
+    return y

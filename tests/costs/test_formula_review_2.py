@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import Fn, analyze_quiet, only_op
+from tests.conftest import ROWS, Fn, analyze_quiet, only_op, set_mask, set_rows, set_zero
 
 
 def _traffic(op, model: str) -> tuple[int, int, int]:
@@ -214,23 +214,6 @@ def test_scatter_add_with_repeated_indices():
 
 
 def test_index_put_writes_the_selected_elements():
-    rows = torch.tensor([0, 2, 2])
-
-    def set_rows(x, v):
-        y = x.clone()
-        y[rows] = v
-        return y
-
-    def set_zero(x):
-        y = x.clone()
-        y[rows] = 0.0
-        return y
-
-    def set_mask(x, m):
-        y = x.clone()
-        y[m] = 1.0
-        return y
-
     # y[rows] = v, 3 rows of 5 in a 4x5 target: 15 set; reads 3 indices + 15 values = 18; writes 15.
     op = only_op(analyze_quiet(Fn(set_rows), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
     assert (op.flops, _traffic(op, "writeup"), _traffic(op, "compulsory")) == (0, (18, 0, 15), (18, 0, 15))
@@ -238,7 +221,7 @@ def test_index_put_writes_the_selected_elements():
     op = only_op(analyze_quiet(Fn(set_zero), torch.zeros(4, 5)), "aten.index_put_")
     assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (4, 0, 15)
     # index_put_ with accumulate=True: + the 15 targets updated, 1 add each: reads 3 + 15 + 15 = 33.
-    acc = Fn(lambda x, v: x.clone().index_put_((rows,), v, accumulate=True))
+    acc = Fn(lambda x, v: x.clone().index_put_((ROWS,), v, accumulate=True))
     op = only_op(analyze_quiet(acc, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
     assert (op.flops, _traffic(op, "writeup")) == (15, (33, 0, 15))
     # y[mask] = 1. with a 4x5 bool mask: every position the mask covers may be set (20); reads the

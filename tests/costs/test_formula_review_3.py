@@ -14,16 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import Fn, analyze_quiet, only_op
+from tests.conftest import ROWS, Fn, analyze_quiet, only_op, set_mask, set_rows, set_zero
 
 MODELS = ("writeup", "compulsory")
-
-
-def _op(report, prefix: str):
-    """The single op of ``report`` whose name starts with ``prefix``."""
-    found = [o for o in report.ops if o.op.startswith(prefix)]
-    assert len(found) == 1, [o.op for o in report.ops]
-    return found[0]
 
 
 def _reads(op, model: str) -> tuple[int, int]:
@@ -40,7 +33,6 @@ def _weights(op, model: str) -> tuple[int, int]:
 
 
 IDX = torch.tensor([[0, 1, 2], [2, 0, 1]])  # 2x3 int64, no position repeated within a row
-ROWS = torch.tensor([0, 2, 2])  # 3 int64 row indices into a 4x5 target
 
 
 # --- 1. in-place scatters: every operand at its own item size, in both models ---------------------
@@ -52,20 +44,20 @@ def test_scatter_prices_indices_and_source_at_their_own_size_in_both_models():
     # bytes in BOTH models (the compulsory model used to price all 12 at the target's 4: 48).
     # Writes the 6 elements set: 6 x 4 = 24 bytes.
     src = torch.randn(2, 4)
-    op = _op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, IDX, src)), torch.zeros(2, 5)), "aten.scatter_")
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, IDX, src)), torch.zeros(2, 5)), "aten.scatter_")
     for model in MODELS:
         assert _reads(op, model) == (12, 72)
         assert _writes(op, model) == (6, 24)
     # scatter_add_ of the same: + the 6 targets it adds into, 6 x 4 = 24: 18 elements, 96 bytes;
     # 6 FLOPs.
-    op = _op(analyze_quiet(Fn(lambda x: x.clone().scatter_add_(1, IDX, src)), torch.zeros(2, 5)), "aten.scatter_add_")
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_add_(1, IDX, src)), torch.zeros(2, 5)), "aten.scatter_add_")
     assert op.flops == 6
     for model in MODELS:
         assert _reads(op, model) == (18, 96)
         assert _writes(op, model) == (6, 24)
     # scatter_(1, idx, 2.0, reduce='multiply'): the 6 indices (48) + the 6 targets multiplied (24):
     # 72 bytes; 6 FLOPs.
-    op = _op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, IDX, 2.0, reduce="multiply")), torch.zeros(2, 5)), "aten.scatter_")
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, IDX, 2.0, reduce="multiply")), torch.zeros(2, 5)), "aten.scatter_")
     assert op.flops == 6
     for model in MODELS:
         assert _reads(op, model) == (12, 72)
@@ -78,47 +70,32 @@ def test_half_precision_scatter_add_with_repeated_indices():
     # (20 elements); writes 4 x 2 = 8.
     idx = torch.tensor([0, 1, 1, 2, 3, 3, 3, 0])
     r = analyze_quiet(Fn(lambda s: torch.zeros(4, dtype=torch.float16).scatter_add_(0, idx, s)), torch.ones(8, dtype=torch.float16))
-    op = _op(r, "aten.scatter_add_")
+    op = only_op(r, "aten.scatter_add_")
     assert op.flops == 8
     assert (_reads(op, "writeup"), _writes(op, "writeup")) == ((24, 96), (8, 16))
     assert (_reads(op, "compulsory"), _writes(op, "compulsory")) == ((20, 88), (4, 8))
 
 
 def test_index_put_prices_indices_values_and_masks_in_both_models():
-    def set_rows(x, v):
-        y = x.clone()
-        y[ROWS] = v
-        return y
-
-    def set_zero(x):
-        y = x.clone()
-        y[ROWS] = 0.0
-        return y
-
-    def set_mask(x, m):
-        y = x.clone()
-        y[m] = 1.0
-        return y
-
     # y[rows] = v (3x5 float32) in a 4x5 float32 target: 15 set. Reads 3 int64 indices (24 bytes)
     # + 15 values (60): 18 elements, 84 bytes (the compulsory model said 18 x 4 = 72); writes 60.
-    op = _op(analyze_quiet(Fn(set_rows), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
+    op = only_op(analyze_quiet(Fn(set_rows), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((18, 84), (15, 60))
     # y[rows] = 0.: a 0-d float32 value read once: 24 + 4 = 28 bytes (4 elements).
-    op = _op(analyze_quiet(Fn(set_zero), torch.zeros(4, 5)), "aten.index_put_")
+    op = only_op(analyze_quiet(Fn(set_zero), torch.zeros(4, 5)), "aten.index_put_")
     for model in MODELS:
         assert _reads(op, model) == (4, 28)
     # index_put_ with accumulate=True: + the 15 targets added into: 24 + 60 + 60 = 144 bytes (33
     # elements); 15 FLOPs.
     acc = Fn(lambda x, v: x.clone().index_put_((ROWS,), v, accumulate=True))
-    op = _op(analyze_quiet(acc, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
+    op = only_op(analyze_quiet(acc, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
     assert op.flops == 15
     for model in MODELS:
         assert _reads(op, model) == (33, 144)
     # y[bool 4x5] = 1.: the 20 mask bytes + the 0-d value's 4 = 24 bytes (21 elements), both models
     # (the compulsory model said 21 x 4 = 84); writes every position the mask covers, 20 x 4 = 80.
-    op = _op(analyze_quiet(Fn(set_mask), (torch.zeros(4, 5), torch.rand(4, 5) > 0.5)), "aten.index_put_")
+    op = only_op(analyze_quiet(Fn(set_mask), (torch.zeros(4, 5), torch.rand(4, 5) > 0.5)), "aten.index_put_")
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((21, 24), (20, 80))
 
@@ -126,28 +103,28 @@ def test_index_put_prices_indices_values_and_masks_in_both_models():
 def test_index_add_copy_fill_and_masked_scatter_in_both_models():
     # index_add_(0, rows, source 3x5) into 4x5: 15 updated. Reads 3 x 8 = 24 + 15 x 4 = 60 source
     # + 15 x 4 = 60 targets = 144 bytes (33 elements); writes 60; 15 FLOPs.
-    op = _op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, ROWS, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
+    op = only_op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, ROWS, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
     assert op.flops == 15
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((33, 144), (15, 60))
     # The same with int32 indices: 3 x 4 = 12 + 60 + 60 = 132 bytes.
     rows32 = ROWS.to(torch.int32)
-    op = _op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, rows32, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
+    op = only_op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, rows32, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
     for model in MODELS:
         assert _reads(op, model) == (33, 132)
     # index_copy_(0, [0, 3, 1], source 3x5): 24 + 60 = 84 bytes (18 elements); writes 60.
     copy = Fn(lambda x, s: x.clone().index_copy_(0, torch.tensor([0, 3, 1]), s))
-    op = _op(analyze_quiet(copy, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_copy_")
+    op = only_op(analyze_quiet(copy, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_copy_")
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((18, 84), (15, 60))
     # index_fill_(0, rows, 1.0): a Python scalar, only the 3 indices read: 24 bytes; writes 60.
-    op = _op(analyze_quiet(Fn(lambda x: x.clone().index_fill_(0, ROWS, 1.0)), torch.zeros(4, 5)), "aten.index_fill_")
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_fill_(0, ROWS, 1.0)), torch.zeros(4, 5)), "aten.index_fill_")
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((3, 24), (15, 60))
     # masked_scatter_(bool 4x5, source 4x5): 20 x 1 + 20 x 4 = 100 bytes (40 elements), both models
     # (the compulsory model said 40 x 4 = 160); writes 80.
     masked = Fn(lambda x, m, s: x.clone().masked_scatter_(m, s))
-    op = _op(analyze_quiet(masked, (torch.zeros(4, 5), torch.rand(4, 5) > 0.5, torch.randn(4, 5))), "aten.masked_scatter_")
+    op = only_op(analyze_quiet(masked, (torch.zeros(4, 5), torch.rand(4, 5) > 0.5, torch.randn(4, 5))), "aten.masked_scatter_")
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((40, 100), (20, 80))
 
@@ -164,7 +141,7 @@ def test_scatter_into_a_buffer_prices_weight_reads_at_the_buffer_size():
         def forward(self, idx):
             return self.counts.index_add_(0, idx, torch.ones(4))
 
-    op = _op(analyze_quiet(Counter(), torch.tensor([1, 3, 5, 7])), "aten.index_add_")
+    op = only_op(analyze_quiet(Counter(), torch.tensor([1, 3, 5, 7])), "aten.index_add_")
     assert op.flops == 4
     for model in MODELS:
         assert (_reads(op, model), _weights(op, model), _writes(op, model)) == ((8, 48), (4, 16), (4, 16))
@@ -175,7 +152,7 @@ def test_pack_padded_sequence_prices_lengths_at_eight_bytes_in_both_models():
     # 2 lengths (16 bytes): 26 elements, 112 bytes in both models (the compulsory model said
     # 26 x 4 = 104). Writes data 24 x 4 = 96 + batch_sizes 5 x 8 = 40 = 136 bytes.
     r = analyze_quiet(Fn(lambda x: nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3])).data), torch.randn(5, 2, 3))
-    op = _op(r, "aten._pack_padded_sequence")
+    op = only_op(r, "aten._pack_padded_sequence")
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((26, 112), (29, 136))
 
@@ -191,12 +168,12 @@ def test_scatter_reduce_include_self():
     src = torch.randn(2, 4)
     for reduce in ("sum", "prod", "amax", "amin"):
         r = analyze_quiet(Fn(lambda x: x.clone().scatter_reduce_(1, IDX, src, reduce)), torch.randn(2, 5))
-        op = _op(r, "aten.scatter_reduce_")
+        op = only_op(r, "aten.scatter_reduce_")
         assert op.flops == 6, reduce
         for model in MODELS:
             assert (_reads(op, model), _writes(op, model)) == ((18, 96), (6, 24))
     # mean: the 6 adds + 1 divide per target element set, min(6, 10) = 6: 12 FLOPs.
-    op = _op(analyze_quiet(Fn(lambda x: x.clone().scatter_reduce_(1, IDX, src, "mean")), torch.randn(2, 5)), "aten.scatter_reduce_")
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_reduce_(1, IDX, src, "mean")), torch.randn(2, 5)), "aten.scatter_reduce_")
     assert op.flops == 12
 
 
@@ -208,7 +185,7 @@ def test_scatter_reduce_without_self():
     src = torch.randn(2, 4)
     for reduce, flops in (("amax", 6), ("sum", 6), ("mean", 12)):
         fn = Fn(lambda x: x.clone().scatter_reduce_(1, IDX, src, reduce, include_self=False))
-        op = _op(analyze_quiet(fn, torch.randn(2, 5)), "aten.scatter_reduce_")
+        op = only_op(analyze_quiet(fn, torch.randn(2, 5)), "aten.scatter_reduce_")
         assert op.flops == flops, reduce
         for model in MODELS:
             assert (_reads(op, model), _writes(op, model)) == ((12, 72), (6, 24))
@@ -220,11 +197,11 @@ def test_scatter_reduce_with_repeated_indices():
     # target elements once: reads 64 + 32 + 16 = 112 bytes (20 elements), writes 16.
     # 'mean': 8 adds + min(8, 4) = 4 divides = 12 FLOPs.
     idx = torch.tensor([0, 1, 1, 2, 3, 3, 3, 0])
-    op = _op(analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_reduce_(0, idx, s, "amax")), torch.ones(8)), "aten.scatter_reduce_")
+    op = only_op(analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_reduce_(0, idx, s, "amax")), torch.ones(8)), "aten.scatter_reduce_")
     assert op.flops == 8
     assert (_reads(op, "writeup"), _writes(op, "writeup")) == ((24, 128), (8, 32))
     assert (_reads(op, "compulsory"), _writes(op, "compulsory")) == ((20, 112), (4, 16))
-    op = _op(analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_reduce_(0, idx, s, "mean")), torch.ones(8)), "aten.scatter_reduce_")
+    op = only_op(analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_reduce_(0, idx, s, "mean")), torch.ones(8)), "aten.scatter_reduce_")
     assert op.flops == 12
 
 
@@ -236,7 +213,7 @@ def test_out_of_place_scatter_reduce_copies_then_scatters():
     src = torch.randn(2, 4)
     for include_self in (True, False):
         fn = Fn(lambda x: torch.scatter_reduce(x, 1, IDX, src, "sum", include_self=include_self))
-        op = _op(analyze_quiet(fn, torch.randn(2, 5)), "aten.scatter_reduce.two")
+        op = only_op(analyze_quiet(fn, torch.randn(2, 5)), "aten.scatter_reduce.two")
         assert op.flops == 6
         for model in MODELS:
             assert (_reads(op, model), _writes(op, model)) == ((22, 112), (10, 40))
@@ -257,22 +234,22 @@ def test_index_reduce():
     # elements); writes 15 x 4 = 60. Both models (min(15, 20) = 15).
     source = torch.randn(3, 5)
     for reduce in ("prod", "amax", "amin"):
-        op = _op(analyze_quiet(Fn(lambda x: x.clone().index_reduce_(0, ROWS, source, reduce)), torch.randn(4, 5)), "aten.index_reduce_")
+        op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_reduce_(0, ROWS, source, reduce)), torch.randn(4, 5)), "aten.index_reduce_")
         assert op.flops == 15, reduce
         for model in MODELS:
             assert (_reads(op, model), _writes(op, model)) == ((33, 144), (15, 60))
     # mean: 15 + 15 divides = 30.
-    op = _op(analyze_quiet(Fn(lambda x: x.clone().index_reduce_(0, ROWS, source, "mean")), torch.randn(4, 5)), "aten.index_reduce_")
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_reduce_(0, ROWS, source, "mean")), torch.randn(4, 5)), "aten.index_reduce_")
     assert op.flops == 30
     # include_self=False: the targets are not read: 24 + 60 = 84 bytes (18 elements); 15 FLOPs.
     fn = Fn(lambda x: x.clone().index_reduce_(0, ROWS, source, "amax", include_self=False))
-    op = _op(analyze_quiet(fn, torch.randn(4, 5)), "aten.index_reduce_")
+    op = only_op(analyze_quiet(fn, torch.randn(4, 5)), "aten.index_reduce_")
     assert op.flops == 15
     for model in MODELS:
         assert _reads(op, model) == (18, 84)
     # Out of place, torch.index_reduce(x, 0, rows, source, 'amin'): reads x whole 20 x 4 = 80 + 24
     # + 60 = 164 bytes (38 elements); writes the 4x5 output, 80 bytes; 15 FLOPs.
-    op = _op(analyze_quiet(Fn(lambda x: torch.index_reduce(x, 0, ROWS, source, "amin")), torch.randn(4, 5)), "aten.index_reduce")
+    op = only_op(analyze_quiet(Fn(lambda x: torch.index_reduce(x, 0, ROWS, source, "amin")), torch.randn(4, 5)), "aten.index_reduce")
     assert op.flops == 15
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((38, 164), (20, 80))
@@ -284,7 +261,7 @@ def test_out_of_place_scatters_cost_what_their_in_place_forms_cost():
     # src: 24 elements); writes the 2x5 output, 40. torch.scatter: the same reads, 0 FLOPs.
     src = torch.randn(2, 4)
     for fn, name, flops in ((torch.scatter_add, "aten.scatter_add", 6), (torch.scatter, "aten.scatter.src", 0)):
-        op = _op(analyze_quiet(Fn(lambda x: fn(x, 1, IDX, src)), torch.randn(2, 5)), name)
+        op = only_op(analyze_quiet(Fn(lambda x: fn(x, 1, IDX, src)), torch.randn(2, 5)), name)
         assert op.flops == flops
         for model in MODELS:
             assert (_reads(op, model), _writes(op, model)) == ((22, 112), (10, 40))
@@ -295,13 +272,13 @@ def test_out_of_place_scatters_cost_what_their_in_place_forms_cost():
     index_add = Fn(lambda x: torch.index_add(x, 0, ROWS, ones))
     index_put = Fn(lambda x: torch.index_put(x, (ROWS,), ones, accumulate=True))
     for fn, name in ((index_add, "aten.index_add"), (index_put, "aten.index_put")):
-        op = _op(analyze_quiet(fn, torch.randn(4, 5)), name)
+        op = only_op(analyze_quiet(fn, torch.randn(4, 5)), name)
         assert op.flops == 15
         for model in MODELS:
             assert (_reads(op, model), _writes(op, model)) == ((38, 164), (20, 80))
     # torch.index_fill(x, 0, rows, 1.0) (uncounted before): reads x 80 + the indices 24 = 104 bytes
     # (23 elements), writes 80, 0 FLOPs.
-    op = _op(analyze_quiet(Fn(lambda x: torch.index_fill(x, 0, ROWS, 1.0)), torch.randn(4, 5)), "aten.index_fill")
+    op = only_op(analyze_quiet(Fn(lambda x: torch.index_fill(x, 0, ROWS, 1.0)), torch.randn(4, 5)), "aten.index_fill")
     assert op.flops == 0
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((23, 104), (20, 80))
@@ -318,13 +295,13 @@ def test_unique_dim_sorts_slices():
     # 2 elements: 2 x 11 = 22 FLOPs. Reads 8 (64 bytes). The kernel returns the inverse and the
     # counts whatever is asked: writes 2 distinct rows x 2 = 4 + inverse 4 + counts 2 = 10 (80 bytes).
     for kwargs in ({}, {"return_inverse": True, "return_counts": True}):
-        op = _op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=0, **kwargs)), ROWS_4x2), "aten.unique_dim")
+        op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=0, **kwargs)), ROWS_4x2), "aten.unique_dim")
         assert op.flops == 22
         for model in MODELS:
             assert (_reads(op, model), _writes(op, model)) == ((8, 64), (10, 80))
     # dim=1: m = 2 columns of w = 4: 4 x (2 x 1 + 1) = 12 FLOPs; both columns distinct: writes
     # 4x2 = 8 + 2 + 2 = 12 (96 bytes).
-    op = _op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), ROWS_4x2), "aten.unique_dim")
+    op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), ROWS_4x2), "aten.unique_dim")
     assert op.flops == 12
     assert _writes(op, "compulsory") == (12, 96)
 
@@ -334,7 +311,7 @@ def test_unique_dim_of_floats_writes_values_and_int64_counts():
     # (2,5,3), (1,0,3), (2,5,3): 2 distinct. Reads 12 x 4 = 48 bytes; writes the 3x2 float32 values
     # 24 bytes + 4 int64 inverse 32 + 2 int64 counts 16 = 12 elements, 72 bytes.
     x = torch.tensor([[1.0, 2.0, 1.0, 2.0], [0.0, 5.0, 0.0, 5.0], [3.0, 3.0, 3.0, 3.0]])
-    op = _op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), x), "aten.unique_dim")
+    op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), x), "aten.unique_dim")
     assert op.flops == 33
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((12, 48), (12, 72))
@@ -344,22 +321,22 @@ def test_unique_consecutive_compares_neighbours_only():
     # torch.unique_consecutive of 8 int64 elements [1, 1, 2, 2, 3, 1, 1, 2]: no sort, 7 neighbour
     # compares. Runs 1, 2, 3, 1, 2: writes 5 (40 bytes); with inverse (8) and counts (5): 18 (144).
     seq = torch.tensor([1, 1, 2, 2, 3, 1, 1, 2])
-    op = _op(analyze_quiet(Fn(torch.unique_consecutive), seq), "aten.unique_consecutive")
+    op = only_op(analyze_quiet(Fn(torch.unique_consecutive), seq), "aten.unique_consecutive")
     assert op.flops == 7
     for model in MODELS:
         assert (_reads(op, model), _writes(op, model)) == ((8, 64), (5, 40))
     full = Fn(lambda t: torch.unique_consecutive(t, return_inverse=True, return_counts=True))
-    op = _op(analyze_quiet(full, seq), "aten.unique_consecutive")
+    op = only_op(analyze_quiet(full, seq), "aten.unique_consecutive")
     assert (op.flops, _writes(op, "writeup")) == (7, (18, 144))
     # dim=0 on the 4x2 rows (still aten.unique_consecutive, dim as an argument): 3 neighbour
     # compares of 2 elements = 6 FLOPs; runs [1,3], [2,2], [1,3]: values 3x2 = 6 + inverse 4 +
     # counts 3 = 13 written (104 bytes; along a dim the kernel returns all three).
-    op = _op(analyze_quiet(Fn(lambda t: torch.unique_consecutive(t, dim=0)), ROWS_4x2), "aten.unique_consecutive")
+    op = only_op(analyze_quiet(Fn(lambda t: torch.unique_consecutive(t, dim=0)), ROWS_4x2), "aten.unique_consecutive")
     assert op.flops == 6
     assert _writes(op, "compulsory") == (13, 104)
     # aten.unique_dim_consecutive (a separate aten op, not what torch.unique_consecutive calls):
     # the same 6 FLOPs and 13 written.
-    op = _op(analyze_quiet(Fn(lambda t: torch.ops.aten.unique_dim_consecutive(t, 0)), ROWS_4x2), "aten.unique_dim_consecutive")
+    op = only_op(analyze_quiet(Fn(lambda t: torch.ops.aten.unique_dim_consecutive(t, 0)), ROWS_4x2), "aten.unique_dim_consecutive")
     assert (op.flops, _writes(op, "compulsory")) == (6, (13, 104))
 
 
@@ -373,7 +350,7 @@ def test_embedding_bag_reads_offsets_and_per_sample_weights():
     # 10 x 16 - 2 x 16 = 128 (4 adds per element of each bag of 5). Both models.
     bag = nn.EmbeddingBag(100, 16, mode="sum")
     idx = torch.randint(0, 100, (2, 5))
-    op = _op(analyze_quiet(bag, idx), "aten._embedding_bag")
+    op = only_op(analyze_quiet(bag, idx), "aten._embedding_bag")
     assert op.flops == 128
     for model in MODELS:
         assert (_reads(op, model), _weights(op, model), _writes(op, model)) == ((12, 96), (160, 640), (32, 128))
@@ -387,7 +364,7 @@ def test_embedding_bag_reads_offsets_and_per_sample_weights():
         def forward(self, i, p):
             return self.bag(i, per_sample_weights=p)
 
-    op = _op(analyze_quiet(Weighted(), (idx, torch.rand(2, 5))), "aten._embedding_bag")
+    op = only_op(analyze_quiet(Weighted(), (idx, torch.rand(2, 5))), "aten._embedding_bag")
     assert op.flops == 288
     for model in MODELS:
         assert (_reads(op, model), _weights(op, model)) == ((22, 136), (160, 640))
@@ -399,14 +376,14 @@ def test_embedding_bag_with_explicit_offsets():
     # weights 160; writes 3 x 16 = 48.
     idx = torch.randint(0, 100, (10,))
     for mode, flops in (("sum", 112), ("mean", 160)):
-        op = _op(analyze_quiet(nn.EmbeddingBag(100, 16, mode=mode), (idx, torch.tensor([0, 3, 7]))), "aten._embedding_bag")
+        op = only_op(analyze_quiet(nn.EmbeddingBag(100, 16, mode=mode), (idx, torch.tensor([0, 3, 7]))), "aten._embedding_bag")
         assert op.flops == flops
         for model in MODELS:
             assert (_reads(op, model), _weights(op, model), op.memory[model]["output"]) == ((13, 104), (160, 640), 48)
     # include_last_offset=True with offsets [0, 3, 7, 10]: the same 3 bags, 4 offsets read:
     # 80 + 32 = 112 bytes (14 elements).
     last = nn.EmbeddingBag(100, 16, mode="sum", include_last_offset=True)
-    op = _op(analyze_quiet(last, (idx, torch.tensor([0, 3, 7, 10]))), "aten._embedding_bag")
+    op = only_op(analyze_quiet(last, (idx, torch.tensor([0, 3, 7, 10]))), "aten._embedding_bag")
     assert op.flops == 112
     for model in MODELS:
         assert _reads(op, model) == (14, 112)
@@ -423,7 +400,7 @@ def test_nll_loss_with_class_weights():
     # 12 elements, 64 bytes, both models; writes the loss, 4 bytes.
     x, t, w = torch.randn(4, 5), torch.randint(0, 5, (4,)), torch.rand(5)
     for reduction, flops in (("mean", 13), ("sum", 8), ("none", 8)):
-        op = _op(analyze_quiet(Fn(lambda a, b, c: F.nll_loss(a, b, weight=c, reduction=reduction)), (x, t, w)), "aten.nll_loss")
+        op = only_op(analyze_quiet(Fn(lambda a, b, c: F.nll_loss(a, b, weight=c, reduction=reduction)), (x, t, w)), "aten.nll_loss")
         assert op.flops == flops, reduction
         for model in MODELS:
             assert _reads(op, model) == (12, 64)
@@ -431,7 +408,7 @@ def test_nll_loss_with_class_weights():
     # 8, writing 4 (16 bytes).
     assert _writes(op, "compulsory") == (4, 16)
     # Without a weight: 5 FLOPs, 8 elements, 48 bytes (unchanged).
-    op = _op(analyze_quiet(Fn(F.nll_loss), (x, t)), "aten.nll_loss")
+    op = only_op(analyze_quiet(Fn(F.nll_loss), (x, t)), "aten.nll_loss")
     assert (op.flops, _reads(op, "compulsory")) == (5, (8, 48))
 
 
@@ -439,7 +416,7 @@ def test_nll_loss_2d_with_class_weights():
     # 2x5x3x3 float32 with 2x3x3 = 18 int64 targets, weight of 5: 'mean' 18 + 18 + 18 + 1 = 55.
     # Reads 18 x 4 + 18 x 8 + 18 x 4 = 288 bytes (54 elements).
     r = analyze_quiet(Fn(lambda a, b: F.nll_loss(a, b, weight=torch.rand(5))), (torch.randn(2, 5, 3, 3), torch.randint(0, 5, (2, 3, 3))))
-    op = _op(r, "aten.nll_loss2d")
+    op = only_op(r, "aten.nll_loss2d")
     assert op.flops == 55
     for model in MODELS:
         assert _reads(op, model) == (54, 288)
@@ -452,7 +429,7 @@ def test_cross_entropy_class_weight_buffer_is_read_as_weights():
     loss = nn.CrossEntropyLoss(weight=torch.rand(5))
     r = analyze_quiet(loss, (torch.randn(4, 5), torch.randint(0, 5, (4,))))
     assert r.totals.flops == 73
-    op = _op(r, "aten.nll_loss")
+    op = only_op(r, "aten.nll_loss")
     for model in MODELS:
         assert (_reads(op, model), _weights(op, model)) == ((8, 48), (4, 16))
 
