@@ -250,20 +250,3 @@ def test_index_add_copy_fill_and_masked_scatter():
     op = only_op(analyze_quiet(masked, (torch.zeros(4, 5), torch.rand(4, 5) > 0.5, torch.randn(4, 5))), "aten.masked_scatter_")
     assert _traffic(op, "writeup") == (40, 0, 20)
     assert op.memory["writeup"]["input_bytes"] == 100
-
-
-def test_scatter_into_a_buffer_reads_only_the_updated_elements():
-    # A 10-element buffer updated with index_add_(0, idx of 4, ones of 4): reads the 4 indices + 4
-    # source elements (activation input: 8) and the 4 buffer elements it updates (weights: 4, not
-    # the whole buffer's 10); 4 adds; writes 4.
-    class Counter(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.register_buffer("counts", torch.zeros(10))
-
-        def forward(self, idx):
-            return self.counts.index_add_(0, idx, torch.ones(4))
-
-    op = only_op(analyze_quiet(Counter(), torch.tensor([1, 3, 5, 7])), "aten.index_add_")
-    assert op.flops == 4
-    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (8, 4, 4)
