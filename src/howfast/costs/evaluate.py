@@ -157,7 +157,7 @@ def _writeup_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Tra
         input=input_elems,
         weights=weight_elems,
         output=output_elems,
-        input_bytes=cost.input_bytes if cost.input_bytes is not None else input_bytes,
+        input_bytes=input_bytes,
         weights_bytes=weight_bytes,
         output_bytes=output_bytes,
     )

@@ -61,8 +61,7 @@ class Cost:
       read its destination; ``empty`` writes nothing).
     * Each of these six is a ``Count``: an int, or a sequence of ``Access(elements, itemsize)``, one
       per operand, where the operands differ in dtype (a gather's int64 indices and float32 rows,
-      attention's bool mask). ``input_bytes`` is the older form of the same for the write-up's
-      activation reads: the bytes of ``input_reads``, given separately.
+      attention's bool mask).
     * ``outputs_used``: only the first n outputs are the op's result (an eval batch norm's saved
       statistics are empty on CPU and full-size on meta; a CPU log-sigmoid's buffer).
     """
@@ -72,7 +71,6 @@ class Cost:
     input_reads: Count | None = None
     weight_reads: Count | None = None
     output_writes: Count | None = None
-    input_bytes: int | None = None
     compulsory_input: Count | None = None
     compulsory_weights: Count | None = None
     compulsory_output: Count | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from howfast.capture.records import OpRecord
 from howfast.conventions import ELEMENTWISE_FLOPS, Conventions
 from howfast.costs.formulas._util import activation_inputs, out_numel
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, access, cost
 
 BINARY = (
     "aten.add", "aten.sub", "aten.rsub", "aten.mul", "aten.div", "aten.true_divide", "aten.pow",
@@ -41,12 +41,9 @@ def elementwise_reads(op: OpRecord) -> int:
 
 def elementwise_cost(op: OpRecord, flops_per_element: int) -> Cost:
     n = out_numel(op)
-    reads = [(n if t.numel > 1 else 1, t.itemsize) for t in activation_inputs(op)]
-    return Cost(
-        flops=flops_per_element * n,
-        input_reads=sum(r for r, _ in reads),
-        input_bytes=sum(r * size for r, size in reads),  # a bool mask and a float operand differ in size
-    )
+    # each operand at its own item size: a bool mask and a float operand differ
+    reads = [access(n if t.numel > 1 else 1, t) for t in activation_inputs(op)]
+    return Cost(flops=flops_per_element * n, input_reads=reads)
 
 
 @cost(*BINARY)

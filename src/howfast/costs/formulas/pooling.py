@@ -20,7 +20,7 @@ from __future__ import annotations
 from howfast.capture.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, access, cost
 
 
 def _kernel(op: OpRecord, spatial: int) -> int:
@@ -59,7 +59,7 @@ def fractional_max_pool(op: OpRecord, conv: Conventions) -> Cost:
 def max_unpool(op: OpRecord, conv: Conventions) -> Cost:
     """(self, indices, output_size...): values scattered into a zero-filled output. No FLOPs; the
     values and the int64 indices are read once (each at its own item size), the output written."""
-    return Cost(input_bytes=sum(t.nbytes for t in op.inputs if not t.is_weight))
+    return Cost(input_reads=[access(t.numel, t) for t in op.inputs if not t.is_weight])
 
 
 @cost("aten.avg_pool1d", "aten.avg_pool2d", "aten.avg_pool3d")
