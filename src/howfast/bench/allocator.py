@@ -42,12 +42,11 @@ def retain_freed_memory() -> str:
         _state["retain"] = f"system (freed memory is kept only by glibc's malloc; this C library is {libc_name or 'not glibc'})"
         return _state["retain"]
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    threshold = MMAP_THRESHOLD
-    if not libc.mallopt(M_MMAP_THRESHOLD, threshold):
-        threshold = FALLBACK_MMAP_THRESHOLD
-        libc.mallopt(M_MMAP_THRESHOLD, threshold)
-    libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    _state["retain"] = f"retain (glibc: freed blocks up to {threshold >> 20} MiB reused, heap not trimmed)"
+    threshold = next((t for t in (MMAP_THRESHOLD, FALLBACK_MMAP_THRESHOLD) if libc.mallopt(M_MMAP_THRESHOLD, t)), None)
+    if threshold is None or not libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD):
+        _state["retain"] = "system (glibc's mallopt refused the thresholds; malloc left as it was)"
+    else:
+        _state["retain"] = f"retain (glibc: freed blocks up to {threshold >> 20} MiB reused, heap not trimmed)"
     return _state["retain"]
 
 
