@@ -284,6 +284,7 @@ def representatives(quick: bool = False) -> list[tuple[str, Callable[[], nn.Modu
     reps: list[tuple[str, Callable[[], nn.Module], list[tuple[int, ...]]]] = [
         # dense convolutions (ResNet, VGG)
         ("conv 3x3 64->64 @56x56", lambda: conv(64, 64, 3, padding=1, bias=False), [(1, 64, 56, 56)]),
+        ("conv 3x3 128->128 @112x112", lambda: conv(128, 128, 3, padding=1), [(1, 128, 112, 112)]),
         ("conv 3x3 256->256 @14x14", lambda: conv(256, 256, 3, padding=1, bias=False), [(1, 256, 14, 14)]),
         ("conv 7x7/2 3->64 @224x224", lambda: conv(3, 64, 7, stride=2, padding=3, bias=False), [(1, 3, 224, 224)]),
         ("conv 3x3 512->512 @7x7", lambda: conv(512, 512, 3, padding=1, bias=False), [(1, 512, 7, 7)]),
