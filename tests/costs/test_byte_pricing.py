@@ -65,6 +65,19 @@ def test_multi_head_attention_bool_masks_are_read_at_one_byte():
     assert reads(op, "compulsory") == (40 + 25 + 5, 160 + 25 + 5)
 
 
+def test_each_mha_mask_costs_one_add_per_score():
+    # The same call with no mask, attn_mask only, and both masks: PyTorch merges key_padding_mask
+    # into attn_mask (one add per score of the B x H x L x S = 50 merged mask) and adds the result
+    # to the scores (one more per score): 0, 50 and 100 FLOPs above the unmasked call.
+    x = torch.randn(5, 1, 8)
+    attn_mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
+    key_padding = torch.tensor([[False, False, False, False, True]])
+    module = _mha_functional(nn.MultiheadAttention(8, 2))
+    flops = [only_op(analyze_quiet(module, (x, a, k)), "multi_head_attention_forward").flops
+             for a, k in ((None, None), (attn_mask, None), (attn_mask, key_padding))]
+    assert (flops[1] - flops[0], flops[2] - flops[0]) == (50, 100)
+
+
 def test_multihead_attention_module_converts_bool_masks_to_float_first():
     # nn.MultiheadAttention turns bool masks into float ones (zeros_like + masked_fill_, counted as
     # ops of their own, reading the bool mask at 1 byte) before it calls

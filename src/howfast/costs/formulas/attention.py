@@ -31,7 +31,8 @@ def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta
     """Cost of softmax(q k^T * scale + mask) v for the given shapes.
 
     ``mask``: none, one, or several masks applied together (``multi_head_attention_forward``'s
-    ``attn_mask`` and ``key_padding_mask``); each is read once per score, at its own item size.
+    ``attn_mask`` and ``key_padding_mask``); each is read once per score, at its own item size, and
+    costs one add per score (two masks: merged by one add per score, then applied by another).
     """
     masks = [] if mask is None else [mask] if isinstance(mask, TensorMeta) else list(mask)
     b = prod(q.shape[:-2])
@@ -41,7 +42,7 @@ def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta
     flops = (
         dot_flops(macs_qk, scores, conv)
         + q.numel + k.numel  # q and k scaled by sqrt(scale) each
-        + (scores if (masks or causal) else 0)
+        + scores * (len(masks) or int(causal))
         + softmax_flops(b * length, source)
         + dot_flops(macs_av, b * length * ev, conv)
         + round(dropout_p * scores)
