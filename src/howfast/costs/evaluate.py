@@ -148,32 +148,20 @@ def _priced(override: Count | None, tensors: list[TensorMeta], default_itemsize:
 
 
 def _writeup_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
-    activations = [t for t in op.inputs if not t.is_weight]
-    weights = [t for t in op.inputs if t.is_weight]
-    input_elems, input_bytes = _priced(cost.input_reads, activations, _itemsize(written))
-    weight_elems, weight_bytes = _priced(cost.weight_reads, weights)
-    output_elems, output_bytes = _priced(cost.output_writes, written)
-    return Traffic(
-        input=input_elems,
-        weights=weight_elems,
-        output=output_elems,
-        input_bytes=input_bytes,
-        weights_bytes=weight_bytes,
-        output_bytes=output_bytes,
-    )
+    return _traffic(op, written, (cost.input_reads, cost.weight_reads, cost.output_writes), _itemsize(written))
 
 
 def _compulsory_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
+    return _traffic(op, written, (cost.compulsory_input, cost.compulsory_weights, cost.compulsory_output))
+
+
+def _traffic(op: OpRecord, written: list[TensorMeta], overrides: tuple[Count | None, Count | None, Count | None],
+             input_itemsize: int = 4) -> Traffic:
+    """One memory model's traffic: (activation reads, weight reads, writes) overrides, each priced by ``_priced``."""
     activations = [t for t in op.inputs if not t.is_weight]
     weights = [t for t in op.inputs if t.is_weight]
-    input_elems, input_bytes = _priced(cost.compulsory_input, activations)
-    weight_elems, weight_bytes = _priced(cost.compulsory_weights, weights)
-    output_elems, output_bytes = _priced(cost.compulsory_output, written)
-    return Traffic(
-        input=input_elems,
-        weights=weight_elems,
-        output=output_elems,
-        input_bytes=input_bytes,
-        weights_bytes=weight_bytes,
-        output_bytes=output_bytes,
-    )
+    input_elems, input_bytes = _priced(overrides[0], activations, input_itemsize)
+    weight_elems, weight_bytes = _priced(overrides[1], weights)
+    output_elems, output_bytes = _priced(overrides[2], written)
+    return Traffic(input=input_elems, weights=weight_elems, output=output_elems,
+                   input_bytes=input_bytes, weights_bytes=weight_bytes, output_bytes=output_bytes)
