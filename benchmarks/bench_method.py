@@ -40,7 +40,7 @@ import torch.utils.benchmark as tbench
 
 from howfast.bench import benchmark, per_layer_times
 from howfast.bench.runner import num_threads
-from howfast.capture.inputs import materialise, parse_inputs
+from howfast.graph.inputs import materialise, parse_inputs
 from howfast.zoo import build, entries
 
 

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import howfast
-    from howfast.capture.inputs import materialise, parse_inputs
+    from howfast.graph.inputs import materialise, parse_inputs
     from howfast.bench.allocator import retain_freed_memory
     from howfast.hardware.calibrate import calibrate
     from howfast.hardware.profiles import get_profile

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from howfast.capture.inputs import InputSpec, materialise, parse_inputs
+from howfast.graph.inputs import InputSpec, materialise, parse_inputs
 from howfast.capture.torch_capture import capture
 from howfast.conventions import Conventions
 from howfast.costs.evaluate import evaluate

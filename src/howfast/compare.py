@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from howfast.report import units
+from howfast import units
 from howfast.report.report import Report
 
 # (key, title, value of a report, human formatter)

@@ -73,3 +73,17 @@ class ExportError(HowfastError):
     """A PyTorch model could not be exported (to ONNX)."""
 
     exit_code = BAD_FILE
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of ``exc``'s message (its type's name when it has none), cut at ``limit``."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """``"TypeError: the first line of its message"``, or the type's name alone when it has no message."""
+    name = type(exc).__name__
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{name}: {first_line(exc, limit)}" if lines else name

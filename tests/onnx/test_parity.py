@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import howfast
-from howfast.capture.inputs import materialise, parse_inputs
+from howfast.graph.inputs import materialise, parse_inputs
 from howfast.onnx import analyze_onnx
 from howfast.onnx.export import export_model
 from howfast.zoo import registry

@@ -10,7 +10,7 @@ import torch
 from onnx import TensorProto, helper
 
 import howfast
-from howfast.capture.records import TensorKind
+from howfast.graph.records import TensorKind
 from howfast.conventions import Conventions
 from howfast.errors import BadFileError, InputSpecError, UncountedOpError
 from howfast.onnx import analyze_onnx, capture_onnx

@@ -83,7 +83,7 @@ def test_page_header_and_sections(gpt2_report):
     text = " ".join(scan(page).text)
     assert "GPT2" in text and "input0 1x128:int64" in text
     t = gpt2_report.totals
-    from howfast.report import units
+    from howfast import units
 
     for value in (units.count(t.params), units.count(t.macs), units.count(t.flops), units.nbytes(t.peak_activation_bytes)):
         assert value in text

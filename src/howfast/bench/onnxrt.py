@@ -26,8 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from howfast.bench.runner import first_line
-from howfast.errors import BenchmarkError, DeviceError, ExportError, HowfastError, UsageError
+from howfast.errors import BenchmarkError, DeviceError, ExportError, HowfastError, UsageError, describe
 
 OPSET = 17
 
@@ -54,7 +53,7 @@ def export_model(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
         except HowfastError:
             raise
         except Exception as exc:
-            raise ExportError(f"cannot export the model to ONNX: {first_line(exc)}") from exc
+            raise ExportError(f"cannot export the model to ONNX: {describe(exc)}") from exc
     return _private_export(model, args, kwargs, path)
 
 
@@ -75,7 +74,7 @@ def _private_export(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, A
         with _quiet():
             torch.onnx.export(model, args, str(path), **options)
     except Exception as exc:
-        raise ExportError(f"cannot export the model to ONNX: {first_line(exc)}") from exc
+        raise ExportError(f"cannot export the model to ONNX: {describe(exc)}") from exc
     if not path.is_file():
         raise ExportError("cannot export the model to ONNX: the exporter wrote no file")
     return path
@@ -124,7 +123,7 @@ def create_session(path: Path, device: str = "cpu", threads: int | None = None) 
     try:
         return ort.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:
-        raise BenchmarkError(f"onnxruntime cannot load the exported model: {first_line(exc)}") from exc
+        raise BenchmarkError(f"onnxruntime cannot load the exported model: {describe(exc)}") from exc
 
 
 def _numpy(value: torch.Tensor) -> Any:

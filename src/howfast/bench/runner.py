@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from howfast.bench.stats import Stats, steadiness, summarize
-from howfast.errors import BenchmarkError, DeviceError, HowfastError, UsageError
+from howfast.errors import BenchmarkError, DeviceError, HowfastError, UsageError, describe
 
 if TYPE_CHECKING:
     from howfast.bench.layers import LayerTimes
@@ -252,10 +252,6 @@ def num_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
-
 
 # ----------------------------------------------------------------------------- timing
 
@@ -346,9 +342,9 @@ def _guarded(call: Callable[[], Any], where: str) -> None:
     except HowfastError:
         raise
     except torch.cuda.OutOfMemoryError as exc:
-        raise BenchmarkError(f"out of GPU memory during {where}: {first_line(exc)}") from exc
+        raise BenchmarkError(f"out of GPU memory during {where}: {describe(exc)}") from exc
     except Exception as exc:
-        raise BenchmarkError(f"the model raised during {where}: {first_line(exc)}") from exc
+        raise BenchmarkError(f"the model raised during {where}: {describe(exc)}") from exc
 
 
 # ----------------------------------------------------------------------------- front door
@@ -365,7 +361,7 @@ def prepare(
 ) -> tuple[tuple[Any, ...], dict[str, Any], torch.device]:
     """Resolve ``inputs`` (tensors or shapes, as ``howfast.analyze`` takes them) on the device."""
     from howfast.api import _resolve_inputs
-    from howfast.capture.inputs import parse_dtype
+    from howfast.graph.inputs import parse_dtype
 
     if isinstance(dtype, str):
         dtype = parse_dtype(dtype)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from howfast.errors import ModelLoadError
+from howfast.errors import ModelLoadError, describe
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 
@@ -116,7 +116,7 @@ def _load_file_factory(path_text: str, factory: str) -> Any:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's file failed to import
-        raise ModelLoadError(f"importing {path_text} failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise ModelLoadError(f"importing {path_text} failed: {describe(exc)}") from exc
     finally:
         sys.path.pop(0)
     return _attribute(module, factory, path_text)
@@ -126,7 +126,7 @@ def _load_module_factory(module_name: str, factory: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise ModelLoadError(f"cannot import module {module_name!r}: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise ModelLoadError(f"cannot import module {module_name!r}: {describe(exc)}") from exc
     return _attribute(module, factory, module_name)
 
 
@@ -146,12 +146,8 @@ def _build(factory: Any, name: str, options: dict[str, Any], device: str) -> Loa
         with torch.device(device):
             model = factory(**options) if not isinstance(factory, nn.Module) else factory
     except Exception as exc:
-        raise ModelLoadError(f"the factory {name!r} raised {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise ModelLoadError(f"the factory {name!r} raised {describe(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"the factory {name!r} returned {type(model).__name__}, not a torch.nn.Module")
     return LoadedModel(model.eval() if model.training else model, name, None)
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else ""

@@ -30,8 +30,8 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from howfast.capture.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
-from howfast.errors import ModelRunError
+from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
+from howfast.errors import InputSpecError, ModelRunError, first_line
 
 # Functions recorded whole, before kernel selection. Names are the op names the cost registry uses.
 COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
@@ -295,8 +295,6 @@ def capture(
     modules = _ModuleStack(model, until)
     modules.tensors = tensors
     if until is not None and until not in {p for p in modules.paths.values()}:
-        from howfast.errors import InputSpecError
-
         raise InputSpecError(_unknown_layer_message(until, list(modules.paths.values())))
     _register_weights(model, tensors)
     input_metas = _register_inputs(args, kwargs, tensors)
@@ -473,10 +471,7 @@ def _run_error_message(exc: Exception, modules: _ModuleStack, args: tuple, kwarg
     else:
         where = "<model>"
         shapes = ", ".join(_shape_text(v) for v in list(args) + list(kwargs.values()))
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if len(first_line) > 300:
-        first_line = first_line[:297] + "..."
-    return f"the model failed in module {where} with inputs ({shapes}): {type(exc).__name__}: {first_line}"
+    return f"the model failed in module {where} with inputs ({shapes}): {type(exc).__name__}: {first_line(exc)}"
 
 
 def _shape_text(value: Any) -> str:

@@ -80,7 +80,7 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: s
         if is_sweep or per_layer or batches:
             raise UsageError("an .onnx file is timed as it is: size its inputs with --input (no --batch, --sweep-size or --per-layer)")
         from howfast.bench.onnxrt import benchmark_onnx_file
-        from howfast.capture.inputs import parse_inputs
+        from howfast.graph.inputs import parse_inputs
 
         with progress_bar() as update:
             result = benchmark_onnx_file(model, parse_inputs(list(inputs)) if inputs else None, runs=runs, warmup=warmup,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import torch
 
-from howfast.capture.inputs import InputSpec, materialise, parse_dtype, parse_inputs
+from howfast.graph.inputs import InputSpec, materialise, parse_dtype, parse_inputs
 from howfast.capture.loader import LoadedModel, load_model
 from howfast.conventions import Conventions
 from howfast.errors import DeviceError, InputSpecError, UsageError

@@ -19,7 +19,7 @@ from howfast.cli.app import app
 from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for
 from howfast.compare import COLUMNS, Comparison, explain, measured_all
 from howfast.errors import UsageError
-from howfast.report import units
+from howfast import units
 from howfast.zoo import registry
 
 

@@ -48,7 +48,7 @@ def _figure_text(key: str, value: float) -> str:
     if key in ("memory.bandwidth", "memory.cache_bandwidth"):
         return _rate(value)
     if key.startswith(("cache.", "memory.capacity")):
-        from howfast.report.units import nbytes
+        from howfast.units import nbytes
 
         return nbytes(value)
     if key.endswith("_s_per_byte"):

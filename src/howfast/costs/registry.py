@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from howfast.capture.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from howfast.capture.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta
+from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta
 from howfast.conventions import Conventions
-from howfast.errors import BadFileError, HowfastError
+from howfast.errors import BadFileError, HowfastError, describe, first_line
 from howfast.onnx.inputs import graph_inputs, normalize_specs, resolve_inputs
 from howfast.onnx.load import SMALL_TENSOR, OnnxFile, read_external_tensor, read_onnx
 from howfast.onnx.shapes import build_skeleton, check_and_infer
@@ -51,7 +51,7 @@ def analyze_onnx(
             try:
                 evaluate_op(op, conventions)
             except Exception as exc:
-                raise BadFileError(f"{os.fspath(path)}: cannot count {op.op} in {op.module or '<graph>'!r}: {type(exc).__name__}: {_first_line(exc)}") from exc
+                raise BadFileError(f"{os.fspath(path)}: cannot count {op.op} in {op.module or '<graph>'!r}: {describe(exc)}") from exc
         raise
     try:
         report = build_report(graph, costs, conventions)
@@ -62,7 +62,7 @@ def analyze_onnx(
     except HowfastError:
         raise
     except Exception as exc:  # records of a malformed graph that the shared passes cannot place
-        raise BadFileError(f"{os.fspath(path)}: cannot build the report of this ONNX model: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise BadFileError(f"{os.fspath(path)}: cannot build the report of this ONNX model: {describe(exc)}") from exc
     _check_uncounted(report, strict)
     return report
 
@@ -74,7 +74,7 @@ def capture_onnx(path: str | os.PathLike[str], input_specs: Any = None, *, name:
     except HowfastError:
         raise
     except Exception as exc:  # a malformed graph the checker let through (names that are not text, odd attributes...)
-        raise BadFileError(f"{os.fspath(path)}: cannot analyse this ONNX model: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise BadFileError(f"{os.fspath(path)}: cannot analyse this ONNX model: {describe(exc)}") from exc
 
 
 def _capture(path: str | os.PathLike[str], input_specs: Any, name: str | None) -> CapturedGraph:
@@ -109,7 +109,7 @@ def _small_values(loaded: OnnxFile) -> tuple[dict[str, np.ndarray], set[str]]:
         try:
             values[tensor.name] = numpy_helper.to_array(tensor)
         except Exception as exc:
-            raise BadFileError(f"{loaded.path}: initializer {tensor.name!r} holds malformed data: {_first_line(exc)}") from exc
+            raise BadFileError(f"{loaded.path}: initializer {tensor.name!r} holds malformed data: {first_line(exc)}") from exc
         keep.add(tensor.name)
     return values, keep
 
@@ -208,10 +208,6 @@ def _modules(walker: Walker, by_storage: dict[int, TensorMeta]) -> dict[str, Mod
         )
     return infos
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def is_onnx_model(value: Any) -> bool:

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from howfast.errors import ExportError
+from howfast.errors import ExportError, describe
 
 
 def export_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, path: str | os.PathLike[str], opset: int | None = None) -> Path:
@@ -45,7 +45,7 @@ def export_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | Non
                 return path
             errors.append(f"{'dynamo' if dynamo else 'torchscript'} exporter wrote nothing")
         except Exception as exc:  # the exporters raise many types; report the first line
-            errors.append(f"{'dynamo' if dynamo else 'torchscript'} exporter: {type(exc).__name__}: {_first_line(exc)}")
+            errors.append(f"{'dynamo' if dynamo else 'torchscript'} exporter: {describe(exc)}")
     raise ExportError(f"cannot export the model to ONNX: {errors[0]}" + (f"; {errors[1]}" if len(errors) > 1 else ""))
 
 
@@ -74,8 +74,3 @@ def _on_meta(model: Any, args: Any, kwargs: Any) -> bool:
     values += list((kwargs or {}).values())
     return any(isinstance(v, torch.Tensor) and v.device.type == "meta" for v in values)
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from howfast.capture.inputs import InputSpec, parse_inputs
+from howfast.graph.inputs import InputSpec, parse_inputs
 from howfast.errors import InputSpecError
 from howfast.onnx.dtypes import dtype_name
 
@@ -110,7 +110,7 @@ def _one_spec(value: Any, name: str | None) -> InputSpec:
     if isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return _shape_spec(tuple(value), name)
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        from howfast.capture.inputs import parse_dtype
+        from howfast.graph.inputs import parse_dtype
 
         dtype_text = str(value.dtype).removeprefix("torch.")
         try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from howfast.errors import BadFileError
+from howfast.errors import BadFileError, first_line
 
 # Tensors up to this many elements have their values read (shape arguments, indices, scalars).
 SMALL_TENSOR = 4096
@@ -71,7 +71,7 @@ def read_onnx(path: str | os.PathLike[str], *, load_weights: bool = False) -> On
     try:
         model.ParseFromString(data)
     except Exception as exc:  # google.protobuf.message.DecodeError and friends
-        raise BadFileError(f"{path} is not a valid ONNX file (truncated or not a protobuf model: {_first_line(exc)})") from exc
+        raise BadFileError(f"{path} is not a valid ONNX file (truncated or not a protobuf model: {first_line(exc)})") from exc
     del data
     _check_model_header(path, model)
     base_dir = path.resolve().parent
@@ -166,10 +166,5 @@ def load_all_external_data(loaded: OnnxFile) -> None:
     try:
         external_data_helper.load_external_data_for_model(loaded.model, str(loaded.base_dir))
     except Exception as exc:
-        raise BadFileError(f"{loaded.path}: cannot load external data: {_first_line(exc)}") from exc
+        raise BadFileError(f"{loaded.path}: cannot load external data: {first_line(exc)}") from exc
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."

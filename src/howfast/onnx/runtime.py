@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from howfast.errors import BadFileError, DeviceError, InputSpecError, ModelLoadError
+from howfast.errors import BadFileError, DeviceError, InputSpecError, ModelLoadError, first_line
 from howfast.onnx.inputs import GraphInput, normalize_specs, resolve_inputs
 
 # ONNX Runtime's tensor type strings -> (numpy dtype, ONNX elem type).
@@ -65,7 +65,7 @@ def create_session(path: str | os.PathLike[str], device: str = "cpu", threads: i
     try:
         return ort.InferenceSession(os.fspath(path), sess_options=options, providers=providers)
     except Exception as exc:
-        raise BadFileError(f"ONNX Runtime cannot load {os.fspath(path)}: {_first_line(exc)}") from exc
+        raise BadFileError(f"ONNX Runtime cannot load {os.fspath(path)}: {first_line(exc)}") from exc
 
 
 def session_inputs(session: Any) -> list[GraphInput]:
@@ -104,8 +104,3 @@ def make_feeds(session: Any, input_specs: Any = None, seed: int = 0) -> dict[str
             feeds[r.name] = np.zeros(r.shape, dtype=dtype)
     return feeds
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."

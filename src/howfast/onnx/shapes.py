@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from howfast.errors import BadFileError
+from howfast.errors import BadFileError, first_line
 from howfast.onnx.inputs import ResolvedInput
 
 Shape = tuple[int, ...]
@@ -73,11 +73,11 @@ def check_and_infer(skeleton: Any, path: Any) -> dict[str, tuple[Shape | None, i
     try:
         inferred = shape_inference.infer_shapes(skeleton, check_type=True, strict_mode=True, data_prop=True)
     except Exception as exc:
-        raise BadFileError(f"{path}: shape inference failed: {_first_line(exc)}") from exc
+        raise BadFileError(f"{path}: shape inference failed: {first_line(exc, 400)}") from exc
     try:  # after inference, so graph outputs declared without a shape have one
         onnx.checker.check_model(inferred)
     except Exception as exc:
-        raise BadFileError(f"{path} is not a valid ONNX model: {_first_line(exc)}") from exc
+        raise BadFileError(f"{path} is not a valid ONNX model: {first_line(exc, 400)}") from exc
     table: dict[str, tuple[Shape | None, int]] = {}
     graph = inferred.graph
     for value in list(graph.input) + list(graph.value_info) + list(graph.output):
@@ -185,8 +185,3 @@ def _opset_version(opsets: list[Any], domain: str) -> int:
 def opset_version(opsets: list[Any], domain: str = "") -> int:
     return _opset_version(opsets, domain)
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= 400 else text[:397] + "..."

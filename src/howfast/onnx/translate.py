@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from howfast.capture.records import OpRecord, TensorKind, TensorMeta
+from howfast.graph.records import OpRecord, TensorKind, TensorMeta
 from howfast.errors import BadFileError
 from howfast.onnx import dtypes
 from howfast.onnx.names import metadata_scopes, module_path

@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 from howfast.errors import UsageError
-from howfast.report import units
+from howfast import units
 
 _CLASS_WORDS = {
     "gemm": "matrix multiplications", "gemv": "matrix-vector products (weight streaming)", "conv": "dense convolutions",

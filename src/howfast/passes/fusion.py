@@ -30,7 +30,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from howfast.capture.records import TensorMeta
+from howfast.graph.records import TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.evaluate import OpCost
 

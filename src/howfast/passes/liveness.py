@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from howfast.capture.records import OpRecord, TensorKind, TensorMeta
+from howfast.graph.records import OpRecord, TensorKind, TensorMeta
 
 _COUNTED_KINDS = (TensorKind.ACTIVATION, TensorKind.INPUT)
 

@@ -32,7 +32,7 @@ from typing import Any
 from howfast.errors import DeviceError, UsageError
 from howfast.hardware.profiles import HardwareProfile, get_profile
 from howfast.passes.tree import ancestors
-from howfast.report import units
+from howfast import units
 
 DEFAULT_MEMORY_MODEL = "compulsory"
 MEMORY_MODELS = ("compulsory", "writeup")
@@ -402,7 +402,7 @@ def render_roofline_markdown(report: Any, depth: int | None = None) -> str:
     rl = report.roofline
     if not rl:
         return ""
-    from howfast.report import units
+    from howfast import units
 
     measured = "measured" in rl
     head = ["Layer", "Type", "FLOPs", "Bytes", "FLOP/B", "Bound", "Predicted", "Share"] + (["Measured", "Pred/Meas"] if measured else [])

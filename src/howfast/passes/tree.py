@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from howfast.capture.records import ModuleInfo, ancestors
+from howfast.graph.records import ModuleInfo, ancestors
 from howfast.costs.evaluate import OpCost, Traffic
 
 

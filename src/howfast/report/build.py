@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from howfast.capture.records import CapturedGraph
+from howfast.graph.records import CapturedGraph
 from howfast.conventions import Conventions
 from howfast.costs.evaluate import OpCost
 from howfast.passes.liveness import liveness

@@ -455,6 +455,6 @@ def _clip(text: str, width: int = 40) -> str:
 
 
 def _mib(value: float) -> str:
-    from howfast.report import units
+    from howfast import units
 
     return units.nbytes(value)

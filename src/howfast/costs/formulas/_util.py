@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from howfast.capture.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 
 

@@ -9,7 +9,7 @@ row (n exp, n-1 adds, 1 log, n subtractions).
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord
+from howfast.graph.records import OpRecord
 from howfast.conventions import ELEMENTWISE_FLOPS, Conventions
 from howfast.costs.formulas._util import arg, tensor
 from howfast.costs.formulas.elementwise import elementwise_cost

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from howfast.capture.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, prod, tensor
 from howfast.costs.formulas.activations import softmax_flops

@@ -15,7 +15,7 @@ figures were computed. Weights (and bias) are read once; the output is written o
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord
+from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, out, prod, tensor
 from howfast.costs.registry import Cost, cost

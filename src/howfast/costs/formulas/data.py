@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from howfast.capture.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
 from howfast.costs.registry import Access, Cost, access, cost, free

@@ -7,7 +7,7 @@ Weights (a learned scale or bias) follow the shared rule: read once.
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord
+from howfast.graph.records import OpRecord
 from howfast.conventions import ELEMENTWISE_FLOPS, Conventions
 from howfast.costs.formulas._util import activation_inputs, out_numel
 from howfast.costs.registry import Cost, access, cost

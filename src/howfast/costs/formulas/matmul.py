@@ -7,7 +7,7 @@ is read once; a second activation operand (attention's K or V) is read once, lik
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, out_numel, prod, tensor
 from howfast.costs.registry import Cost, cost

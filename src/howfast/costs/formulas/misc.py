@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from howfast.capture.records import OpRecord
+from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
 from howfast.costs.registry import Cost, access, cost

@@ -15,7 +15,7 @@ mean and reciprocal std).
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord
+from howfast.graph.records import OpRecord
 from howfast.conventions import (
     BATCHNORM_EVAL_FLOPS,
     BATCHNORM_TRAIN_FLOPS,

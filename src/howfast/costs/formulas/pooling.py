@@ -17,7 +17,7 @@ one divide (and a square root for std) per output.
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord
+from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
 from howfast.costs.registry import Cost, access, cost

@@ -13,7 +13,7 @@ Write-up reads: inputs and hidden states are read once per MAC; weights once.
 
 from __future__ import annotations
 
-from howfast.capture.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import bias_flops, dot_flops, prod
 from howfast.costs.registry import Cost, cost

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from howfast.report import units
+from howfast import units
 
 
 @dataclass(frozen=True)

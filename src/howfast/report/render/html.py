@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from howfast.errors import UsageError
-from howfast.report import plots, units
+from howfast import units
+from howfast.report import plots
 from howfast.report.render.columns import LAYER_COLUMNS
 
 # Reports with more layers than this open with the tree collapsed below ``DEFAULT_COLLAPSE_DEPTH``.

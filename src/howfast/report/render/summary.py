@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from howfast.report import units
+from howfast import units
 
 
 def summary_lines(report: Any) -> list[str]:

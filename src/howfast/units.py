@@ -1,0 +1,90 @@
+"""Human units, the one formatter every output uses: the same figure prints the same everywhere.
+
+* counts: k/M/G/T, powers of 1000 (``1234567`` -> ``1.23M``);
+* bytes: KiB/MiB/GiB/TiB, powers of 1024 (``1536`` -> ``1.50 KiB``);
+* rates: FLOP/s and bytes/s in powers of 1000, as vendors quote them (``8.1e12`` -> ``8.1 TFLOP/s``);
+* time: s, ms, µs, ns (``0.0123`` -> ``12.30 ms``); energy: J, mJ, µJ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+_COUNT = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+_BYTES = ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
+_RATE = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"))
+_TIME = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+
+
+def count(value: float, digits: int = 2) -> str:
+    """``1234567`` -> ``"1.23M"``; values under 1000 are printed whole."""
+    for scale, suffix in _COUNT:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}f}{suffix}"
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.{digits}f}"
+
+
+def nbytes(value: float, digits: int = 2) -> str:
+    """``1536`` -> ``"1.50 KiB"``."""
+    for scale, suffix in _BYTES:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}f} {suffix}"
+    return f"{int(value)} B"
+
+
+def shape(shapes: Sequence[Sequence[int]]) -> str:
+    """``[[1, 64, 56, 56]]`` -> ``"1x64x56x56"``; several outputs are joined with commas."""
+    return ", ".join("x".join(str(d) for d in s) for s in shapes)
+
+
+def seconds(value: float | None, digits: int = 2) -> str:
+    """``0.0123`` -> ``"12.30 ms"``; ``None`` -> ``"-"``; ``0`` -> ``"0 s"``."""
+    if value is None:
+        return "-"
+    value = float(value)
+    if value == 0:
+        return "0 s"
+    for scale, suffix in _TIME:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}f} {suffix}"
+    return f"{value / 1e-9:.{digits}f} ns"
+
+
+def milliseconds(value: float) -> str:
+    """A time as a bare number of milliseconds, for columns titled in ms: 3 significant places."""
+    ms = value * 1e3
+    if abs(ms) >= 100:
+        return f"{ms:.1f}"
+    if abs(ms) >= 1:
+        return f"{ms:.2f}"
+    return f"{ms:.3f}"
+
+
+def flop_rate(value: float) -> str:
+    """``8.1e12`` -> ``"8.1 TFLOP/s"`` (three significant digits)."""
+    for scale, prefix in _RATE:
+        if value >= scale:
+            return f"{value / scale:.3g} {prefix}FLOP/s"
+    return f"{value:.3g} FLOP/s"
+
+
+def byte_rate(value: float) -> str:
+    """``320e9`` -> ``"320 GB/s"`` (bandwidths are quoted in powers of 1000)."""
+    for scale, prefix in _RATE[1:]:
+        if value >= scale:
+            return f"{value / scale:.3g} {prefix}B/s"
+    return f"{value:.3g} B/s"
+
+
+def items_rate(value: float) -> str:
+    """Throughput in items per second: ``1234.5`` -> ``"1,234.5"``, ``123456`` -> ``"123,456"``."""
+    return f"{value:,.1f}" if value < 1e4 else f"{value:,.0f}"
+
+
+def joules(value: float) -> str:
+    """``0.0123`` -> ``"12.300 mJ"``."""
+    if abs(value) >= 1:
+        return f"{value:.3f} J"
+    if abs(value) >= 1e-3:
+        return f"{value * 1e3:.3f} mJ"
+    return f"{value * 1e6:.2f} µJ"
