@@ -9,11 +9,11 @@ from howfast.api import analyze
 from howfast.bench import benchmark
 from howfast.compare import Comparison, compare
 from howfast.conventions import Conventions
-from howfast.passes.fold import fold_batchnorm
-from howfast.passes.roofline import roofline
+from howfast.hardware.roofline import roofline
+from howfast.transforms.fold import fold_batchnorm
 from howfast.errors import HowfastError
 from howfast.report.report import Report
 
-__version__ = "0.1.0"
+from howfast.version import __version__
 
 __all__ = ["Comparison", "Conventions", "HowfastError", "Report", "__version__", "analyze", "benchmark", "compare", "errors", "fold_batchnorm", "roofline", "zoo"]

@@ -63,7 +63,7 @@ class Conventions:
 
     flops: FlopsConvention = "2mac"
     count_bias: bool = True
-    memory_model: MemoryModel = "writeup"
+    memory_model: MemoryModel = "compulsory"
     conv_reads: ConvReads = "window"
 
     @classmethod

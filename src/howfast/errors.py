@@ -69,6 +69,13 @@ class UsageError(HowfastError):
     exit_code = USAGE
 
 
+class GraphError(HowfastError):
+    """A formula or pass failed on a captured graph: a malformed graph from a file (its front end
+    turns this into a ``BadFileError``), otherwise a bug; the message names the op."""
+
+    exit_code = INTERNAL
+
+
 class ExportError(HowfastError):
     """A PyTorch model could not be exported (to ONNX)."""
 

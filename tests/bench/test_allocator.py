@@ -55,8 +55,8 @@ def test_retain_serves_large_blocks_from_the_heap() -> None:
 @glibc_only
 def test_environment_records_the_policy() -> None:
     result = benchmark(torch.nn.ReLU(), torch.ones(4), runs=2, warmup=0)
-    assert result.environment["allocator"].startswith("retain (glibc")
-    assert result.to_dict()["environment"]["allocator"] == result.environment["allocator"]
+    assert result.environment.allocator.startswith("retain (glibc")
+    assert result.to_dict()["environment"]["allocator"] == result.environment.allocator
 
 
 def test_system_after_retain_says_retain_is_still_in_effect() -> None:

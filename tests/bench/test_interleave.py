@@ -24,7 +24,7 @@ def test_rounds_runs_and_order() -> None:
     assert [r.model for r in timed.results] == ["fast", "slow"]
     assert timed.results[0].stats.median < timed.results[1].stats.median
     assert timed.faster_rounds(0, 1) == 3 and timed.ties() == []  # 1 ms against 6 ms: every round agrees
-    env = timed.results[0].environment
+    env = timed.results[0].environment.to_dict()
     assert env["interleaved"] == {"models": 2, "rounds": 3, "runs_per_round": 3} and env["allocator"]
 
 

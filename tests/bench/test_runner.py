@@ -8,7 +8,7 @@ from torch import nn
 
 import howfast
 from howfast.bench import BenchmarkResult, attach, benchmark
-from howfast.bench.runner import rebatch, resize
+from howfast.bench.inputs import rebatch, resize
 from howfast.errors import BenchmarkError, DeviceError, UsageError
 from tests.bench.models import Raises, Sleep
 
@@ -74,7 +74,7 @@ def test_budget_shorter_than_one_run() -> None:
 def test_threads_are_set_and_restored() -> None:
     before = torch.get_num_threads()
     result = benchmark(linear(), "1x8", runs=2, warmup=0, threads=1)
-    assert result.threads == 1 and result.environment["threads"] == 1
+    assert result.threads == 1 and result.environment.threads == 1
     assert torch.get_num_threads() == before
 
 

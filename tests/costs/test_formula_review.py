@@ -115,4 +115,4 @@ def test_second_review_cases():
     assert irfft.totals.flops == 3 * (5 * 8 * 3 // 2)  # n = 8 real points
     fused = analyze_quiet(torch.nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU()).eval(),
                           "1x3x8x8", fused=True)
-    assert fused.totals.activation_elements == 512 and fused.fusion["unfused_totals"]["activation_elements"] == 3 * 512
+    assert fused.totals.activation_elements == 512 and fused.to_dict()["fusion"]["unfused_totals"]["activation_elements"] == 3 * 512

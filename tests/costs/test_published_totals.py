@@ -21,7 +21,7 @@ PUBLISHED_MACS = {
 def test_published_macs_within_one_percent(name):
     report = analyze_quiet(howfast.zoo.build(name, device="meta"), "1x3x224x224")
     assert report.totals.macs == pytest.approx(PUBLISHED_MACS[name], rel=0.01)
-    assert report.coverage["share"] == 1.0
+    assert report.coverage.share == 1.0
 
 
 def _llama_matmul_macs(tokens: int, layers: int, d: int, heads: int, kv_heads: int, ffn: int, vocab: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from howfast.hardware.calibrate import calibrate, fit_class, representatives, time_call
+from howfast.bench.calibrate import calibrate, fit_class, representatives, time_call
 from howfast.hardware.profiles import loads_profile
 
 

@@ -6,7 +6,8 @@ import pytest
 from onnx import helper
 
 from howfast.conventions import Conventions
-from howfast.onnx import analyze_onnx, capture_onnx
+from howfast.api import analyze as analyze_onnx
+from howfast.onnx import capture_onnx
 from tests.onnx.builders import single, value, weight
 
 

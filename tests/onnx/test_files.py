@@ -12,7 +12,7 @@ from onnx import helper
 from howfast import errors
 from howfast.cli.app import main
 from howfast.errors import BadFileError
-from howfast.onnx import analyze_onnx
+from howfast.api import analyze as analyze_onnx
 from howfast.onnx.runtime import create_session
 from tests.onnx.builders import model, save, value, weight
 

@@ -16,7 +16,7 @@ import torch
 
 import howfast
 from howfast.graph.inputs import materialise, parse_inputs
-from howfast.onnx import analyze_onnx
+from howfast.api import analyze as analyze_onnx
 from howfast.onnx.export import export_model
 from howfast.zoo import registry
 

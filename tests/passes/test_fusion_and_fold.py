@@ -8,21 +8,21 @@ from torch import nn
 
 import howfast
 from howfast.errors import UsageError
-from howfast.passes.fold import fold, max_difference
+from howfast.transforms.fold import fold, max_difference
 from tests.conftest import analyze_quiet
 
 
 def test_conv_bn_relu_folds_and_fuses():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU()).eval()
     report = analyze_quiet(model, "1x3x8x8", fused=True)
-    (group,) = report.fusion["groups"]
+    (group,) = report.to_dict()["fusion"]["groups"]
     assert group["folded_batchnorm"] and group["names"][0].startswith("aten.convolution")
     n = 8 * 8 * 8
     # BN eval (2 FLOPs/elem) folds; the conv gains a bias add (1 FLOP/elem); ReLU stays
     assert group["saved_flops"] == 2 * n - n
     # two intermediates (conv out, BN out) neither written nor read back; BN's 4 vectors gone, a bias of 8 added
     assert group["saved_accesses"] == 2 * (2 * n) + 4 * 8 - 8
-    unfused = report.fusion["unfused_totals"]
+    unfused = report.to_dict()["fusion"]["unfused_totals"]
     assert unfused["flops"] - report.totals.flops == group["saved_flops"]
     assert unfused["mem_accesses"] - report.totals.mem_accesses == group["saved_accesses"]
 
@@ -38,15 +38,15 @@ def test_a_tensor_used_twice_is_not_fused_through():
             return torch.relu(y), torch.sigmoid(y)
 
     report = analyze_quiet(Fork(), "1x3x4x4", fused=True)
-    assert report.fusion["groups"] == []
+    assert report.to_dict()["fusion"]["groups"] == []
 
 
 def test_residual_epilogue_fuses_add_and_relu():
     report = analyze_quiet(howfast.zoo.build("resnet18", device="meta"), "1x3x64x64", fused=True)
-    names = [g["names"] for g in report.fusion["groups"]]
+    names = [g["names"] for g in report.to_dict()["fusion"]["groups"]]
     assert any([n.split(".")[1] for n in g] == ["convolution", "native_batch_norm", "add", "relu_"] for g in names)
-    assert report.fusion["saved"]["folded_batchnorms"] == 20
-    assert report.totals.peak_activation_bytes <= report.fusion["unfused_totals"]["peak_activation_bytes"]
+    assert report.to_dict()["fusion"]["saved"]["folded_batchnorms"] == 20
+    assert report.totals.peak_activation_bytes <= report.to_dict()["fusion"]["unfused_totals"]["peak_activation_bytes"]
 
 
 ZOO_SMALL = {

@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 import howfast
-from howfast.passes.fold import fold
+from howfast.transforms.fold import fold
 from tests.conftest import analyze_quiet
 
 
 def _groups(report) -> list[list[str]]:
-    return [[n.split(".")[1] if n.startswith("aten.") else n for n in g["names"]] for g in report.fusion["groups"]]
+    return [[n.split(".")[1] if n.startswith("aten.") else n for n in g["names"]] for g in report.to_dict()["fusion"]["groups"]]
 
 
 def _compulsory_bytes(totals) -> int:
@@ -36,12 +36,12 @@ def test_linear_gelu_linear_on_a_3d_input_fuses():
     # ops: view x to 4x8, t(W1), addmm -> 4x16, view to 1x4x16, gelu, view to 4x16, t(W2), addmm -> 4x8,
     # view to 1x4x8. The first addmm's only real consumer is the gelu, through a view of all 64 elements.
     assert _groups(report) == [["addmm", "gelu"]]
-    (group,) = report.fusion["groups"]
+    (group,) = report.to_dict()["fusion"]["groups"]
     assert not group["folded_batchnorm"] and group["saved_flops"] == 0
     # one link, the 4x16 = 64-element hidden tensor: neither written by addmm nor read back by gelu
     assert group["saved_accesses"] == 2 * 64 == 128  # write-up, elements
     assert group["saved_bytes"] == 2 * 64 * 4 == 512  # compulsory, bytes
-    unfused, fused = report.fusion["unfused_totals"], report.fusion["fused_totals"]
+    unfused, fused = report.to_dict()["fusion"]["unfused_totals"], report.to_dict()["fusion"]["fused_totals"]
     # write-up, unfused: addmm 1 reads x once per MAC (4 x 8 x 16 = 512), W1 + b1 = 128 + 16 = 144,
     # writes 64; gelu reads 64, writes 64; addmm 2 reads 4 x 16 x 8 = 512, W2 + b2 = 128 + 8 = 136,
     # writes 32: 512 + 144 + 64 + 64 + 64 + 512 + 136 + 32 = 1,528; fused 1,528 - 128 = 1,400
@@ -81,8 +81,8 @@ def test_a_view_with_two_readers_is_not_fused():
     # addmm -> view -> {relu, sigmoid}: two real consumers, so the 64-element result is written;
     # relu and sigmoid write model outputs, which no one reads: no group at all
     assert _groups(report) == []
-    unfused, fused = report.fusion["unfused_totals"], report.fusion["fused_totals"]
-    assert report.fusion["saved"] == {"flops": 0, "accesses": 0, "bytes": 0, "groups": 0, "folded_batchnorms": 0}
+    unfused, fused = report.to_dict()["fusion"]["unfused_totals"], report.to_dict()["fusion"]["fused_totals"]
+    assert report.to_dict()["fusion"]["saved"] == {"flops": 0, "accesses": 0, "bytes": 0, "groups": 0, "folded_batchnorms": 0}
     # addmm 64 + relu 64 + sigmoid 64, fused or not
     assert unfused["activation_elements"] == fused["activation_elements"] == 3 * 64
     # peak at the sigmoid: h 256 B + relu's output 256 B (a model output, kept) + its own 256 B
@@ -138,14 +138,14 @@ def test_pieces_of_a_split_are_two_readers():
     # two consumers, so the addmm result is written; sigmoid's 32-element output has one reader,
     # the mul, at the same shape: [sigmoid, mul]
     assert _groups(report) == [["sigmoid", "mul"]]
-    (group,) = report.fusion["groups"]
+    (group,) = report.to_dict()["fusion"]["groups"]
     assert group["saved_accesses"] == 2 * 32 and group["saved_bytes"] == 2 * 32 * 4
     # activation elements: addmm 64 + sigmoid 32 + mul 32 = 128 -> 64 + 0 + 32 = 96
-    assert report.fusion["unfused_totals"]["activation_elements"] == 64 + 32 + 32 == 128
+    assert report.to_dict()["fusion"]["unfused_totals"]["activation_elements"] == 64 + 32 + 32 == 128
     assert report.totals.activation_elements == 64 + 32 == 96
     # peak, unfused: addmm x 128 + 256 = 384; sigmoid: h 256 (kept by a) + 128 = 384; mul: h 256 +
     # sigmoid's 128 + its 128 = 512. Fused: sigmoid's output takes 0 B: 384 at addmm and mul
-    assert report.fusion["unfused_totals"]["peak_activation_bytes"] == 256 + 128 + 128 == 512
+    assert report.to_dict()["fusion"]["unfused_totals"]["peak_activation_bytes"] == 256 + 128 + 128 == 512
     assert report.totals.peak_activation_bytes == 384
 
 
@@ -164,9 +164,9 @@ def test_eval_dropout_is_transparent():
     # (Before, the dropout started a group [dropout, add] that kept the Linear's output out of
     # liveness while its 32 activation elements still counted.)
     assert _groups(report) == [["addmm", "add"]]
-    (group,) = report.fusion["groups"]
+    (group,) = report.to_dict()["fusion"]["groups"]
     assert group["saved_accesses"] == 2 * 32 and group["saved_bytes"] == 2 * 32 * 4
-    unfused, fused = report.fusion["unfused_totals"], report.fusion["fused_totals"]
+    unfused, fused = report.to_dict()["fusion"]["unfused_totals"], report.to_dict()["fusion"]["fused_totals"]
     # write-up: addmm reads 4 x 8 x 8 = 256, weights 64 + 8 = 72, writes 32; dropout nothing; add
     # reads 32 + 32, writes 32: 456 -> 456 - 64 = 392
     assert unfused["mem_accesses"] == 256 + 72 + 32 + 64 + 32 == 456 and fused["mem_accesses"] == 392
@@ -187,12 +187,12 @@ def test_batch_norm_through_a_view_fuses_but_does_not_fold():
     # batch norm runs as an epilogue of the addmm (one link of 16 elements) but cannot be folded
     # into its weights, as `howfast fold` agrees (it folds only a batch norm read directly)
     assert _groups(report) == [["addmm", "native_batch_norm"]]
-    (group,) = report.fusion["groups"]
+    (group,) = report.to_dict()["fusion"]["groups"]
     assert not group["folded_batchnorm"] and group["saved_flops"] == 0
     assert group["saved_accesses"] == 2 * 16 and group["saved_bytes"] == 2 * 16 * 4
-    assert report.fusion["unfused_totals"]["flops"] == report.totals.flops
+    assert report.to_dict()["fusion"]["unfused_totals"]["flops"] == report.totals.flops
     # activation elements: addmm 16 + batch norm 16 -> 16 (its saved statistics never count)
-    assert report.fusion["unfused_totals"]["activation_elements"] == 32 and report.totals.activation_elements == 16
+    assert report.to_dict()["fusion"]["unfused_totals"]["activation_elements"] == 32 and report.totals.activation_elements == 16
     assert fold(model, "1x4x8").folded == []
 
 
@@ -202,18 +202,18 @@ def test_vit_block_groups():
     # [cat, add]: the class token + patches, plus the position embedding (no view: fused before too)
     # proj -> view -> residual add; fc1 -> view -> gelu; fc2 -> view -> residual add
     assert _groups(report) == [["cat", "add"], ["addmm", "add"], ["addmm", "gelu"], ["addmm", "add"]]
-    saved = [g["saved_accesses"] for g in report.fusion["groups"]]
+    saved = [g["saved_accesses"] for g in report.to_dict()["fusion"]["groups"]]
     assert saved == [2 * 37824, 2 * 37824, 2 * 151296, 2 * 37824]
     # qkv -> view -> permute -> unbind -> SDPA reads three pieces: not fused
-    assert report.fusion["saved"]["accesses"] == 3 * 75648 + 302592 == 529536
+    assert report.to_dict()["fusion"]["saved"]["accesses"] == 3 * 75648 + 302592 == 529536
     # fused activation elements drop by the four intermediates: 3 x 37,824 + 151,296 = 264,768
-    drop = report.fusion["unfused_totals"]["activation_elements"] - report.totals.activation_elements
+    drop = report.to_dict()["fusion"]["unfused_totals"]["activation_elements"] - report.totals.activation_elements
     assert drop == 3 * 37824 + 151296 == 264768
 
 
 def test_llama_swiglu_fuses_through_unsafe_view():
     report = analyze_quiet(howfast.zoo.build("llama", {"layers": 1}), "1x8:int64", fused=True)
-    groups = {(g["module"], tuple(n.split(".")[1] for n in g["names"])): g["saved_accesses"] for g in report.fusion["groups"]}
+    groups = {(g["module"], tuple(n.split(".")[1] for n in g["names"])): g["saved_accesses"] for g in report.to_dict()["fusion"]["groups"]}
     # a 3-D x @ W runs mm + _unsafe_view: gate_proj (8 x 1376) -> silu -> * up: two links of
     # 8 x 1,376 = 11,008 elements; o_proj and down_proj (8 x 512 = 4,096) -> residual add: one link
     assert groups[("layers.0.mlp.gate_proj", ("mm", "silu", "mul"))] == 2 * 2 * 11008

@@ -85,4 +85,4 @@ def test_relu_fused_costs_nothing_extra():
     alone = analyze_quiet(conv, "1x256x28x28").totals.mem_accesses
     fused = analyze_quiet(nn.Sequential(conv, nn.ReLU()), "1x256x28x28", fused=True)
     assert fused.totals.mem_accesses == alone == 926_425_600
-    assert fused.fusion["saved"]["accesses"] == 802_816
+    assert fused.to_dict()["fusion"]["saved"]["accesses"] == 802_816

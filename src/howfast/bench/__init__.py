@@ -2,40 +2,44 @@
 
 ``benchmark(model, inputs)`` -> ``BenchmarkResult``; ``per_layer_times(model, args, kwargs)`` ->
 ``LayerTimes``; ``sweep(model, inputs, batches=..., sizes=...)`` -> ``SweepResult``;
-``attach(report, result)`` puts a result into ``Report.benchmark``. Method and definitions:
-``docs/benchmarking.md``.
+``attach(report, result)`` puts a result into ``Report.benchmark``. Every measurement runs the one
+timing loop (``bench/timing.py``). Method and definitions: ``docs/benchmarking.md``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from howfast.bench.layers import LayerTimes, per_layer_times
-from howfast.bench.runner import BenchmarkResult, benchmark
-from howfast.bench.stats import Stats, knee, percentile, summarize
-from howfast.bench.sweep import SweepResult, sweep
+from howfast.bench.layers import per_layer_times
+from howfast.bench.runner import benchmark
+from howfast.bench.stats import knee, percentile, summarize
+from howfast.bench.sweep import sweep
+from howfast.hardware.roofline import join_measured
+from howfast.report.measurements import Benchmark, BenchmarkResult, LayerTimes, Stats, SweepResult
+from howfast.report.report import Report
 
 __all__ = ["BenchmarkResult", "LayerTimes", "Stats", "SweepResult", "attach", "benchmark", "knee", "per_layer_times",
            "percentile", "summarize", "sweep"]
 
 
-def attach(report: Any, result: BenchmarkResult | SweepResult | LayerTimes, include_times: bool = False) -> Any:
-    """Fill ``report.benchmark`` (JSON key ``benchmark``) from ``result`` and return ``report``.
+def attach(report: Report, result: BenchmarkResult | SweepResult | LayerTimes, include_times: bool = False) -> Report:
+    """Put ``result`` into ``report.benchmark`` (JSON key ``benchmark``) and return ``report``.
 
     A ``BenchmarkResult`` gives the statistics (and per-layer times when measured), a
-    ``SweepResult`` the sweep rows, a ``LayerTimes`` the ``per_layer`` entry alone. Attaching
-    several merges them: keys already there are kept unless the new result has a value for them.
-    Raw per-run times are left out unless ``include_times``.
+    ``SweepResult`` the sweep rows, a ``LayerTimes`` the per-layer times alone; attaching several
+    keeps each. Raw per-run times are in the JSON only with ``include_times``. Per-layer times are
+    joined to the report's roofline when it has one (``howfast.hardware.roofline.join_measured``).
     """
+    section = report.benchmark or Benchmark()
     if isinstance(result, BenchmarkResult):
-        data = result.to_dict(include_times=include_times)
+        section.result = result
     elif isinstance(result, LayerTimes):
-        data = {"per_layer": result.to_dict()}
+        section.per_layer = result
     elif isinstance(result, SweepResult):
-        data = result.to_dict()
+        section.sweep = result
     else:
         raise TypeError(f"attach takes a BenchmarkResult, SweepResult or LayerTimes, not {type(result).__name__}")
-    merged = dict(report.benchmark or {})
-    merged.update({k: v for k, v in data.items() if v is not None or k not in merged})
-    report.benchmark = merged
+    section.include_times = include_times
+    report.benchmark = section
+    times = section.layer_times
+    if report.roofline is not None and times is not None:  # beside the prediction
+        join_measured(report, times)
     return report

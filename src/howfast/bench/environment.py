@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import platform
 from functools import lru_cache
-from typing import Any
 
 import torch
+
+from howfast.report.measurements import Environment
+from howfast.version import __version__
 
 
 @lru_cache(maxsize=1)
@@ -39,12 +41,12 @@ def collect(
     *,
     device: str | torch.device = "cpu",
     threads: int | None = None,
-    batch: int | None = None,
+    batch: int | list[int] | None = None,
     dtype: str | None = None,
     runtime: str = "torch",
     runtime_threads: int | None = None,
     allocator: str | None = None,
-) -> dict[str, Any]:
+) -> Environment:
     """Versions, threads, CPU and device names, batch, dtype and runtime of one measurement.
 
     ``threads`` is PyTorch's intra-op thread count in effect during the runs; for ONNX Runtime
@@ -53,36 +55,34 @@ def collect(
     machine makes timings noisier, and this says how busy it was. ``allocator`` says whether freed
     memory was kept for reuse during the runs (``howfast.bench.allocator``).
     """
-    from howfast import __version__
-
-    env: dict[str, Any] = {
-        "howfast_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "runtime": runtime,
-        "device": str(device),
-        "device_name": device_name(device),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "threads": threads if threads is not None else torch.get_num_threads(),
-        "interop_threads": torch.get_num_interop_threads(),
-        "batch": batch,
-        "dtype": dtype,
-        "allocator": allocator,
-    }
+    env = Environment(
+        howfast_version=__version__,
+        torch_version=torch.__version__,
+        python_version=platform.python_version(),
+        platform=platform.platform(),
+        runtime=runtime,
+        device=str(device),
+        device_name=device_name(device),
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        threads=threads if threads is not None else torch.get_num_threads(),
+        interop_threads=torch.get_num_interop_threads(),
+        batch=batch,
+        dtype=dtype,
+        allocator=allocator,
+    )
     if runtime == "onnxruntime":
         try:
             import onnxruntime
 
-            env["onnxruntime_version"] = onnxruntime.__version__
+            env.onnxruntime_version = onnxruntime.__version__
         except ImportError:  # pragma: no cover - the backend could not have run
-            env["onnxruntime_version"] = None
-        env["runtime_threads"] = runtime_threads
+            env.onnxruntime_version = None
+        env.runtime_threads = runtime_threads
     if torch.device(device).type == "cuda":
-        env["cuda_version"] = torch.version.cuda
+        env.cuda_version = torch.version.cuda
     try:
-        env["load_average"] = round(os.getloadavg()[0], 2)
+        env.load_average = round(os.getloadavg()[0], 2)
     except (OSError, AttributeError):
-        env["load_average"] = None
+        env.load_average = None
     return env

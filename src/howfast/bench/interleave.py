@@ -21,10 +21,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from howfast.bench.runner import (DEFAULT_WARMUP, BenchmarkResult, TorchBackend, _dtype_text, _guarded, batch_of,
-                                  check_allocator, check_counts, num_threads, prepare, shapes_of, time_runs)
+from howfast.bench.allocator import apply as apply_allocator
+from howfast.bench.backends import TorchBackend
+from howfast.bench.checks import DEFAULT_WARMUP, check_allocator, check_counts, num_threads
+from howfast.bench.environment import collect
+from howfast.bench.inputs import batch_of, dtype_text, prepare, shapes_of
 from howfast.bench.stats import percentile, steadiness, summarize
+from howfast.bench.timing import Plan, guarded, time_calls
 from howfast.errors import BenchmarkError
+from howfast.report.measurements import BenchmarkResult
 
 DEFAULT_ROUNDS = 5
 
@@ -69,13 +74,10 @@ def benchmark_interleaved(
     model before the first round, plus one at the start of each model's turn in every round.
     ``inputs``, ``threads``, ``device`` and ``allocator`` as for ``howfast.benchmark``.
     """
-    from howfast.bench.allocator import apply
-    from howfast.bench.environment import collect
-
     check_counts(runs=runs, warmup=warmup, threads=threads, rounds=rounds)
     check_allocator(allocator)
     prepared = [prepare(model, inputs, kwargs, device=device, dtype=None, batch=None) for model, inputs, kwargs in cases]
-    allocator_text = apply(allocator)
+    allocator_text = apply_allocator(allocator)
     per_round = max(1, math.ceil(runs / rounds))
     times: list[list[float]] = [[] for _ in cases]
     medians: list[list[float]] = [[] for _ in cases]
@@ -85,25 +87,25 @@ def benchmark_interleaved(
         for index, backend in enumerate(backends):
             with _named(label[index]):
                 for i in range(warmup):
-                    _guarded(backend, f"warm-up run {i + 1}")
+                    guarded(backend, f"warm-up run {i + 1}")
         for r in range(rounds):
             for k in range(len(backends)):
                 index = (r + k) % len(backends)
                 backend = backends[index]
                 with _named(label[index]):
-                    got, _ = time_runs(backend, warmup=1, runs=per_round, budget_s=None, device=backend.device)
+                    got, _ = time_calls(backend, Plan(warmup=1, max_runs=per_round), backend.device)
                 times[index].extend(got)
                 medians[index].append(percentile(got, 50))
         used_threads = torch.get_num_threads()
     results = []
     for index, ((model, _, _), (args, kw, dev)) in enumerate(zip(cases, prepared)):
         n = batch_of(args, kw)
-        dtype_text = _dtype_text(model, args, kw)
-        env = collect(device=dev, threads=used_threads, batch=n, dtype=dtype_text, runtime="torch", allocator=allocator_text)
-        env["interleaved"] = {"models": len(cases), "rounds": rounds, "runs_per_round": per_round}
+        dtype = dtype_text(model, args, kw)
+        env = collect(device=dev, threads=used_threads, batch=n, dtype=dtype, runtime="torch", allocator=allocator_text)
+        env.interleaved = {"models": len(cases), "rounds": rounds, "runs_per_round": per_round}
         results.append(BenchmarkResult(
             stats=summarize(times[index]), times_s=times[index], batch=n, warmup=warmup, runs_requested=runs,
-            budget_s=None, stopped_by="runs", runtime="torch", device=str(dev), dtype=dtype_text, threads=used_threads,
+            budget_s=None, stopped_by="runs", runtime="torch", device=str(dev), dtype=dtype, threads=used_threads,
             inputs=shapes_of(args, kw), environment=env,
             model=label[index], warnings=steadiness(times[index]),
         ))

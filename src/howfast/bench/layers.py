@@ -9,58 +9,83 @@ median minus the leaves' medians: functional ops in non-leaf ``forward``s (resid
 reshapes, attention written with ``F.scaled_dot_product_attention``), Python glue, and the hooks'
 own cost outside the leaves. So the per-layer times sum to the hooked whole-model median exactly.
 
-Hooks cost time. Plain (unhooked) and hooked runs alternate, and ``overhead_ratio`` is the hooked
-whole-model median over the plain one: 1.04 means the hooks added 4%.
+Hooks cost time. Plain (unhooked) and hooked runs alternate — the plain runs are timed by the one
+timing loop (``bench/timing.py``), each hooked run goes between two of them — and ``overhead_ratio``
+is the hooked whole-model median over the plain one: 1.04 means the hooks added 4%.
 """
 
 from __future__ import annotations
 
-import gc
 import statistics
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from howfast.bench.runner import _guarded, check_counts, model_device, num_threads
+from howfast.bench.allocator import apply as apply_allocator
+from howfast.bench.checks import check_allocator, check_counts, num_threads
+from howfast.bench.inputs import model_device
+from howfast.bench.timing import Plan, guarded, time_calls
+from howfast.report.measurements import OTHER, LayerTimes
 
-OTHER = "(other)"
+__all__ = ["OTHER", "LayerTimes", "per_layer_times"]
 
 
-@dataclass
-class LayerTimes:
-    """Per-module medians in seconds (module paths as in ``named_modules``; ``""`` is the model)."""
+class _Hooks:
+    """Timed forward pre/post hooks on every module: inclusive seconds and calls per module, per run."""
 
-    by_module: dict[str, float]  # median per module, inclusive of its children
-    self_by_module: dict[str, float]  # leaf modules' medians plus "(other)"; sums to total_s
-    total_s: float  # median of hooked whole-model runs (timed outside the model)
-    plain_total_s: float  # median of plain runs (no hooks)
-    overhead_ratio: float  # total_s / plain_total_s
-    runs: int = 0
-    calls: dict[str, int] = field(default_factory=dict)  # calls per run
-    types: dict[str, str] = field(default_factory=dict)  # module class names
+    def __init__(self, model: nn.Module, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.device = device
+        names: dict[int, str] = {}
+        for name, module in model.named_modules():
+            names.setdefault(id(module), name)
+        self.modules = [(names[id(m)], m) for _, m in model.named_modules()]
+        self.acc: dict[str, int] = {}
+        self.calls: dict[str, int] = {}
+        self.starts: dict[str, list[int]] = {}
 
-    @property
-    def leaf_sum_s(self) -> float:
-        """Sum of the leaf modules' medians (without ``"(other)"``)."""
-        return sum(v for k, v in self.self_by_module.items() if k != OTHER)
+    def _sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": "forward pre/post hooks, perf_counter_ns (CUDA: synchronize in each hook); "
-                      "median per module over runs; leaves' self time plus (other) = hooked total minus leaves",
-            "runs": self.runs,
-            "total_s": self.total_s,
-            "plain_total_s": self.plain_total_s,
-            "overhead_ratio": self.overhead_ratio,
-            "leaf_sum_s": self.leaf_sum_s,
-            "by_module": self.by_module,
-            "self_by_module": self.self_by_module,
-            "calls": self.calls,
-            "types": self.types,
-        }
+    def _pair(self, name: str) -> tuple[Any, Any]:
+        stack = self.starts.setdefault(name, [])
+
+        def pre(_module: nn.Module, _inputs: Any) -> None:
+            self._sync()
+            stack.append(time.perf_counter_ns())
+
+        def post(_module: nn.Module, _inputs: Any, _output: Any) -> None:
+            self._sync()
+            now = time.perf_counter_ns()
+            if stack:
+                self.acc[name] = self.acc.get(name, 0) + now - stack.pop()
+                self.calls[name] = self.calls.get(name, 0) + 1
+
+        return pre, post
+
+    def run(self, call: Any) -> tuple[float, dict[str, int], dict[str, int]]:
+        """One hooked run of ``call``: its whole time in seconds, and ns and calls per module."""
+        self.acc, self.calls = {}, {}
+        for stack in self.starts.values():
+            stack.clear()
+        handles = []
+        for name, module in self.modules:
+            pre, post = self._pair(name)
+            handles.append(module.register_forward_pre_hook(pre))
+            handles.append(module.register_forward_hook(post))
+        try:
+            self._sync()
+            t0 = time.perf_counter_ns()
+            guarded(call, "a hooked per-layer run")
+            self._sync()
+            elapsed = (time.perf_counter_ns() - t0) / 1e9
+        finally:
+            for handle in handles:
+                handle.remove()
+        return elapsed, self.acc, self.calls
 
 
 def per_layer_times(
@@ -75,111 +100,39 @@ def per_layer_times(
 ) -> LayerTimes:
     """Median measured time per module of ``model(*args, **kwargs)`` over ``runs`` hooked runs.
 
-    Runs ``warmup`` plain and hooked passes first, then ``runs`` pairs of one plain and one hooked
+    Runs ``warmup`` plain and hooked passes first, then ``runs`` pairs of one hooked and one plain
     pass (alternating, so drift in machine load hits both alike), all under ``inference_mode``.
     ``allocator`` as for ``benchmark``.
     """
-    from howfast.bench.allocator import apply
-    from howfast.bench.runner import check_allocator
-
     check_counts(runs=runs, warmup=warmup, threads=threads)
     check_allocator(allocator)
-    apply(allocator)
+    apply_allocator(allocator)
     kwargs = dict(kwargs or {})
     if not isinstance(args, tuple):
         args = tuple(args) if isinstance(args, list) else (args,)
     device = model_device(model, args, kwargs)
-    cuda = device.type == "cuda"
-    names: dict[int, str] = {}
-    types: dict[str, str] = {}
-    leaves: set[str] = set()
-    for name, module in model.named_modules():
-        names.setdefault(id(module), name)
-        types[name] = type(module).__name__
-        if next(iter(module.children()), None) is None:
-            leaves.add(name)
+    leaves = {name for name, module in model.named_modules() if next(iter(module.children()), None) is None}
+    types = {name: type(module).__name__ for name, module in model.named_modules()}
+    hooks = _Hooks(model, device)
 
-    acc: dict[str, int] = {}
-    calls: dict[str, int] = {}
-    starts: dict[str, list[int]] = {}
-    clock = time.perf_counter_ns
+    def forward() -> None:
+        model(*args, **kwargs)
 
-    def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize(device)
-
-    def make_hooks(name: str) -> tuple[Any, Any]:
-        stack = starts.setdefault(name, [])
-
-        def pre(_module: nn.Module, _inputs: Any) -> None:
-            if cuda:
-                torch.cuda.synchronize(device)
-            stack.append(clock())
-
-        def post(_module: nn.Module, _inputs: Any, _output: Any) -> None:
-            if cuda:
-                torch.cuda.synchronize(device)
-            now = clock()
-            if stack:
-                acc[name] = acc.get(name, 0) + now - stack.pop()
-                calls[name] = calls.get(name, 0) + 1
-
-        return pre, post
-
-    hooks = {name: make_hooks(name) for name in set(names.values())}
-    modules = [(names[id(m)], m) for _, m in model.named_modules()]
-
-    def plain() -> float:
-        sync()
-        t0 = clock()
-        _guarded(lambda: model(*args, **kwargs), "a plain per-layer run")
-        sync()
-        return (clock() - t0) / 1e9
-
-    def hooked() -> tuple[float, dict[str, int], dict[str, int]]:
-        acc.clear()
-        calls.clear()
-        for stack in starts.values():
-            stack.clear()
-        handles = []
-        for name, module in modules:
-            pre, post = hooks[name]
-            handles.append(module.register_forward_pre_hook(pre))
-            handles.append(module.register_forward_hook(post))
-        try:
-            sync()
-            t0 = clock()
-            _guarded(lambda: model(*args, **kwargs), "a hooked per-layer run")
-            sync()
-            elapsed = (clock() - t0) / 1e9
-        finally:
-            for handle in handles:
-                handle.remove()
-        return elapsed, dict(acc), dict(calls)
-
-    plain_times: list[float] = []
     hooked_times: list[float] = []
     per_run: list[dict[str, int]] = []
     last_calls: dict[str, int] = {}
+
+    def hooked() -> None:
+        nonlocal last_calls
+        elapsed, acc, last_calls = hooks.run(forward)
+        hooked_times.append(elapsed)
+        per_run.append(dict(acc))
+
     with num_threads(threads), torch.inference_mode():
         for _ in range(warmup):
-            plain()
-            hooked()
-        gc.collect()
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for _ in range(runs):
-                plain_times.append(plain())
-                elapsed, run_acc, last_calls = hooked()
-                hooked_times.append(elapsed)
-                per_run.append(run_acc)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-
-    called = [name for name, _ in modules if any(name in r for r in per_run)]
-    called = list(dict.fromkeys(called))  # execution-agnostic but stable (definition) order
+            hooks.run(forward)
+        plain_times, _ = time_calls(forward, Plan(warmup=warmup, max_runs=runs), device, before=hooked)
+    called = list(dict.fromkeys(name for name, _ in hooks.modules if any(name in r for r in per_run)))
     by_module = {name: statistics.median([r.get(name, 0) / 1e9 for r in per_run]) for name in called}
     total = statistics.median(hooked_times)
     plain_total = statistics.median(plain_times)

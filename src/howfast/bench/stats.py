@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
 
-KNEE_THRESHOLD = 0.05
+from howfast.report.measurements import KNEE_THRESHOLD, Stats
+
 IQR_WARN = 0.10  # interquartile range / median above this: a spread-out measurement
 DRIFT_WARN = 0.05  # |median(second half) / median(first half) - 1| above this: the speed changed
 DRIFT_MIN_RUNS = 10
@@ -53,28 +52,6 @@ def std(values: Sequence[float]) -> float:
         return 0.0
     m = mean(values)
     return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Summary of ``n`` timings, in the timings' unit (seconds throughout howfast)."""
-
-    n: int
-    min: float
-    median: float
-    mean: float
-    std: float
-    p90: float
-    p99: float
-    max: float
-    total: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def scaled(self, factor: float) -> dict[str, float]:
-        """The figures times ``factor`` (e.g. 1e3 for milliseconds), ``n`` left out."""
-        return {k: v * factor for k, v in asdict(self).items() if k != "n"}
 
 
 def summarize(values: Sequence[float]) -> Stats:

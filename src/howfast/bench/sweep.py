@@ -14,84 +14,23 @@ means throughput still grew by 5% or more at every step of the sweep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from howfast.bench.runner import (DEFAULT_WARMUP, RUNTIMES, Progress, batch_of, check_allocator, check_counts, make_backend, num_threads,
-                                  prepare, rebatch, resize, run_limits, shapes_of, time_runs, _dtype_text)
-from howfast.bench.stats import KNEE_THRESHOLD, Stats, knee, steadiness, summarize
+from howfast.bench.allocator import apply as apply_allocator
+from howfast.bench.backends import RUNTIMES, make_backend
+from howfast.bench.checks import DEFAULT_WARMUP, check_allocator, check_counts, num_threads
+from howfast.bench.environment import collect
+from howfast.bench.inputs import batch_of, dtype_text, prepare, rebatch, resize, shapes_of
+from howfast.bench.runner import plan_for, time_runs
+from howfast.bench.stats import knee, steadiness, summarize
+from howfast.bench.timing import Progress
 from howfast.errors import BenchmarkError, UsageError
+from howfast.report.measurements import KNEE_RULE, SweepPoint, SweepResult
 
-KNEE_RULE = ("knee: the first batch after which throughput grows by less than 5% "
-             "(batch b[i] where throughput[i+1] < 1.05 x throughput[i])")
-
-
-@dataclass
-class SweepPoint:
-    batch: int
-    size: int | None
-    inputs: list[str]
-    stats: Stats
-    stopped_by: str
-    warnings: list[str] = field(default_factory=list)  # howfast.bench.stats.steadiness of this point's runs
-
-    @property
-    def throughput(self) -> float:
-        return self.batch / self.stats.median if self.stats.median > 0 else float("inf")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "batch": self.batch,
-            "size": self.size,
-            "inputs": self.inputs,
-            "runs": self.stats.n,
-            "stopped_by": self.stopped_by,
-            "latency_s": self.stats.to_dict(),
-            "throughput_items_per_s": self.throughput,
-            "warnings": list(self.warnings),
-        }
-
-
-@dataclass
-class SweepResult:
-    """Rows in sweep order (sizes outer, batches inner) and the knee batch per size."""
-
-    rows: list[SweepPoint]
-    batches: list[int] | None
-    sizes: list[int] | None
-    knees: dict[int | None, int | None]  # size (None: no size sweep) -> knee batch
-    warmup: int
-    runs_requested: int | None
-    budget_s: float | None
-    runtime: str
-    device: str
-    dtype: str | None
-    threads: int | None
-    environment: dict[str, Any] = field(default_factory=dict)
-    model: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "runtime": self.runtime,
-            "device": self.device,
-            "dtype": self.dtype,
-            "warmup": self.warmup,
-            "runs_requested": self.runs_requested,
-            "budget_s": self.budget_s,
-            "sweep": {
-                "batches": self.batches,
-                "sizes": self.sizes,
-                "rows": [row.to_dict() for row in self.rows],
-                "knee": [{"size": size, "batch": batch} for size, batch in self.knees.items()] if self.batches else None,
-                "knee_threshold": KNEE_THRESHOLD,
-                "knee_rule": KNEE_RULE,
-            },
-            "environment": self.environment,
-        }
+__all__ = ["KNEE_RULE", "SweepPoint", "SweepResult", "parse_list", "sweep"]
 
 
 def parse_list(text: str | int | None, what: str) -> list[int] | None:
@@ -138,9 +77,6 @@ def sweep(
 
     ``batch`` sets the batch of a size-only sweep. Arguments otherwise as for ``benchmark``.
     """
-    from howfast.bench.allocator import apply
-    from howfast.bench.environment import collect
-
     if not batches and not sizes:
         raise UsageError("a sweep needs batches (e.g. 1,2,4,8) or sizes (e.g. 160,192,224)")
     check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads,
@@ -148,10 +84,10 @@ def sweep(
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
     check_allocator(allocator)
-    max_runs, budget = run_limits(runs, budget_s)
+    plan = plan_for(runs, budget_s, warmup)
     base_args, base_kw, dev = prepare(model, inputs, kwargs, device=device, dtype=dtype, batch=None if batches else batch)
     size_list: list[int | None] = list(sizes) if sizes else [None]
-    allocator_text = apply(allocator)
+    allocator_text = apply_allocator(allocator)
     batch_list: list[int | None] = list(batches) if batches else [None]
     points = [(s, b) for s in size_list for b in batch_list]
     rows: list[SweepPoint] = []
@@ -173,8 +109,7 @@ def sweep(
                 backend = make_backend(runtime, model, args, kw, dev, threads)
                 try:
                     with backend.context():
-                        times, stopped_by = time_runs(backend, warmup=warmup, runs=max_runs, budget_s=budget, device=dev,
-                                                      progress=point_progress)
+                        times, stopped_by = time_runs(backend, plan, dev, point_progress)
                 finally:
                     backend.close()
             except BenchmarkError as exc:
@@ -187,13 +122,12 @@ def sweep(
         for size in size_list:
             mine = [r for r in rows if r.size == size]
             knees[size] = knee([r.batch for r in mine], [r.throughput for r in mine])  # type: ignore[assignment]
-    dtype_text = _dtype_text(model, base_args, base_kw)
-    env = collect(device=dev, threads=used_threads, batch=None, dtype=dtype_text, runtime=runtime,
-                  runtime_threads=getattr(backend, "runtime_threads", None), allocator=allocator_text)
-    env["batch"] = sorted({r.batch for r in rows})  # the batches swept
+    dtype = dtype_text(model, base_args, base_kw)
+    env = collect(device=dev, threads=used_threads, batch=sorted({r.batch for r in rows}), dtype=dtype, runtime=runtime,
+                  runtime_threads=backend.runtime_threads if backend is not None else None, allocator=allocator_text)
     return SweepResult(rows=rows, batches=list(batches) if batches else None, sizes=list(sizes) if sizes else None,
-                       knees=knees, warmup=warmup, runs_requested=runs, budget_s=budget, runtime=runtime, device=str(dev),
-                       dtype=dtype_text, threads=used_threads, environment=env, model=name or type(model).__name__)
+                       knees=knees, warmup=warmup, runs_requested=runs, budget_s=plan.target_s, runtime=runtime, device=str(dev),
+                       dtype=dtype, threads=used_threads, environment=env, model=name or type(model).__name__)
 
 
 def _where(batch: int | None, size: int | None) -> str:

@@ -16,25 +16,17 @@ import ast
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from howfast.errors import ModelLoadError, describe
+from howfast.errors import BadFileError, ModelLoadError, describe
+from howfast.graph.request import LoadedModel
+from howfast.zoo import registry
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A built model, the name to show for it, and its default input (zoo models only)."""
-
-    module: nn.Module
-    name: str
-    default_input: str | None
 
 
 def split_until(spec: str) -> tuple[str, str | None]:
@@ -59,15 +51,10 @@ def load_model(spec: str, device: str = "cpu") -> LoadedModel:
         # .onnx paths to the ONNX front end (howfast.onnx) before they get here.
         path = spec if spec.lower().endswith(".onnx") else head
         if not Path(path).is_file():
-            from howfast.errors import BadFileError
-
             raise BadFileError(f"no such file: {path}")
         raise ModelLoadError(f"{path!r} is an ONNX model; this command needs a PyTorch model (`howfast analyze` takes .onnx files)")
-    from howfast.zoo import registry
-
-    registry._load_models()
-    if head in registry.ZOO:
-        entry = registry.ZOO[head]
+    entry = registry.get(head)
+    if entry is not None:
         options = registry.parse_options(entry, rest)
         model = registry.build(head, options, device=device)
         return LoadedModel(model, spec, entry.default_input)
@@ -78,7 +65,7 @@ def load_model(spec: str, device: str = "cpu") -> LoadedModel:
         factory_name, options = _factory_and_options(spec, rest)
         return _build(_load_module_factory(head, factory_name), spec, options, device)
     raise ModelLoadError(
-        f"unknown model {spec!r}: not a zoo name (the zoo has: {', '.join(sorted(registry.ZOO))}), "
+        f"unknown model {spec!r}: not a zoo name (the zoo has: {', '.join(registry.names())}), "
         "nor file.py:factory, nor package.module:factory"
     )
 

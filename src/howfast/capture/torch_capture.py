@@ -30,6 +30,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from howfast.capture.inputs import tensors_in
 from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
 from howfast.errors import InputSpecError, ModelRunError, first_line
 
@@ -153,10 +154,10 @@ class _ModuleStack:
         while self.stack.pop() != path:  # a submodule raised and the model caught it
             self.stack_args.pop()
         self.stack_args.pop()
-        self.output_shapes[path] = [tuple(t.shape) for t in _tensors_in(output)]
+        self.output_shapes[path] = [tuple(t.shape) for t in tensors_in(output)]
         if self.until is not None and path == self.until and not self.reached_until:
             self.reached_until = True
-            self.until_outputs = [self.tensors.lookup(t) for t in _tensors_in(output)]
+            self.until_outputs = [self.tensors.lookup(t) for t in tensors_in(output)]
             raise StopCapture(path)
 
     @contextmanager
@@ -195,8 +196,8 @@ class _Recorder:
         outputs: list[TensorMeta] = []
         aliased: set[int] = set()
         flat_args = list(args) + list(kwargs.values())
-        passed = {id(t): t for t in _tensors_in(flat_args)}
-        for i, tensor in enumerate(_tensors_in(out)):
+        passed = {id(t): t for t in tensors_in(flat_args)}
+        for i, tensor in enumerate(tensors_in(out)):
             if alias is None and id(tensor) in passed:  # a composite returned its input (eval dropout)
                 outputs.append(self.tensors.lookup(tensor))
                 aliased.add(i)
@@ -283,12 +284,14 @@ def capture(
     *,
     until: str | None = None,
     no_grad: bool = True,
+    train: bool | None = None,
     model_name: str | None = None,
 ) -> CapturedGraph:
     """Run ``model(*args, **kwargs)`` once and return every op it executed, attributed to modules.
 
     ``until`` names a module path; the run stops after that module's forward returns, and only the
-    ops up to it are kept (a feature extractor cut at a named layer).
+    ops up to it are kept (a feature extractor cut at a named layer). ``train`` runs the model in
+    training (True) or eval (False) mode, or as it is (None); every module's mode is restored after.
     """
     kwargs = kwargs or {}
     tensors = _TensorTable()
@@ -299,18 +302,23 @@ def capture(
     _register_weights(model, tensors)
     input_metas = _register_inputs(args, kwargs, tensors)
     recorder = _Recorder(tensors, modules)
+    modes = [(m, m.training) for m in model.modules()]
+    if train is not None:
+        model.train(train)
     saved = _snapshot_training_buffers(model)
     outputs: list[TensorMeta] = []
     try:
         with torch.set_grad_enabled(not no_grad), modules.installed(), _FunctionInterceptor(recorder), _DispatchInterceptor(recorder):
             result = model(*args, **kwargs)
-        outputs = [tensors.lookup(t) for t in _tensors_in(result)]
+        outputs = [tensors.lookup(t) for t in tensors_in(result)]
     except StopCapture:
         outputs = list(modules.until_outputs)
     except Exception as exc:  # the model rejected its inputs: say where and with what
         raise ModelRunError(_run_error_message(exc, modules, args, kwargs)) from exc
     finally:
         _restore_buffers(saved)
+        for module, mode in modes:
+            module.training = mode
     graph = _graph(model, model_name, recorder, modules, input_metas, until)
     graph.outputs = outputs
     return graph
@@ -386,10 +394,10 @@ def _register_weights(model: nn.Module, tensors: _TensorTable) -> None:
 def _register_inputs(args: tuple, kwargs: dict, tensors: _TensorTable) -> list[TensorMeta]:
     metas = []
     for i, value in enumerate(args):
-        for t in _tensors_in(value):
+        for t in tensors_in(value):
             metas.append(tensors.register(t, TensorKind.INPUT, f"input{i}"))
     for key, value in kwargs.items():
-        for t in _tensors_in(value):
+        for t in tensors_in(value):
             metas.append(tensors.register(t, TensorKind.INPUT, key))
     return metas
 
@@ -448,18 +456,8 @@ def _schema_alias_info(func: Any) -> _AliasInfo:
     return _AliasInfo(tuple(aliased), inplace)
 
 
-def _tensors_in(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors_in(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors_in(v)]
-    return []
-
-
 def _first_tensor(value: Any) -> torch.Tensor | None:
-    found = _tensors_in(value)
+    found = tensors_in(value)
     return found[0] if found else None
 
 
@@ -475,7 +473,7 @@ def _run_error_message(exc: Exception, modules: _ModuleStack, args: tuple, kwarg
 
 
 def _shape_text(value: Any) -> str:
-    tensors = _tensors_in(value)
+    tensors = tensors_in(value)
     if not tensors:
         return repr(value)
     return ", ".join("x".join(str(s) for s in t.shape) + f":{str(t.dtype).removeprefix('torch.')}" for t in tensors)

@@ -1,16 +1,30 @@
-"""``howfast analyze MODEL``: per-layer parameters, MACs, FLOPs and memory traffic."""
+"""``howfast analyze MODEL``: per-layer parameters, MACs, FLOPs and memory traffic (any front end),
+with the roofline on a device and measured time per layer beside it."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+import torch
 
 from howfast.api import analyze as analyze_model
+from howfast.bench.layers import per_layer_times
+from howfast.bench.rapl import measure_rapl
 from howfast.cli.app import app
-from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for, with_batch
+from howfast.cli.common import conventions_from, conventions_options, emit, hardware_from_device, input_options, open_model, with_batch
+from howfast.capture.inputs import resolve_inputs
+from howfast.errors import UsageError
+from howfast.graph.inputs import InputSpec, parse_dtype
+from howfast.graph.request import LoadedModel
+from howfast.hardware.profiles import HardwareProfile
+from howfast.hardware.roofline import join_measured, roofline
 from howfast.report.render import FORMATS
+from howfast.report.render.plots import plot_roofline, write_plots
+from howfast.report.report import Report
 
 
 @app.command()
@@ -30,47 +44,65 @@ from howfast.report.render import FORMATS
               help="Also write the report's charts as PNG and SVG files into this folder (needs matplotlib).")
 @click.option("--hardware", help="Hardware profile (name from `howfast devices`, or a .toml file): adds the roofline "
                                  "(intensity, bound, predicted time per layer). --device NAME does the same.")
-@click.option("--plot-roofline", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--plot-roofline", "plot_to", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a roofline chart of the layers on the --hardware device to this .png/.svg file.")
 @click.option("--bench", is_flag=True, help="With --hardware: measure time per layer and show it beside the predicted time.")
-def analyze(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None, depth: int | None,
-            until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool, train: bool,
-            fused: bool = False, plots: Path | None = None, conv_reads: str = "window", hardware: str | None = None,
-            plot_roofline: Path | None = None, bench: bool = False, batch: int | None = None) -> None:
+def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None,
+            depth: int | None, until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool,
+            train: bool, fused: bool = False, plots: Path | None = None, conv_reads: str = "window",
+            hardware: str | None = None, plot_to: Path | None = None, bench: bool = False,
+            batch: int | None = None) -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,
     package.module:factory (a callable returning a torch.nn.Module), or an .onnx file (its symbolic
     dimensions sized by --input).
     """
-    from howfast.cli.devices import hardware_from_device, roofline_for_cli
-
-    device, hardware = hardware_from_device(device, hardware)
+    device, profile = hardware_from_device(device, hardware)
+    if profile is None and (bench or plot_to is not None):
+        raise UsageError("--bench and --plot-roofline need a hardware profile: --hardware NAME|FILE (see `howfast devices`)")
     conventions = conventions_from(flops, bias, memory_model, conv_reads)
-    from howfast.onnx.load import is_onnx_path
+    loaded, specs = open_model(model, inputs, device, dtype)
+    if bench and loaded.front_end != "torch":
+        raise UsageError("--bench applies to PyTorch models only, not to ONNX files")
+    specs = with_batch(specs, batch)
+    with _warnings_to_stderr():
+        report = analyze_model(loaded.model, specs, conventions=conventions, until=until, no_grad=not grad,
+                               train=True if train else None, strict=strict, dtype=parse_dtype(dtype) if dtype else None,
+                               name=loaded.name, fused=fused)
+    if profile is not None:
+        roofline(report, profile)
+        if bench:
+            _measure(report, loaded, specs or [], profile, device)
+        if plot_to is not None:
+            click.echo(f"wrote {plot_roofline(report, str(plot_to))}", err=True)
+    emit(report.render(fmt, depth=depth), output)
+    if plots is not None:
+        written = write_plots(report, plots)
+        click.echo(f"wrote {len(written)} plots to {plots}", err=True)
 
-    if is_onnx_path(model):  # an .onnx file: the ONNX front end, same formulas and report (docs/onnx.md)
-        from howfast.onnx.cli import analyze_onnx_command
 
-        return analyze_onnx_command(click.get_current_context().params, conventions)
-    loaded, specs = resolve(model, inputs, device, dtype)
-    args, kwargs = tensors_for(with_batch(specs, batch), device, dtype)
-    if train:
-        loaded.module.train()
+@contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """howfast's own warnings (uncounted ops) as ``warning:`` lines on stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        report = analyze_model(loaded.module, args, kwargs=kwargs, conventions=conventions, until=until,
-                               no_grad=not grad, strict=strict, name=loaded.name, fused=fused)
+        yield
     for warning in caught:
         if str(warning.message).startswith("howfast:"):
             click.echo(f"warning: {str(warning.message).removeprefix('howfast: ')}", err=True)
-    extra = roofline_for_cli(report, hardware, loaded.module, args, kwargs, device=device, fused=fused, bench=bench,
-                             plot=plot_roofline, fmt=fmt, depth=depth,
-                             memory_model=memory_model if click.get_current_context().get_parameter_source("memory_model")
-                             != click.core.ParameterSource.DEFAULT else None)
-    emit(report.render(fmt, depth=depth) + extra, output)
-    if plots is not None:
-        from howfast.report.plots import write_plots
 
-        written = write_plots(report, plots)
-        click.echo(f"wrote {len(written)} plots to {plots}", err=True)
+
+def _measure(report: Report, loaded: LoadedModel, specs: list[InputSpec], profile: HardwareProfile, device: str) -> None:
+    """``--bench``: time every layer, join the times to the roofline, and read RAPL where it can."""
+    if device == "meta":
+        raise UsageError("--bench runs the model: use --device cpu or cuda (meta tensors hold no data)")
+    module = loaded.model
+    args, kwargs = resolve_inputs(module, specs)
+    # a calibrated CPU profile holds for the thread count it was measured with: time with that count
+    calibrated = profile.calibration.get("threads")
+    threads = calibrated if device == "cpu" and isinstance(calibrated, int) else None
+    measured = join_measured(report, per_layer_times(module, args, kwargs, runs=20, warmup=3, threads=threads))
+    measured.threads = threads if threads is not None else torch.get_num_threads()
+    with torch.inference_mode():
+        measured.energy = measure_rapl(lambda: module(*args, **kwargs), runs=10)

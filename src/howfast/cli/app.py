@@ -12,7 +12,7 @@ import traceback
 
 import click
 
-from howfast import __version__
+from howfast.version import __version__
 from howfast.errors import INTERNAL, HowfastError
 
 _state = {"debug": False}

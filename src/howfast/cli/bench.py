@@ -10,8 +10,13 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from howfast.bench.checks import check_bench_device, check_counts
+from howfast.bench.runner import benchmark, benchmark_onnx_file
+from howfast.bench.sweep import parse_list, sweep
 from howfast.cli.app import app
-from howfast.cli.common import emit, input_options, resolve, tensors_for
+from howfast.cli.common import emit, input_options, open_model, tensors_for
+from howfast.errors import UsageError
+from howfast.report.render.benchmark import render
 
 
 @contextmanager
@@ -51,7 +56,7 @@ def progress_bar(enabled: bool = True) -> Iterator[object]:
 @click.option("--layer-runs", type=int, default=20, show_default=True, help="Hooked runs for --per-layer.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
-def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: str | None, sweep_size: str | None,
+def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, batch: str | None, sweep_size: str | None,
           threads: int | None, warmup: int, runs: int | None, budget: float | None, runtime: str, allocator: str, per_layer: bool,
           layer_runs: int, fmt: str, output: Path | None) -> None:
     """Time forward passes of MODEL: warm-up, timed runs, min/median/mean/std/p90/p99 and throughput.
@@ -60,11 +65,6 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: s
     package.module:factory, or an .onnx file (timed in ONNX Runtime; --input sizes symbolic
     dimensions). Throughput is batch / median latency, in items per second.
     """
-    from howfast.bench.render import render
-    from howfast.bench.runner import benchmark, check_bench_device, check_counts
-    from howfast.bench.sweep import parse_list, sweep
-    from howfast.errors import UsageError
-
     batches = parse_list(batch, "batch")
     sizes = parse_list(sweep_size, "size")
     check_counts(runs=runs, warmup=warmup, budget_s=budget, threads=threads, layer_runs=layer_runs)
@@ -74,29 +74,25 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str, device: str, batch: s
     if per_layer and runtime != "torch":
         raise UsageError("--per-layer needs --runtime torch (it hooks PyTorch modules)")
     check_bench_device(device)
-    from howfast.onnx.load import is_onnx_path
-
-    if is_onnx_path(model):  # an .onnx file runs in ONNX Runtime as it is
+    loaded, specs = open_model(model, inputs, device, dtype)
+    if loaded.front_end != "torch":  # an .onnx file runs in ONNX Runtime as it is
         if is_sweep or per_layer or batches:
             raise UsageError("an .onnx file is timed as it is: size its inputs with --input (no --batch, --sweep-size or --per-layer)")
-        from howfast.bench.onnxrt import benchmark_onnx_file
-        from howfast.graph.inputs import parse_inputs
-
         with progress_bar() as update:
-            result = benchmark_onnx_file(model, parse_inputs(list(inputs)) if inputs else None, runs=runs, warmup=warmup,
-                                         budget_s=budget, threads=threads, device=device, progress=update)
-        emit(render(result, fmt), output)
+            onnx_result = benchmark_onnx_file(loaded.model, specs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
+                                              device=device, progress=update)
+        emit(render(onnx_result, fmt), output)
         return
-    loaded, specs = resolve(model, inputs, device, dtype)
+    assert specs is not None
     args, kwargs = tensors_for(specs, device, dtype)
     with progress_bar() as update:
         if is_sweep:
-            result = sweep(loaded.module, args, kwargs=kwargs, batches=batches if batches and len(batches) > 1 else None,
+            result = sweep(loaded.model, args, kwargs=kwargs, batches=batches if batches and len(batches) > 1 else None,
                            sizes=sizes, runs=runs, warmup=warmup, budget_s=budget, threads=threads, runtime=runtime,
                            progress=update, name=loaded.name, batch=batches[0] if batches and len(batches) == 1 else None,
                            allocator=allocator)
         else:
-            result = benchmark(loaded.module, args, kwargs=kwargs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
+            result = benchmark(loaded.model, args, kwargs=kwargs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
                                batch=batches[0] if batches else None, runtime=runtime, per_layer=per_layer,
                                layer_runs=layer_runs, progress=update, name=loaded.name, allocator=allocator)
     emit(render(result, fmt), output)

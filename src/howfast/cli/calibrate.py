@@ -13,9 +13,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from howfast.bench.calibrate import calibrate as run_calibration
 from howfast.cli.app import app
 from howfast.cli.common import emit
+from howfast.cli.figures import figure_table
 from howfast.errors import UsageError
+from howfast.hardware.profiles import save_dir
 
 
 def _busy_warning(threads: int | None, clock: str) -> str | None:
@@ -62,9 +65,6 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
     efficiency against the roofline. --output or --save writes a profile for
     `howfast analyze MODEL --hardware NAME|FILE`.
     """
-    from howfast.hardware.calibrate import calibrate as run_calibration
-    from howfast.hardware.profiles import save_dir
-
     if output is not None and save_name is not None:
         raise UsageError("give --output FILE or --save NAME, not both")
     if save_name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", save_name):
@@ -103,8 +103,6 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
                          "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
                                           for m in result.measurements]}, indent=2) + "\n", None)
         return
-    from howfast.cli.devices import figure_table
-
     buffer = io.StringIO()
     out = Console(file=buffer, width=160, no_color=True, highlight=False)
     table = figure_table(f"howfast calibrate: {escape(profile.title)}", "How it was measured",

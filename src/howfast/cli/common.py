@@ -1,7 +1,9 @@
-"""Options and steps shared by commands: loading the model and its inputs, writing output."""
+"""Options and steps shared by commands: loading the model and its inputs, devices, writing output."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,10 +11,13 @@ from typing import Any
 import click
 import torch
 
-from howfast.graph.inputs import InputSpec, materialise, parse_dtype, parse_inputs
-from howfast.capture.loader import LoadedModel, load_model
+from howfast.api import load
+from howfast.capture.loader import load_model
 from howfast.conventions import Conventions
 from howfast.errors import DeviceError, InputSpecError, UsageError
+from howfast.graph.inputs import InputSpec, materialise, parse_dtype, parse_inputs
+from howfast.graph.request import LoadedModel
+from howfast.hardware.profiles import HardwareProfile, get_profile, is_torch_device
 
 INPUT_HELP = (
     "Input shape: 1x3x224x224, 1x128:int64, or name=1x128:int64 for a keyword input. "
@@ -23,7 +28,8 @@ INPUT_HELP = (
 def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--input/-i, --dtype and --device, shared by every command that runs a model."""
     command = click.option("--device", default="cpu", show_default=True, help="cpu, cuda, or meta (no weights allocated).")(command)
-    command = click.option("--dtype", default="float32", show_default=True, help="dtype of float inputs and weights (float32, float16, bfloat16).")(command)
+    command = click.option("--dtype", default=None, help="dtype of float inputs and weights (float32, float16, bfloat16); "
+                                                         "default float32.")(command)
     return click.option("--input", "-i", "inputs", multiple=True, help=INPUT_HELP)(command)
 
 
@@ -35,37 +41,65 @@ def check_device(device: str) -> str:
     return device
 
 
-def resolve(model_spec: str, inputs: tuple[str, ...] | list[str] | None, device: str, dtype: str = "float32") -> tuple[LoadedModel, list[InputSpec]]:
-    """Build the model on ``device`` in ``dtype`` and parse its inputs (the zoo default when none given)."""
-    torch_dtype = parse_dtype(dtype)
+def hardware_from_device(device: str, hardware: str | None) -> tuple[str, HardwareProfile | None]:
+    """``--device`` is polymorphic: cpu, cuda, cuda:N and meta are torch devices; anything else names a
+    hardware profile (the model then runs on cpu). Returns (torch device, loaded profile or None): the
+    profile is read here, so a bad one fails before the model is built."""
+    if not is_torch_device(device):
+        if hardware is not None:
+            raise UsageError(f"--device {device!r} is not a torch device, so it names a hardware profile; "
+                             f"--hardware {hardware!r} names another: give one of them")
+        device, hardware = "cpu", device
+    return device, (get_profile(hardware) if hardware is not None else None)
+
+
+def open_model(spec: str, inputs: tuple[str, ...] | list[str] | None, device: str,
+               dtype: str | None = None) -> tuple[LoadedModel, list[InputSpec] | None]:
+    """The model a model argument names — a PyTorch model built on ``device`` in ``dtype``, or an
+    ``.onnx`` file — and its inputs (a zoo model's default when none are given; None for an ONNX
+    file, whose declared inputs are used)."""
+    loaded = load(spec, device=check_device(device))
+    if loaded.front_end != "torch":
+        return loaded, parse_inputs(list(inputs)) if inputs else None
+    return _built(spec, loaded, inputs, dtype)
+
+
+def resolve(spec: str, inputs: tuple[str, ...] | list[str] | None, device: str,
+            dtype: str | None = None) -> tuple[LoadedModel, list[InputSpec]]:
+    """A PyTorch model for commands that run one (an ``.onnx`` file is refused in one line) and its inputs."""
+    return _built(spec, load_model(spec, device=check_device(device)), inputs, dtype)
+
+
+def _built(spec: str, loaded: LoadedModel, inputs: tuple[str, ...] | list[str] | None,
+           dtype: str | None) -> tuple[LoadedModel, list[InputSpec]]:
+    torch_dtype = parse_dtype(dtype) if dtype else None
     specs = parse_inputs(list(inputs)) if inputs else None
-    loaded = load_model(model_spec, device=check_device(device))
-    if torch_dtype != torch.float32:
-        loaded.module.to(torch_dtype)
+    if torch_dtype is not None and torch_dtype != torch.float32:
+        loaded.model.to(torch_dtype)
     if specs is None:
         if not loaded.default_input:
-            raise InputSpecError(f"model {model_spec!r} has no default input: give one with --input, e.g. --input 1x3x224x224")
+            raise InputSpecError(f"model {spec!r} has no default input: give one with --input, e.g. --input 1x3x224x224")
         specs = parse_inputs([loaded.default_input])
     return loaded, specs
 
 
-def with_batch(specs: list[InputSpec], batch: int | None) -> list[InputSpec]:
+def with_batch(specs: list[InputSpec] | None, batch: int | None) -> list[InputSpec] | None:
     """The specs with their first dimension set to ``batch`` (unchanged when None)."""
-    if batch is None:
+    if batch is None or specs is None:
         return specs
     if batch <= 0:
         raise UsageError(f"--batch must be positive, not {batch}")
     return [InputSpec(shape=(batch,) + s.shape[1:], dtype=s.dtype, name=s.name) for s in specs]
 
 
-def tensors_for(specs: list[InputSpec], device: str, dtype: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    return materialise(specs, device, parse_dtype(dtype))
+def tensors_for(specs: list[InputSpec], device: str, dtype: str | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return materialise(specs, device, parse_dtype(dtype) if dtype else torch.float32)
 
 
 def conventions_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--conv-reads", type=click.Choice(["window", "input"]), default="window", show_default=True,
                            help="Write-up conv input reads: once per output window, or the write-up's Hin x Win formula literally.")(command)
-    command = click.option("--memory-model", type=click.Choice(["writeup", "compulsory"]), default="writeup", show_default=True,
+    command = click.option("--memory-model", type=click.Choice(["compulsory", "writeup"]), default="compulsory", show_default=True,
                            help="Memory model of the table's Accesses column and of the roofline (JSON always carries both).")(command)
     command = click.option("--bias/--no-bias", default=True, show_default=True, help="Count bias additions as 1 FLOP per output.")(command)
     return click.option("--flops", type=click.Choice(["2mac", "exact"]), default="2mac", show_default=True,
@@ -77,13 +111,20 @@ def conventions_from(flops: str, bias: bool, memory_model: str, conv_reads: str 
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Write ``text`` to ``output`` (a file) or stdout."""
+    """Write ``text`` to ``output`` (a file, replaced atomically) or stdout."""
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, output)
+        except BaseException:
+            os.unlink(temporary)
+            raise
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
     click.echo(f"wrote {output}", err=True)

@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import warnings
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from howfast.api import analyze
 from howfast.capture.loader import split_until
 from howfast.cli.app import app
 from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for
-from howfast.compare import COLUMNS, Comparison, explain, measured_all
+from howfast.compare import Comparison, explain, measured_all
 from howfast.errors import UsageError
-from howfast import units
+from howfast.report.render.comparison import FORMATS, render_comparison
 from howfast.zoo import registry
 
 
 @app.command()
 @click.argument("models", nargs=-1, required=True)
 @input_options
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "md", "html"]), default="table", show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @click.option("--features", is_flag=True, help="Cut each zoo model at its feature layer (MobileNet V1: conv_pw_11, V2: expanded_conv_12, VGG16: features, ResNet: layer4).")
 @click.option("--fused", is_flag=True, help="Compare the fused programs (BN folded, element-wise ops fused), as the write-up does.")
@@ -36,7 +30,7 @@ from howfast.zoo import registry
               help="With --bench, the models are timed in this many interleaved rounds (drift lands on all alike).")
 @click.option("--threads", "-t", type=int, help="With --bench: torch.set_num_threads for the runs (restored after).")
 @conventions_options
-def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device: str, fmt: str, output: Path | None,
+def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None,
             features: bool, fused: bool, flops: str, bias: bool, memory_model: str, conv_reads: str = "window",
             with_bench: bool = False, runs: int = 30, rounds: int = 5, threads: int | None = None) -> None:
     """Compare MODELS side by side: params, size, MACs, FLOPs, memory, ratios to the first.
@@ -57,9 +51,9 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device
         args, kwargs = tensors_for(specs, device, dtype)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reports.append(analyze(loaded.module, args, kwargs=kwargs, conventions=conventions, until=cut, name=spec, fused=fused))
+            reports.append(analyze(loaded.model, args, kwargs=kwargs, conventions=conventions, until=cut, name=spec, fused=fused))
         if with_bench:
-            cases.append((loaded.module, args, kwargs))
+            cases.append((loaded.model, args, kwargs))
         labels.append(spec)
     benches, notes = measured_all(cases, labels, runs=runs, rounds=rounds, threads=threads) if with_bench else ([], [])
     comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports), benchmarks=benches,
@@ -68,59 +62,5 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str, device
 
 
 def _feature_layer(spec: str) -> str | None:
-    entry = registry.ZOO.get(spec.partition(":")[0])
+    entry = registry.get(spec.partition(":")[0])
     return entry.feature_layer if entry else None
-
-
-def render_comparison(comparison: Comparison, fmt: str) -> str:
-    rows = comparison.rows()
-    if fmt == "json":
-        return json.dumps(comparison.to_dict(), indent=2)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue()
-    if fmt == "html":
-        from howfast.report.render.html import render_comparison_html
-
-        return render_comparison_html(comparison.reports, comparison.labels, "\n".join(comparison.explanation))
-    columns = list(COLUMNS)
-    if comparison.benchmarks:
-        columns += [("latency_s", "Latency", None, units.seconds), ("fps", "FPS", None, lambda v: f"{v:.1f}")]
-    cells = [[_label(r)] + [f"{human(r[key])} ({r[key + '_ratio']:.2f}x)" if r[key + "_ratio"] is not None else human(r[key])
-                            for key, _, _, human in columns] + [f"{r['accesses_per_mac']:.2f}" if r["accesses_per_mac"] else "-"]
-             for r in rows]
-    titles = ["Model"] + [title for _, title, _, _ in columns] + ["Acc/MAC"]
-    if fmt == "md":
-        lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
-        lines += [""] + [f"- {line}" for line in comparison.explanation]
-        lines += [f"- measured: {line}" for line in comparison.measurement_notes] + [""] + _conventions(comparison)
-        return "\n".join(lines) + "\n"
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=180, no_color=True, highlight=False)
-    table = Table(title="howfast compare (ratios to the first model)", header_style="bold")
-    for title in titles:
-        table.add_column(title, justify="left" if title == "Model" else "right")
-    for row in cells:
-        table.add_row(*(escape(c) for c in row))
-    console.print(table)
-    for line in comparison.explanation:
-        console.print(escape(line))
-    for line in comparison.measurement_notes:
-        console.print(escape(f"measured: {line}"))
-    for line in _conventions(comparison):
-        console.print(escape(line))
-    return buffer.getvalue()
-
-
-def _label(row: dict) -> str:
-    return row["model"] + (f" (to {row['truncated_at']})" if row.get("truncated_at") and "@" not in row["model"] else "")
-
-
-def _conventions(comparison: Comparison) -> list[str]:
-    described = comparison.reports[0].conventions.get("described", {})
-    fused = " Fused programs (BN folded, element-wise ops fused)." if comparison.reports[0].fusion else ""
-    return [f"Conventions: {'; '.join(f'{k}: {v}' for k, v in described.items())}.{fused}"]

@@ -8,6 +8,7 @@ import click
 
 from howfast.cli.app import app
 from howfast.cli.common import input_options, resolve, tensors_for
+from howfast.onnx.export import export_model
 
 
 @app.command("export")
@@ -15,7 +16,7 @@ from howfast.cli.common import input_options, resolve, tensors_for
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @input_options
 @click.option("--opset", type=click.IntRange(min=7), help="ONNX opset version (default: the exporter's).")
-def export_command(model: str, output: Path, inputs: tuple[str, ...], dtype: str, device: str, opset: int | None) -> None:
+def export_command(model: str, output: Path, inputs: tuple[str, ...], dtype: str | None, device: str, opset: int | None) -> None:
     """Export MODEL to the ONNX file OUTPUT, traced with the given (or the zoo's default) input.
 
     The export keeps the model's structure: BatchNormalization nodes are not folded into convs and
@@ -23,9 +24,7 @@ def export_command(model: str, output: Path, inputs: tuple[str, ...], dtype: str
     `howfast analyze MODEL` module by module (docs/onnx.md). Build on cpu: a meta model has no
     weights to write.
     """
-    from howfast.onnx.export import export_model
-
     loaded, specs = resolve(model, inputs, device, dtype)
     args, kwargs = tensors_for(specs, device, dtype)
-    path = export_model(loaded.module, args, kwargs, output, opset)
+    path = export_model(loaded.model, args, kwargs, output, opset)
     click.echo(f"wrote {path}", err=True)

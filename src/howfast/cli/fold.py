@@ -11,7 +11,7 @@ from howfast.api import analyze
 from howfast.cli.app import app
 from howfast.cli.common import input_options, resolve, tensors_for
 from howfast.errors import UsageError
-from howfast.passes.fold import fold, max_difference
+from howfast.transforms.fold import fold, max_difference
 from howfast import units
 
 _ROWS = (("params", units.count), ("param_bytes", units.nbytes), ("macs", units.count), ("flops", units.count),
@@ -23,19 +23,19 @@ _ROWS = (("params", units.count), ("param_bytes", units.nbytes), ("macs", units.
 @input_options
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--train", is_flag=True, help="Put the model in training mode first (folding then refuses: for testing that path).")
-def fold_command(model: str, inputs: tuple[str, ...], dtype: str, device: str, fmt: str, train: bool) -> None:
+def fold_command(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, train: bool) -> None:
     """Fold every eval-mode conv/linear -> batch-norm pair of MODEL and verify the outputs match."""
     if device == "meta":
         raise UsageError("fold checks the folded model's outputs numerically: use --device cpu (or cuda), not meta")
     loaded, specs = resolve(model, inputs, device, dtype)
     if train:
-        loaded.module.train()
+        loaded.model.train()
     args, kwargs = tensors_for(specs, device, dtype)
-    result = fold(loaded.module, args, kwargs)
-    absolute, relative = max_difference(loaded.module, result.model, args)
+    result = fold(loaded.model, args, kwargs)
+    absolute, relative = max_difference(loaded.model, result.model, args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        before = analyze(loaded.module, args, kwargs=kwargs).totals
+        before = analyze(loaded.model, args, kwargs=kwargs).totals
         after = analyze(result.model, args, kwargs=kwargs).totals
     data = {
         "model": model,

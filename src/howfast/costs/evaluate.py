@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
-from howfast.costs.registry import Cost, Count, bytes_of, elements_of, is_free, lookup
+from howfast.costs.registry import Cost, Count, Fusion, OpClass, bytes_of, elements_of, registration
 
 
 @dataclass(slots=True)
@@ -69,11 +69,14 @@ class Traffic:
 
 @dataclass(slots=True)
 class OpCost:
-    """One op's costs. ``counted`` is False when no formula exists (then FLOPs/MACs are unknown)."""
+    """One op's costs, class and fusion role. ``counted`` is False when no formula exists (then
+    FLOPs/MACs are unknown and the class is ``unknown``)."""
 
     record: OpRecord
     counted: bool
     free: bool
+    op_class: OpClass = OpClass.UNKNOWN
+    fusion: Fusion = Fusion.NONE
     macs: int = 0
     flops: int = 0
     writeup: Traffic = field(default_factory=Traffic)
@@ -96,15 +99,17 @@ def evaluate(ops: list[OpRecord], conventions: Conventions) -> list[OpCost]:
 
 
 def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
-    if is_free(op.op):
-        return OpCost(record=op, counted=True, free=True)
-    formula = lookup(op.op)
-    result = formula(op, conventions) if formula is not None else Cost()
+    found = registration(op.op)
+    if found is not None and found.formula is None:
+        return OpCost(record=op, counted=True, free=True, op_class=found.op_class)
+    result = found.formula(op, conventions) if found is not None and found.formula is not None else Cost()
     written = _written(op, result.outputs_used)
     return OpCost(
         record=op,
-        counted=formula is not None,
+        counted=found is not None,
         free=False,
+        op_class=result.op_class or (found.op_class if found is not None else OpClass.UNKNOWN),
+        fusion=result.fusion or (found.fusion if found is not None else Fusion.NONE),
         macs=result.macs,
         flops=result.flops,
         writeup=_writeup_traffic(op, result, written),

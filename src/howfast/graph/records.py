@@ -75,7 +75,7 @@ class OpRecord:
     def inputs(self) -> list[TensorMeta]:
         """Distinct tensor inputs, in argument order (each tensor once)."""
         seen: dict[int, TensorMeta] = {}
-        for value in _walk(self.args) + _walk(tuple(self.kwargs.values())):
+        for value in tensor_metas(self.args) + tensor_metas(tuple(self.kwargs.values())):
             seen.setdefault(value.tid, value)
         return list(seen.values())
 
@@ -91,13 +91,14 @@ def ancestors(path: str) -> list[str]:
     return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _walk(values: tuple[Any, ...]) -> list[TensorMeta]:
+def tensor_metas(values: tuple[Any, ...] | list[Any]) -> list[TensorMeta]:
+    """The ``TensorMeta``s in ``values``, nested lists and tuples included, in order."""
     found: list[TensorMeta] = []
     for value in values:
         if isinstance(value, TensorMeta):
             found.append(value)
         elif isinstance(value, (list, tuple)):
-            found.extend(_walk(tuple(value)))
+            found.extend(tensor_metas(value))
     return found
 
 

@@ -41,10 +41,14 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 KINDS = ("gpu", "cpu", "soc", "npu", "accelerator")
-# Op classes of the roofline pass (``howfast.passes.roofline.op_class``); a profile may give each an
-# efficiency (fraction of the roofline attained) and a fixed per-op overhead, usually measured by
-# ``howfast calibrate``.
-OP_CLASSES = ("gemm", "gemv", "conv", "pwconv", "dwconv", "attention", "pool", "reduce", "norm", "elementwise", "activation")
+# Op classes of the roofline pass (declared with each op's formula, ``costs.registry.OpClass``, plus
+# ``gemv``, a matrix product below the ridge point); a profile may give each an efficiency (fraction
+# of the roofline attained) and a fixed per-op overhead, usually measured by ``howfast calibrate``.
+OP_CLASSES = ("gemm", "gemv", "conv", "pwconv", "dwconv", "attention", "pool", "reduce", "norm", "elementwise", "activation",
+              "data", "unknown")
+# A class with no figures of its own in a profile is priced at another's: data movement and ops
+# without a formula stream memory as element-wise ops do.
+CLASS_FALLBACK = {"data": "elementwise", "unknown": "elementwise"}
 CACHE_LEVELS = ("l1", "l2", "l3", "slc", "shared")
 # Energy per operation / access in picojoules (``howfast.passes.energy``).
 ENERGY_KEYS = ("fp32_mult_pj", "fp32_add_pj", "sram_read_32b_pj", "dram_32b_pj")
@@ -124,12 +128,19 @@ class HardwareProfile:
     def overhead_s(self) -> float:
         return self.per_op_overhead.value if self.per_op_overhead is not None else 0.0
 
-    def class_efficiency(self, op_class: str) -> float:
+    def class_figures(self, op_class: str) -> ClassFigures | None:
+        """The figures the profile has for ``op_class``, or for the class it falls back to (``CLASS_FALLBACK``)."""
         figures = self.classes.get(op_class)
+        if figures is None and op_class in CLASS_FALLBACK:
+            figures = self.classes.get(CLASS_FALLBACK[op_class])
+        return figures
+
+    def class_efficiency(self, op_class: str) -> float:
+        figures = self.class_figures(op_class)
         return figures.efficiency.value if figures is not None and figures.efficiency is not None else 1.0
 
     def class_weight_s_per_byte(self, op_class: str) -> float:
-        figures = self.classes.get(op_class)
+        figures = self.class_figures(op_class)
         return figures.weight_s_per_byte.value if figures is not None and figures.weight_s_per_byte is not None else 0.0
 
     def weights_cached(self, param_bytes: float) -> bool:
@@ -151,7 +162,7 @@ class HardwareProfile:
         return activation_bytes / act_bw + weight_bytes / w_bw, act_level, w_level
 
     def class_overhead_s(self, op_class: str) -> float:
-        figures = self.classes.get(op_class)
+        figures = self.class_figures(op_class)
         if figures is not None and figures.overhead_s is not None:
             return figures.overhead_s.value
         return self.overhead_s

@@ -33,22 +33,8 @@ from typing import Any
 from howfast.graph.records import TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.evaluate import OpCost
-
-ANCHORS_THAT_FOLD = ("aten.convolution", "aten._convolution", "aten.addmm", "aten.mm", "aten.linear")
-
-ELEMENTWISE = {
-    "aten.relu", "aten.hardtanh", "aten.leaky_relu", "aten.sigmoid", "aten.tanh", "aten.gelu", "aten.silu",
-    "aten.hardswish", "aten.hardsigmoid", "aten.mish", "aten.elu", "aten.celu", "aten.selu", "aten.softplus",
-    "aten.clamp", "aten.clamp_min", "aten.clamp_max", "aten.threshold", "aten._prelu_kernel",
-    "aten.add", "aten.sub", "aten.mul", "aten.div", "aten.neg", "aten.exp", "aten.sqrt", "aten.rsqrt",
-    "aten.reciprocal", "aten.abs", "aten.where", "aten.maximum", "aten.minimum", "aten.pow",
-}
-
-BATCH_NORMS = {
-    "aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update",
-    "aten.native_batch_norm", "aten._native_batch_norm_legit", "aten.batch_norm",
-}
-
+from howfast.costs.registry import Fusion
+from howfast.graph import opnames
 
 @dataclass(slots=True)
 class FusedGroup:
@@ -85,25 +71,20 @@ class FusionResult:
     intermediates: set[int] = field(default_factory=set)
 
 
-def _family(name: str) -> str:
-    parts = name.split(".")
-    family = ".".join(parts[:2]) if len(parts) > 2 else name
-    return family[:-1] if family.endswith("_") and not family.endswith("__") else family
+def is_eval_batchnorm(cost: OpCost) -> bool:
+    """A batch norm in eval mode (its formula's ``Fusion.BATCHNORM`` role): it folds into a conv or
+    linear layer that feeds it, and otherwise fuses as an epilogue."""
+    return cost.fusion is Fusion.BATCHNORM
 
 
-def _is_eval_batchnorm(cost: OpCost) -> bool:
-    family = _family(cost.op)
-    if family not in BATCH_NORMS:
-        return False
-    if family in ("aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update"):
-        return True
-    args = cost.record.args
-    return len(args) > 5 and args[5] is False
+def can_absorb_batchnorm(cost: OpCost) -> bool:
+    """A convolution or linear layer (``Fusion.ANCHOR``): a batch norm reading its output folds into its weights."""
+    return cost.fusion is Fusion.ANCHOR
 
 
-def _edges(costs: list[OpCost]) -> dict[int, dict[int, TensorMeta]]:
+def consumers(costs: list[OpCost]) -> dict[int, dict[int, TensorMeta]]:
     """For each op, the ops that read its results, with the tensor they read. A view op is a reader
-    here, and its result is attributed to the op whose output it views: ``passes/fold.py`` folds a
+    here, and its result is attributed to the op whose output it views: ``transforms/fold.py`` folds a
     batch norm only when it reads the layer's output directly, never through a view (a reshape or a
     permute may move the channel axis). Fusion looks through views instead (``_links``)."""
     producer: dict[int, int] = {}
@@ -206,8 +187,7 @@ def find_groups(costs: list[OpCost], outputs: list[TensorMeta]) -> list[FusedGro
 def _fusible(reader: OpCost, value: TensorMeta) -> bool:
     if reader.free or not reader.counted or not reader.record.outputs:
         return False
-    family = _family(reader.op)
-    if family not in ELEMENTWISE and not _is_eval_batchnorm(reader):
+    if reader.fusion not in (Fusion.EPILOGUE, Fusion.BATCHNORM):
         return False
     return reader.record.outputs[0].shape == value.shape
 
@@ -259,7 +239,7 @@ def _apply(group: FusedGroup, costs: list[OpCost], conventions: Conventions) -> 
         value = reader_value(producer, reader)
         _drop_link(producer, reader, value, group)
         direct = value.tid in {t.tid for t in producer.record.outputs}
-        if position == 1 and direct and _is_eval_batchnorm(reader) and _family(producer.op) in ANCHORS_THAT_FOLD:
+        if position == 1 and direct and is_eval_batchnorm(reader) and can_absorb_batchnorm(producer):
             # folded only when the batch norm reads the layer's output itself, as `howfast fold`
             # does: through a view (a permute, a reshape) its channels need not be the layer's
             _fold(producer, reader, group, conventions)
@@ -315,11 +295,14 @@ def _fold(anchor: OpCost, bn: OpCost, group: FusedGroup, conventions: Convention
 
 
 def _anchor_bias(anchor: OpCost) -> TensorMeta | None:
+    """The bias a conv or linear layer reads: ``addmm(bias, x, w)``'s first argument, the third of
+    a convolution or ``linear``; ``mm`` has none."""
     args = anchor.record.args
-    if _family(anchor.op) in ("aten.convolution", "aten._convolution", "aten.linear"):
-        bias = args[2] if len(args) > 2 else None
-    elif _family(anchor.op) == "aten.addmm":
+    family = opnames.family(anchor.op)
+    if family == "aten.addmm":
         bias = args[0]
-    else:
+    elif family == "aten.mm":
         bias = None
+    else:
+        bias = args[2] if len(args) > 2 else None
     return bias if isinstance(bias, TensorMeta) else None

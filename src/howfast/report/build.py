@@ -1,50 +1,90 @@
-"""Build a ``Report`` from a captured graph and its op costs."""
+"""Build a ``Report`` from captured graphs and their op costs: one phase each, and the workload.
+
+``build_phase`` turns one graph's op costs into a ``Phase`` (totals, module tree, op rows, op
+types, uncounted ops, coverage, liveness timeline). ``build_report`` makes the report of a
+workload from its phases: with one phase the report's figures are that phase's (the same
+objects); with several, ``combine`` sums them, each phase weighted by how many times it runs
+(``count``), and the peak activation memory is the largest phase's (``docs/json-schema.md``,
+"Phases").
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
-from howfast.graph.records import CapturedGraph
 from howfast.conventions import Conventions
 from howfast.costs.evaluate import OpCost
+from howfast.graph.records import CapturedGraph
 from howfast.passes.liveness import liveness
 from howfast.passes.tree import ModuleTotals, aggregate
-from howfast.report.report import LayerRow, OpRow, Report, Totals
+from howfast.report.report import (
+    CostFields,
+    Coverage,
+    InputInfo,
+    LayerRow,
+    ModelInfo,
+    OpRow,
+    OpTypeRow,
+    Phase,
+    Report,
+    Totals,
+    UncountedOp,
+)
+
+DEFAULT_PHASE = "forward"
 
 
-def build_report(graph: CapturedGraph, costs: list[OpCost], conventions: Conventions, virtual: set[int] | None = None) -> Report:
-    """The report of ``costs``; ``virtual`` storages (fused intermediates) are never allocated."""
+def build_phase(graph: CapturedGraph, costs: list[OpCost], *, virtual: set[int] | None = None, name: str = DEFAULT_PHASE,
+                count: int = 1) -> Phase:
+    """The phase of ``costs``; ``virtual`` storages (fused intermediates) are never allocated."""
     totals_by_module = aggregate(costs, graph.modules)
-    layers = _layers(graph, totals_by_module)
     root = totals_by_module.get("", ModuleTotals())
     ignored = {s for c in costs for s in c.ignored_outputs}
     live = liveness(graph.ops, graph.inputs, graph.outputs, (virtual or set()) | ignored)
     params, param_bytes = _params(graph)
-    totals = Totals(
-        params=params,
-        param_bytes=param_bytes,
-        trainable_params=graph.trainable_params,
-        buffers=graph.buffers,
-        buffer_bytes=graph.buffer_bytes,
-        peak_activation_bytes=live.peak_bytes,
-        **_cost_fields(root),
-    )
-    uncounted = _uncounted(costs)
-    return Report(
-        model={"name": graph.model_name, "type": graph.modules[""].type if "" in graph.modules else graph.model_name,
-               "truncated_at": graph.truncated_at, "param_dtypes": graph.param_dtypes},
-        inputs=[{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in graph.inputs],
-        conventions={**conventions.as_dict(), "described": conventions.describe()},
+    totals = Totals(params=params, param_bytes=param_bytes, trainable_params=graph.trainable_params, buffers=graph.buffers,
+                    buffer_bytes=graph.buffer_bytes, peak_activation_bytes=live.peak_bytes, **_cost_fields(root))
+    counted = sum(1 for c in costs if c.counted)
+    return Phase(
+        name=name,
+        count=count,
         totals=totals,
-        layers=layers,
+        layers=_layers(graph, totals_by_module),
         ops=[_op_row(c) for c in costs],
         op_types=_op_types(costs),
-        uncounted_ops=uncounted,
-        coverage=_coverage(costs),
-        notes=list(graph.notes),
+        uncounted_ops=_uncounted(costs),
+        coverage=Coverage(ops=len(costs), counted=counted, uncounted=len(costs) - counted),
         timeline=list(live.timeline),
     )
+
+
+def build_report(graph: CapturedGraph, phases: Sequence[Phase], conventions: Conventions) -> Report:
+    """The report of a workload of ``phases``, all run on the model and inputs of ``graph``."""
+    if not phases:
+        raise ValueError("a report needs at least one phase")
+    whole = phases[0] if len(phases) == 1 else combine(phases)
+    return Report(
+        model=ModelInfo(name=graph.model_name, type=graph.modules[""].type if "" in graph.modules else graph.model_name,
+                        truncated_at=graph.truncated_at, param_dtypes=dict(graph.param_dtypes)),
+        inputs=[InputInfo(name=t.name, shape=list(t.shape), dtype=t.dtype) for t in graph.inputs],
+        conventions=conventions,
+        totals=whole.totals,
+        layers=whole.layers,
+        ops=whole.ops,
+        op_types=whole.op_types,
+        uncounted_ops=whole.uncounted_ops,
+        coverage=whole.coverage,
+        timeline=whole.timeline,
+        fusion=whole.fusion,
+        roofline=whole.roofline,
+        phases=list(phases),
+        notes=list(graph.notes),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- one phase
 
 
 def _cost_fields(t: ModuleTotals) -> dict[str, Any]:
@@ -64,19 +104,9 @@ def _layers(graph: CapturedGraph, totals: dict[str, ModuleTotals]) -> list[Layer
     for path, info in graph.modules.items():
         if path not in totals:
             continue
-        rows.append(
-            LayerRow(
-                name=path,
-                type=info.type,
-                depth=info.depth,
-                calls=info.calls,
-                ops=totals[path].ops,
-                output_shape=[list(s) for s in info.output_shapes],
-                params=info.params,
-                param_bytes=info.param_bytes,
-                **_cost_fields(totals[path]),
-            )
-        )
+        rows.append(LayerRow(name=path, type=info.type, depth=info.depth, calls=info.calls, ops=totals[path].ops,
+                             output_shape=[list(s) for s in info.output_shapes], params=info.params,
+                             param_bytes=info.param_bytes, **_cost_fields(totals[path])))
     return rows
 
 
@@ -88,14 +118,9 @@ def _params(graph: CapturedGraph) -> tuple[int, int]:
 
 
 def _op_row(cost: OpCost) -> OpRow:
-    return OpRow(
-        index=cost.record.index,
-        op=cost.op,
-        module=cost.module,
-        counted=cost.counted,
-        output_shape=[list(t.shape) for t in cost.record.outputs],
-        **_cost_fields(_single(cost)),
-    )
+    return OpRow(index=cost.record.index, op=cost.op, module=cost.module, counted=cost.counted,
+                 output_shape=[list(t.shape) for t in cost.record.outputs], op_class=cost.op_class.value,
+                 **_cost_fields(_single(cost)))
 
 
 def _single(cost: OpCost) -> ModuleTotals:
@@ -105,16 +130,16 @@ def _single(cost: OpCost) -> ModuleTotals:
     return t
 
 
-def _op_types(costs: list[OpCost]) -> list[dict[str, Any]]:
+def _op_types(costs: list[OpCost]) -> list[OpTypeRow]:
     groups: dict[str, ModuleTotals] = {}
     for cost in costs:
         if not cost.free:
             groups.setdefault(cost.op, ModuleTotals()).add(cost)
-    rows = [{"op": op, "count": t.ops, **_cost_fields(t)} for op, t in groups.items()]
-    return sorted(rows, key=lambda r: (-r["macs"], -r["flops"], -r["mem_accesses"], r["op"]))
+    rows = [OpTypeRow(op=op, count=t.ops, **_cost_fields(t)) for op, t in groups.items()]
+    return sorted(rows, key=lambda r: (-r.macs, -r.flops, -r.mem_accesses, r.op))
 
 
-def _uncounted(costs: list[OpCost]) -> list[dict[str, Any]]:
+def _uncounted(costs: list[OpCost]) -> list[UncountedOp]:
     counts: Counter[str] = Counter()
     modules: dict[str, list[str]] = {}
     for cost in costs:
@@ -123,11 +148,71 @@ def _uncounted(costs: list[OpCost]) -> list[dict[str, Any]]:
             where = modules.setdefault(cost.op, [])
             if cost.module not in where and len(where) < 5:
                 where.append(cost.module)
-    return [{"op": op, "count": n, "modules": modules[op]} for op, n in counts.most_common()]
+    return [UncountedOp(op=op, count=n, modules=modules[op]) for op, n in counts.most_common()]
 
 
-def _coverage(costs: list[OpCost]) -> dict[str, Any]:
-    total = len(costs)
-    counted = sum(1 for c in costs if c.counted)
-    return {"ops": total, "counted": counted, "uncounted": total - counted, "share": (counted / total) if total else 1.0}
+# ---------------------------------------------------------------------------------------------- workload
 
+
+def combine(phases: Sequence[Phase]) -> Phase:
+    """The workload of several phases: costs summed with each phase weighted by its ``count``.
+
+    Layers and op types are matched by name (in order of first appearance); the peak activation
+    memory is the largest phase's; parameters and buffers are the first phase's (one model); ops
+    and the activation timeline are the phases' in order.
+    """
+    first = phases[0]
+    totals = Totals(params=first.totals.params, param_bytes=first.totals.param_bytes,
+                    trainable_params=first.totals.trainable_params, buffers=first.totals.buffers,
+                    buffer_bytes=first.totals.buffer_bytes,
+                    peak_activation_bytes=max(p.totals.peak_activation_bytes for p in phases))
+    layers: dict[str, LayerRow] = {}
+    op_types: dict[str, OpTypeRow] = {}
+    uncounted: dict[str, UncountedOp] = {}
+    coverage = Coverage()
+    for phase in phases:
+        n = phase.count
+        _add_costs(totals, phase.totals, n)
+        for row in phase.layers:
+            merged = layers.get(row.name)
+            if merged is None:
+                merged = layers[row.name] = LayerRow(name=row.name, type=row.type, depth=row.depth,
+                                                     output_shape=[list(s) for s in row.output_shape],
+                                                     params=row.params, param_bytes=row.param_bytes)
+            merged.calls += n * row.calls
+            merged.ops += n * row.ops
+            _add_costs(merged, row, n)
+        for type_row in phase.op_types:
+            kind = op_types.setdefault(type_row.op, OpTypeRow(op=type_row.op))
+            kind.count += n * type_row.count
+            _add_costs(kind, type_row, n)
+        for item in phase.uncounted_ops:
+            entry = uncounted.setdefault(item.op, UncountedOp(op=item.op, count=0))
+            entry.count += n * item.count
+            entry.modules.extend(m for m in item.modules if m not in entry.modules and len(entry.modules) < 5)
+        coverage.ops += n * phase.coverage.ops
+        coverage.counted += n * phase.coverage.counted
+        coverage.uncounted += n * phase.coverage.uncounted
+    return Phase(
+        name="workload",
+        totals=totals,
+        layers=list(layers.values()),
+        ops=[op for phase in phases for op in phase.ops],
+        op_types=sorted(op_types.values(), key=lambda r: (-r.macs, -r.flops, -r.mem_accesses, r.op)),
+        uncounted_ops=sorted(uncounted.values(), key=lambda u: -u.count),
+        coverage=coverage,
+        timeline=[v for phase in phases for v in phase.timeline],
+    )
+
+
+def _add_costs(into: CostFields, row: CostFields, n: int) -> None:
+    into.macs += n * row.macs
+    into.flops += n * row.flops
+    into.mem_accesses += n * row.mem_accesses
+    into.bytes_read += n * row.bytes_read
+    into.bytes_written += n * row.bytes_written
+    into.activation_elements += n * row.activation_elements
+    for model, parts in row.memory.items():
+        target = into.memory.setdefault(model, {})
+        for key, value in parts.items():
+            target[key] = target.get(key, 0) + n * value

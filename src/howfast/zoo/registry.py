@@ -95,6 +95,18 @@ def build(name: str, options: dict[str, Any] | None = None, device: str | torch.
     return model.eval()
 
 
+def get(name: str) -> ZooEntry | None:
+    """The zoo entry named ``name``, or None."""
+    _load_models()
+    return ZOO.get(name)
+
+
+def names() -> list[str]:
+    """The zoo's model names, sorted."""
+    _load_models()
+    return sorted(ZOO)
+
+
 def entries() -> list[ZooEntry]:
     """All zoo entries, sorted by name."""
     _load_models()

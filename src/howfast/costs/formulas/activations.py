@@ -13,7 +13,7 @@ from howfast.graph.records import OpRecord
 from howfast.conventions import ELEMENTWISE_FLOPS, Conventions
 from howfast.costs.formulas._util import arg, tensor
 from howfast.costs.formulas.elementwise import elementwise_cost
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, Fusion, OpClass, cost
 
 
 def _per_element(key: str):
@@ -25,20 +25,22 @@ def _per_element(key: str):
     return formula
 
 
-cost("aten.relu", "aten.threshold")(_per_element("relu"))
-cost("aten.sigmoid")(_per_element("sigmoid"))
-cost("aten.tanh")(_per_element("tanh"))
-cost("aten.hardtanh")(_per_element("hardtanh"))
-cost("aten.leaky_relu", "aten._prelu_kernel", "aten.prelu", "aten.rrelu_with_noise")(_per_element("leaky_relu"))
-cost("aten.elu", "aten.celu", "aten.selu")(_per_element("elu"))
-cost("aten.silu")(_per_element("silu"))
-cost("aten.hardswish")(_per_element("hardswish"))
-cost("aten.hardsigmoid")(_per_element("hardsigmoid"))
-cost("aten.mish")(_per_element("mish"))
-cost("aten.softplus")(_per_element("softplus"))
+cost("aten.relu", "aten.threshold", op_class=OpClass.ELEMENTWISE, fusion=Fusion.EPILOGUE)(_per_element("relu"))
+cost("aten.sigmoid", op_class=OpClass.ACTIVATION, fusion=Fusion.EPILOGUE)(_per_element("sigmoid"))
+cost("aten.tanh", op_class=OpClass.ACTIVATION, fusion=Fusion.EPILOGUE)(_per_element("tanh"))
+cost("aten.hardtanh", op_class=OpClass.ELEMENTWISE, fusion=Fusion.EPILOGUE)(_per_element("hardtanh"))
+leaky_relu = _per_element("leaky_relu")
+cost("aten.leaky_relu", "aten._prelu_kernel", op_class=OpClass.ELEMENTWISE, fusion=Fusion.EPILOGUE)(leaky_relu)
+cost("aten.prelu", "aten.rrelu_with_noise", op_class=OpClass.ELEMENTWISE)(leaky_relu)
+cost("aten.elu", "aten.celu", "aten.selu", op_class=OpClass.ACTIVATION, fusion=Fusion.EPILOGUE)(_per_element("elu"))
+cost("aten.silu", op_class=OpClass.ACTIVATION, fusion=Fusion.EPILOGUE)(_per_element("silu"))
+cost("aten.hardswish", op_class=OpClass.ELEMENTWISE, fusion=Fusion.EPILOGUE)(_per_element("hardswish"))
+cost("aten.hardsigmoid", op_class=OpClass.ELEMENTWISE, fusion=Fusion.EPILOGUE)(_per_element("hardsigmoid"))
+cost("aten.mish", op_class=OpClass.ACTIVATION, fusion=Fusion.EPILOGUE)(_per_element("mish"))
+cost("aten.softplus", op_class=OpClass.ACTIVATION, fusion=Fusion.EPILOGUE)(_per_element("softplus"))
 
 
-@cost("aten.log_sigmoid_forward")
+@cost("aten.log_sigmoid_forward", op_class=OpClass.ACTIVATION)
 def log_sigmoid(op: OpRecord, conv: Conventions) -> Cost:
     # -softplus(-x); the CPU kernel's second output is a scratch buffer, not part of the result.
     result = elementwise_cost(op, ELEMENTWISE_FLOPS["softplus"])
@@ -46,13 +48,13 @@ def log_sigmoid(op: OpRecord, conv: Conventions) -> Cost:
     return result
 
 
-@cost("aten.gelu")
+@cost("aten.gelu", op_class=OpClass.ACTIVATION, fusion=Fusion.EPILOGUE)
 def gelu(op: OpRecord, conv: Conventions) -> Cost:
     approximate = arg(op, 1, "approximate", "none")
     return elementwise_cost(op, ELEMENTWISE_FLOPS["gelu_tanh" if approximate == "tanh" else "gelu"])
 
 
-@cost("aten.glu")
+@cost("aten.glu", op_class=OpClass.ACTIVATION)
 def glu(op: OpRecord, conv: Conventions) -> Cost:
     # a * sigmoid(b) per output element: sigmoid (4) + multiply (1); both halves of the input are read.
     result = elementwise_cost(op, ELEMENTWISE_FLOPS["sigmoid"] + 1)
@@ -67,13 +69,13 @@ def _rows(op: OpRecord) -> tuple[int, int]:
     return (x.numel // n if n else 0), n
 
 
-@cost("aten._softmax", "aten.softmax", "aten._safe_softmax")
+@cost("aten._softmax", "aten.softmax", "aten._safe_softmax", op_class=OpClass.ACTIVATION)
 def softmax(op: OpRecord, conv: Conventions) -> Cost:
     rows, n = _rows(op)
     return Cost(flops=rows * (3 * n - 1), input_reads=tensor(op, 0, "self").numel)
 
 
-@cost("aten._log_softmax", "aten.log_softmax")
+@cost("aten._log_softmax", "aten.log_softmax", op_class=OpClass.ACTIVATION)
 def log_softmax(op: OpRecord, conv: Conventions) -> Cost:
     rows, n = _rows(op)
     return Cost(flops=rows * 3 * n, input_reads=tensor(op, 0, "self").numel)

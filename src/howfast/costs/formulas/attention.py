@@ -23,7 +23,7 @@ from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, prod, tensor
 from howfast.costs.formulas.activations import softmax_flops
-from howfast.costs.registry import Cost, access, cost
+from howfast.costs.registry import Cost, OpClass, access, cost
 
 
 def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta | Sequence[TensorMeta] | None, dropout_p: float,
@@ -70,7 +70,7 @@ def _mask(op: OpRecord, index: int) -> TensorMeta | None:
     return value if isinstance(value, TensorMeta) else None
 
 
-@cost("scaled_dot_product_attention")
+@cost("scaled_dot_product_attention", op_class=OpClass.ATTENTION)
 def scaled_dot_product_attention(op: OpRecord, conv: Conventions) -> Cost:
     # (query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False)
     q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
@@ -80,7 +80,7 @@ def scaled_dot_product_attention(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten._scaled_dot_product_flash_attention_for_cpu", "aten._scaled_dot_product_flash_attention",
       "aten._scaled_dot_product_efficient_attention", "aten._scaled_dot_product_cudnn_attention",
-      "aten._scaled_dot_product_attention_math", "aten._scaled_dot_product_fused_attention_overrideable")
+      "aten._scaled_dot_product_attention_math", "aten._scaled_dot_product_fused_attention_overrideable", op_class=OpClass.ATTENTION)
 def fused_attention_kernel(op: OpRecord, conv: Conventions) -> Cost:
     q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
     if op.op.startswith(("aten._scaled_dot_product_efficient", "aten._scaled_dot_product_cudnn")):
@@ -96,7 +96,7 @@ def _projection(rows: int, weight_rows: int, weight_cols: int, has_bias: bool, c
     return macs, dot_flops(macs, outputs, conv) + bias_flops(outputs, has_bias, conv)
 
 
-@cost("multi_head_attention_forward")
+@cost("multi_head_attention_forward", op_class=OpClass.ATTENTION)
 def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
     """F.multi_head_attention_forward (nn.MultiheadAttention's math path), recorded whole.
 
@@ -150,7 +150,7 @@ def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
     )
 
 
-@cost("aten._native_multi_head_attention")
+@cost("aten._native_multi_head_attention", op_class=OpClass.ATTENTION)
 def native_multi_head_attention(op: OpRecord, conv: Conventions) -> Cost:
     """nn.MultiheadAttention's fused fast path: in-projection, attention, out-projection."""
     # (query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, proj_bias, mask, ...)

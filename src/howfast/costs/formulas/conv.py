@@ -18,7 +18,17 @@ from __future__ import annotations
 from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, out, prod, tensor
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, Fusion, OpClass, cost
+
+
+def conv_class(x_shape: tuple[int, ...], w_shape: tuple[int, ...], transposed: bool) -> OpClass:
+    """``dwconv`` when every group reads one input channel of several (the weight's second dimension,
+    Cin / groups, is 1), ``pwconv`` for a 1x1 kernel, else ``conv``. Shapes are batched (N first)."""
+    if not transposed and w_shape[1] == 1 and x_shape[1] > 1:
+        return OpClass.DWCONV
+    if prod(w_shape[2:]) == 1:
+        return OpClass.PWCONV
+    return OpClass.CONV
 
 
 def conv_macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], y_shape: tuple[int, ...], transposed: bool) -> int:
@@ -34,7 +44,8 @@ def conv_macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], y_shape: tuple
 @cost("aten.convolution", "aten._convolution", "aten.conv1d", "aten.conv2d", "aten.conv3d",
       "aten.mkldnn_convolution", "aten.cudnn_convolution", "aten.conv_transpose1d",
       "aten.conv_transpose2d", "aten.conv_transpose3d", "aten._slow_conv2d_forward",
-      "aten.thnn_conv2d", "aten.conv_depthwise3d", "aten._conv_depthwise2d")
+      "aten.thnn_conv2d", "aten.conv_depthwise3d", "aten._conv_depthwise2d", op_class=OpClass.CONV,
+      fusion=Fusion.ANCHOR)
 def convolution(op: OpRecord, conv: Conventions) -> Cost:
     x, w, bias = tensor(op, 0, "input"), tensor(op, 1, "weight"), tensor(op, 2, "bias")
     if op.op.startswith(("aten.convolution", "aten._convolution")):
@@ -51,7 +62,7 @@ def convolution(op: OpRecord, conv: Conventions) -> Cost:
     if conv.conv_reads == "input" and not transposed:
         # Hin x Win x Cin x K x K x (Cout / groups), with Cout / groups = Cout x (Cin / groups) / Cin
         reads = prod(x_shape) * prod(w.shape[2:]) * w.shape[0] * w.shape[1] // x_shape[1]
-    return Cost(macs=macs, flops=flops, input_reads=reads)
+    return Cost(macs=macs, flops=flops, input_reads=reads, op_class=conv_class(x_shape, w.shape, transposed))
 
 
 def _batched(shape: tuple[int, ...], w_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
-from howfast.costs.registry import Access, Cost, access, cost, free
+from howfast.costs.registry import Access, Cost, OpClass, access, cost, free
 
 free(
     "aten.view", "aten._unsafe_view", "aten.reshape", "aten._reshape_alias", "aten.view_as",
@@ -38,7 +38,7 @@ free(
       "aten.transpose_copy", "aten.expand_copy", "aten.slice_copy", "aten.select_copy", "aten.squeeze_copy",
       "aten.unsqueeze_copy", "aten.t_copy", "aten.alias_copy", "aten.diagonal_copy", "aten.detach_copy",
       "aten.as_strided_copy", "aten.narrow_copy", "aten.unfold_copy", "aten.values_copy", "aten.indices_copy",
-      "aten.view_as_real_copy", "aten.view_as_complex_copy", "aten._reshape_copy")
+      "aten.view_as_real_copy", "aten.view_as_complex_copy", "aten._reshape_copy", op_class=OpClass.DATA)
 def view_copy(op: OpRecord, conv: Conventions) -> Cost:
     """The ``*_copy`` form of a view (functionalised graphs, ``split_copy``): the view's elements
     copied into new storage. Reads min(input elements, output elements) -- a slice or select reads
@@ -61,12 +61,12 @@ def view_copy(op: OpRecord, conv: Conventions) -> Cost:
       "aten.replication_pad3d", "aten.repeat", "aten.tile", "aten.roll", "aten.flip",
       "aten.pixel_shuffle", "aten.pixel_unshuffle", "aten.channel_shuffle", "aten.native_channel_shuffle",
       "aten.im2col", "aten.col2im", "aten.repeat_interleave", "aten.tril", "aten.triu",
-      "aten.masked_select", "aten.nonzero", "aten.slice_scatter", "aten.select_scatter", "aten.clone_")
+      "aten.masked_select", "aten.nonzero", "aten.slice_scatter", "aten.select_scatter", "aten.clone_", op_class=OpClass.DATA)
 def copy(op: OpRecord, conv: Conventions) -> Cost:
     return Cost()
 
 
-@cost("aten.copy_")
+@cost("aten.copy_", op_class=OpClass.DATA)
 def copy_into(op: OpRecord, conv: Conventions) -> Cost:
     # dst.copy_(src) overwrites dst without reading it; src is read at its own item size (a
     # float64 source copied into a float32 destination: 8 bytes read and 4 written per element).
@@ -75,7 +75,7 @@ def copy_into(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(input_reads=reads, compulsory_input=reads)
 
 
-@cost("aten.index", "aten._unsafe_index", "aten.index_select", "aten.gather", "aten.take")
+@cost("aten.index", "aten._unsafe_index", "aten.index_select", "aten.gather", "aten.take", op_class=OpClass.DATA)
 def gather(op: OpRecord, conv: Conventions) -> Cost:
     """Reads the elements it gathers (one per output) and its indices, not the whole source.
 
@@ -203,7 +203,7 @@ _SCATTERS = ("scatter", "scatter_add", "scatter_reduce", "index_put", "index_add
              "index_fill", "index_reduce", "masked_scatter")
 
 
-@cost(*(f"aten.{name}_" for name in _SCATTERS))
+@cost(*(f"aten.{name}_" for name in _SCATTERS), op_class=OpClass.DATA)
 def scatter_into(op: OpRecord, conv: Conventions) -> Cost:
     """In place, ``target[where] = source`` (or a reduction into it): n elements set.
 
@@ -225,7 +225,7 @@ def scatter_into(op: OpRecord, conv: Conventions) -> Cost:
     return result
 
 
-@cost(*(f"aten.{name}" for name in _SCATTERS))
+@cost(*(f"aten.{name}" for name in _SCATTERS), op_class=OpClass.DATA)
 def scatter_copy(op: OpRecord, conv: Conventions) -> Cost:
     """Out of place: a copy of the target into a new tensor, then the scatter into the copy.
 
@@ -239,7 +239,7 @@ def scatter_copy(op: OpRecord, conv: Conventions) -> Cost:
     return result
 
 
-@cost("aten._pack_padded_sequence")
+@cost("aten._pack_padded_sequence", op_class=OpClass.DATA)
 def pack_padded_sequence(op: OpRecord, conv: Conventions) -> Cost:
     """(input, lengths, batch_first) -> (data, batch_sizes): copies the sum(lengths) valid time
     steps (data's elements) and reads the lengths, each at its own item size; writes data and
@@ -254,19 +254,19 @@ def pack_padded_sequence(op: OpRecord, conv: Conventions) -> Cost:
       "aten.randn_like", "aten.randint_like", "aten.new_zeros", "aten.new_ones", "aten.new_full",
       "aten.linspace", "aten.logspace", "aten.eye", "aten.fill_", "aten.zero_",
       "aten.normal_", "aten.uniform_", "aten.bernoulli", "aten.bernoulli_", "aten.tensor",
-      "aten.lift_fresh_copy", "aten._efficientzerotensor")
+      "aten.lift_fresh_copy", "aten._efficientzerotensor", op_class=OpClass.DATA)
 def create(op: OpRecord, conv: Conventions) -> Cost:
     """Writes its output (or fills its target) and reads nothing."""
     return Cost(input_reads=0, compulsory_input=0)
 
 
-@cost("aten.empty", "aten.empty_strided", "aten.empty_like", "aten.new_empty", "aten.new_empty_strided")
+@cost("aten.empty", "aten.empty_strided", "aten.empty_like", "aten.new_empty", "aten.new_empty_strided", op_class=OpClass.DATA)
 def allocate(op: OpRecord, conv: Conventions) -> Cost:
     """Allocates memory (it counts in live memory) but neither reads nor writes any."""
     return Cost(input_reads=0, compulsory_input=0, output_writes=0, compulsory_output=0)
 
 
-@cost("aten.embedding")
+@cost("aten.embedding", op_class=OpClass.DATA)
 def embedding(op: OpRecord, conv: Conventions) -> Cost:
     """(weight, indices): the rows gathered are read, not the whole table."""
     table, indices = tensor(op, 0, "weight"), tensor(op, 1, "indices")
@@ -281,7 +281,7 @@ def _lookup_cost(table: TensorMeta, indices: TensorMeta, gathered: int) -> Cost:
     return Cost(input_reads=index_reads + rows, compulsory_input=index_reads + rows)
 
 
-@cost("aten._embedding_bag", "aten._embedding_bag_forward_only", "aten.embedding_bag")
+@cost("aten._embedding_bag", "aten._embedding_bag_forward_only", "aten.embedding_bag", op_class=OpClass.DATA)
 def embedding_bag(op: OpRecord, conv: Conventions) -> Cost:
     """(weight, indices, offsets, scale_grad_by_freq, mode, sparse, per_sample_weights, ...):
     gather, then reduce each bag.
@@ -310,7 +310,7 @@ def embedding_bag(op: OpRecord, conv: Conventions) -> Cost:
 
 
 @cost("aten.native_dropout", "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout",
-      "dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout")
+      "dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", op_class=OpClass.ELEMENTWISE)
 def dropout(op: OpRecord, conv: Conventions) -> Cost:
     # The English write-up: "probability of dropout x input", and zero when not training. Recorded
     # at the function level, since the kernels differ by device (native_dropout, or bernoulli_,
@@ -344,9 +344,9 @@ def _interpolation_kind(name: str) -> str:
 
 
 @cost("aten.upsample_nearest1d", "aten.upsample_nearest2d", "aten.upsample_nearest3d",
-      "aten._upsample_nearest_exact1d", "aten._upsample_nearest_exact2d", "aten._upsample_nearest_exact3d",
-      "aten.upsample_linear1d", "aten.upsample_bilinear2d", "aten._upsample_bilinear2d_aa",
-      "aten.upsample_trilinear3d", "aten.upsample_bicubic2d", "aten._upsample_bicubic2d_aa")
+      "aten._upsample_nearest_exact1d", "aten._upsample_nearest_exact2d", "aten._upsample_nearest_exact3d", op_class=OpClass.DATA)
+@cost("aten.upsample_linear1d", "aten.upsample_bilinear2d", "aten._upsample_bilinear2d_aa",
+      "aten.upsample_trilinear3d", "aten.upsample_bicubic2d", "aten._upsample_bicubic2d_aa", op_class=OpClass.ELEMENTWISE)
 def interpolate(op: OpRecord, conv: Conventions) -> Cost:
     flops_per, reads_per = _INTERPOLATION[_interpolation_kind(op.op)]
     outputs = out_numel(op)

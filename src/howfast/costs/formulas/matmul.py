@@ -7,10 +7,10 @@ is read once; a second activation operand (attention's K or V) is read once, lik
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorMeta, tensor_metas
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, out_numel, prod, tensor
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, Fusion, OpClass, cost
 
 
 def matmul_macs(a: tuple[int, ...], b: tuple[int, ...]) -> int:
@@ -43,13 +43,15 @@ def product_cost(op: OpRecord, operands: list[TensorMeta], macs: int, conv: Conv
     return Cost(macs=macs, flops=flops, input_reads=reads)
 
 
-@cost("aten.mm", "aten.bmm", "aten.matmul", "aten.mv", "aten.dot", "aten.vdot", "aten.inner")
+@cost("aten.mm", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
+@cost("aten.bmm", "aten.matmul", "aten.mv", "aten.dot", "aten.vdot", "aten.inner", op_class=OpClass.GEMM)
 def plain_product(op: OpRecord, conv: Conventions) -> Cost:
     a, b = tensor(op, 0, "self"), tensor(op, 1, "mat2") or tensor(op, 1, "other") or tensor(op, 1, "vec")
     return product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv)
 
 
-@cost("aten.addmm", "aten.baddbmm", "aten.addmv", "aten._addmm_activation")
+@cost("aten.addmm", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
+@cost("aten.baddbmm", "aten.addmv", "aten._addmm_activation", op_class=OpClass.GEMM)
 def product_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
     bias, a, b = tensor(op, 0, "self"), tensor(op, 1, "mat1"), tensor(op, 2, "mat2")
     if a is None:  # baddbmm/addmv name their operands batch1/batch2, mat/vec
@@ -60,7 +62,7 @@ def product_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
     return result
 
 
-@cost("aten.addbmm")
+@cost("aten.addbmm", op_class=OpClass.GEMM)
 def batched_sum_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
     bias, a, b = tensor(op, 0, "self"), tensor(op, 1, "batch1"), tensor(op, 2, "batch2")
     # The batch of products is summed into one matrix: each output is one dot product of length
@@ -68,14 +70,14 @@ def batched_sum_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
     return product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv, bias=bias)
 
 
-@cost("aten.linear")
+@cost("aten.linear", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
 def linear(op: OpRecord, conv: Conventions) -> Cost:
     x, w, bias = tensor(op, 0, "input"), tensor(op, 1, "weight"), tensor(op, 2, "bias")
     macs = prod(x.shape[:-1]) * w.shape[0] * w.shape[-1] if len(w.shape) == 2 else prod(x.shape)
     return product_cost(op, [x, w], macs, conv, bias=bias)
 
 
-@cost("aten._trilinear")
+@cost("aten._trilinear", op_class=OpClass.GEMM)
 def trilinear(op: OpRecord, conv: Conventions) -> Cost:
     """nn.Bilinear: sum over ``sumdim`` of i1 * i2 * i3, each input unsqueezed at ``expandN``.
 
@@ -96,7 +98,7 @@ def trilinear(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(macs=terms, flops=dot_flops(terms, outputs, conv) + terms, input_reads=terms + sum(t.numel for t in tensors[1:] if not t.is_weight))
 
 
-@cost("einsum")
+@cost("einsum", op_class=OpClass.GEMM)
 def einsum(op: OpRecord, conv: Conventions) -> Cost:
     """einsum, contracted pairwise from left to right (as torch does without opt_einsum).
 
@@ -111,7 +113,7 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
     operand is read once, as a weight, never as activation input.
     """
     equation = op.args[0]
-    operands = [t for t in _flatten(op.args[1:]) if isinstance(t, TensorMeta)]
+    operands = tensor_metas(op.args[1:])
     inputs, output = _parse_einsum(equation, operands)
     sizes: dict[str, int] = {}
     for letters, t in zip(inputs, operands):
@@ -140,13 +142,6 @@ def einsum(op: OpRecord, conv: Conventions) -> Cost:
         current = kept
         left = prod(sizes[c] for c in kept)  # the step's result, an activation
     return Cost(macs=macs, flops=flops, input_reads=reads)
-
-
-def _flatten(values: tuple) -> list:
-    flat = []
-    for v in values:
-        flat.extend(_flatten(tuple(v)) if isinstance(v, (list, tuple)) else [v])
-    return flat
 
 
 def _parse_einsum(equation: str, operands: list[TensorMeta]) -> tuple[list[str], str]:

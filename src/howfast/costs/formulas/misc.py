@@ -33,7 +33,7 @@ import math
 from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
-from howfast.costs.registry import Cost, access, cost
+from howfast.costs.registry import Cost, OpClass, access, cost
 
 
 def _rows(op: OpRecord, dim_index: int = 1) -> tuple[int, int]:
@@ -48,13 +48,13 @@ def _log2(n: int) -> int:
     return max(1, math.ceil(math.log2(n))) if n > 1 else 0
 
 
-@cost("aten.sort", "aten.argsort", "aten.msort")
+@cost("aten.sort", "aten.argsort", "aten.msort", op_class=OpClass.ELEMENTWISE)
 def sort(op: OpRecord, conv: Conventions) -> Cost:
     rows, n = _rows(op)
     return Cost(flops=rows * n * _log2(n))
 
 
-@cost("aten.topk")
+@cost("aten.topk", op_class=OpClass.ELEMENTWISE)
 def topk(op: OpRecord, conv: Conventions) -> Cost:
     x = tensor(op, 0, "self")
     k = int(arg(op, 1, "k"))
@@ -63,23 +63,23 @@ def topk(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=(x.numel // n if n else 0) * n * _log2(k))
 
 
-@cost("aten.kthvalue", "aten.median", "aten.nanmedian", "aten.mode")
+@cost("aten.kthvalue", "aten.median", "aten.nanmedian", "aten.mode", op_class=OpClass.REDUCE)
 def select_kth(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=tensor(op, 0, "self").numel)
 
 
-@cost("aten.cummax", "aten.cummin")
+@cost("aten.cummax", "aten.cummin", op_class=OpClass.REDUCE)
 def running_extreme(op: OpRecord, conv: Conventions) -> Cost:
     rows, n = _rows(op)
     return Cost(flops=rows * max(n - 1, 0))
 
 
-@cost("aten.aminmax")
+@cost("aten.aminmax", op_class=OpClass.REDUCE)
 def aminmax(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=2 * max(tensor(op, 0, "self").numel - out_numel(op), 0))
 
 
-@cost("aten.bucketize", "aten.searchsorted")
+@cost("aten.bucketize", "aten.searchsorted", op_class=OpClass.ELEMENTWISE)
 def bucketize(op: OpRecord, conv: Conventions) -> Cost:
     values = tensor(op, 1, "self") if op.op.startswith("aten.searchsorted") else tensor(op, 0, "self")
     boundaries = tensor(op, 0, "sorted_sequence") if op.op.startswith("aten.searchsorted") else tensor(op, 1, "boundaries")
@@ -91,13 +91,13 @@ _LOSS_FLOPS = {"aten.mse_loss": 3, "aten.l1_loss": 3, "aten.smooth_l1_loss": 5, 
                "aten.binary_cross_entropy_with_logits": 7, "aten.binary_cross_entropy": 6}
 
 
-@cost(*_LOSS_FLOPS)
+@cost(*_LOSS_FLOPS, op_class=OpClass.ELEMENTWISE)
 def elementwise_loss(op: OpRecord, conv: Conventions) -> Cost:
     family = ".".join(op.op.split(".")[:2])
     return Cost(flops=_LOSS_FLOPS[family] * tensor(op, 0, "self").numel)
 
 
-@cost("aten.nll_loss_forward", "aten.nll_loss2d_forward", "aten.nll_loss", "aten.nll_loss_nd")
+@cost("aten.nll_loss_forward", "aten.nll_loss2d_forward", "aten.nll_loss", "aten.nll_loss_nd", op_class=OpClass.ELEMENTWISE)
 def nll_loss(op: OpRecord, conv: Conventions) -> Cost:
     """(self, target, weight, reduction, ignore_index): loss_i = -w[t_i] x[i, t_i].
 
@@ -124,17 +124,17 @@ def nll_loss(op: OpRecord, conv: Conventions) -> Cost:
     return result
 
 
-@cost("aten.hardshrink")
+@cost("aten.hardshrink", op_class=OpClass.ELEMENTWISE)
 def hardshrink(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=2 * out_numel(op))
 
 
-@cost("aten.softshrink")
+@cost("aten.softshrink", op_class=OpClass.ELEMENTWISE)
 def softshrink(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=3 * out_numel(op))
 
 
-@cost("aten._weight_norm_interface", "aten._weight_norm")
+@cost("aten._weight_norm_interface", "aten._weight_norm", op_class=OpClass.NORM)
 def weight_norm(op: OpRecord, conv: Conventions) -> Cost:
     v = tensor(op, 0, "v")
     rows = v.shape[0] if v.shape else 1
@@ -144,7 +144,7 @@ def weight_norm(op: OpRecord, conv: Conventions) -> Cost:
 _GRID = {0: (9, 4), 1: (0, 1), 2: (35, 16)}  # interpolation mode: bilinear, nearest, bicubic
 
 
-@cost("aten.grid_sampler_2d", "aten.grid_sampler_3d", "aten.grid_sampler")
+@cost("aten.grid_sampler_2d", "aten.grid_sampler_3d", "aten.grid_sampler", op_class=OpClass.DATA)
 def grid_sample(op: OpRecord, conv: Conventions) -> Cost:
     mode = int(arg(op, 2, "interpolation_mode", 0) or 0)
     flops, reads = _GRID.get(mode, _GRID[0])
@@ -153,14 +153,14 @@ def grid_sample(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=flops * outputs, input_reads=reads * outputs + (grid.numel if grid is not None else 0))
 
 
-@cost("aten._cdist_forward", "aten.cdist")
+@cost("aten._cdist_forward", "aten.cdist", op_class=OpClass.ELEMENTWISE)
 def cdist(op: OpRecord, conv: Conventions) -> Cost:
     x1 = tensor(op, 0, "x1")
     pairs = out_numel(op)
     return Cost(flops=pairs * (3 * x1.shape[-1] + 1))
 
 
-@cost("aten._fft_r2c", "aten._fft_c2r", "aten._fft_c2c")
+@cost("aten._fft_r2c", "aten._fft_c2r", "aten._fft_c2c", op_class=OpClass.ELEMENTWISE)
 def fft(op: OpRecord, conv: Conventions) -> Cost:
     # The transform length is the real side's: the input of r2c, the output of c2r (whose input
     # holds the half spectrum).
@@ -173,7 +173,7 @@ def fft(op: OpRecord, conv: Conventions) -> Cost:
 
 
 
-@cost("aten._unique2", "aten._unique")
+@cost("aten._unique2", "aten._unique", op_class=OpClass.ELEMENTWISE)
 def unique(op: OpRecord, conv: Conventions) -> Cost:
     """torch.unique: sort the n flattened elements, then compare each with its neighbour."""
     n = tensor(op, 0, "self").numel
@@ -187,7 +187,7 @@ def _slices(op: OpRecord, dim: int) -> tuple[int, int]:
     return m, (x.numel // m if m else 0)
 
 
-@cost("aten.unique_dim")
+@cost("aten.unique_dim", op_class=OpClass.ELEMENTWISE)
 def unique_dim(op: OpRecord, conv: Conventions) -> Cost:
     """torch.unique(x, dim=d): sort the m slices along d, then compare each with its neighbour.
 
@@ -200,7 +200,7 @@ def unique_dim(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=w * (m * _log2(m) + max(m - 1, 0)))
 
 
-@cost("aten.unique_consecutive", "aten.unique_dim_consecutive")
+@cost("aten.unique_consecutive", "aten.unique_dim_consecutive", op_class=OpClass.ELEMENTWISE)
 def unique_consecutive(op: OpRecord, conv: Conventions) -> Cost:
     """torch.unique_consecutive: no sort, only the neighbour compares: n - 1 over the n flattened
     elements, or w x (m - 1) for the m slices of w elements along ``dim``."""
@@ -211,7 +211,7 @@ def unique_consecutive(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=w * max(m - 1, 0))
 
 
-@cost("aten.multinomial")
+@cost("aten.multinomial", op_class=OpClass.ELEMENTWISE)
 def multinomial(op: OpRecord, conv: Conventions) -> Cost:
     """Rows of n weights: a running sum per row, a binary search of it per sample drawn."""
     weights = tensor(op, 0, "self")

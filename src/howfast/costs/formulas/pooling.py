@@ -20,7 +20,7 @@ from __future__ import annotations
 from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, out_numel, prod, tensor
-from howfast.costs.registry import Cost, access, cost
+from howfast.costs.registry import Cost, OpClass, access, cost
 
 
 def _kernel(op: OpRecord, spatial: int) -> int:
@@ -38,14 +38,14 @@ def _spatial(op: OpRecord) -> int:
 
 
 @cost("aten.max_pool1d", "aten.max_pool2d", "aten.max_pool3d", "aten.max_pool2d_with_indices",
-      "aten.max_pool3d_with_indices", "aten.max_pool1d_with_indices", "aten.mkldnn_max_pool2d")
+      "aten.max_pool3d_with_indices", "aten.max_pool1d_with_indices", "aten.mkldnn_max_pool2d", op_class=OpClass.POOL)
 def max_pool(op: OpRecord, conv: Conventions) -> Cost:
     outputs = out_numel(op)
     k = _kernel(op, _spatial(op))
     return Cost(flops=outputs, input_reads=k * outputs, output_writes=outputs)
 
 
-@cost("aten.fractional_max_pool2d", "aten.fractional_max_pool3d")
+@cost("aten.fractional_max_pool2d", "aten.fractional_max_pool3d", op_class=OpClass.POOL)
 def fractional_max_pool(op: OpRecord, conv: Conventions) -> Cost:
     """(self, kernel_size, output_size, random_samples): a max pool whose windows start at
     pseudo-random offsets; each output reads its window, the N x C x dims random samples once."""
@@ -55,14 +55,14 @@ def fractional_max_pool(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=outputs, input_reads=reads, output_writes=outputs)
 
 
-@cost("aten.max_unpool2d", "aten.max_unpool3d")
+@cost("aten.max_unpool2d", "aten.max_unpool3d", op_class=OpClass.POOL)
 def max_unpool(op: OpRecord, conv: Conventions) -> Cost:
     """(self, indices, output_size...): values scattered into a zero-filled output. No FLOPs; the
     values and the int64 indices are read once (each at its own item size), the output written."""
     return Cost(input_reads=[access(t.numel, t) for t in op.inputs if not t.is_weight])
 
 
-@cost("aten.avg_pool1d", "aten.avg_pool2d", "aten.avg_pool3d")
+@cost("aten.avg_pool1d", "aten.avg_pool2d", "aten.avg_pool3d", op_class=OpClass.POOL)
 def avg_pool(op: OpRecord, conv: Conventions) -> Cost:
     outputs = out_numel(op)
     k = _kernel(op, _spatial(op))
@@ -91,13 +91,13 @@ def adaptive_reads(op: OpRecord) -> int:
 
 
 @cost("aten._adaptive_avg_pool2d", "aten.adaptive_avg_pool2d", "aten._adaptive_avg_pool3d",
-      "aten.adaptive_avg_pool3d", "aten.adaptive_avg_pool1d", "aten.mkldnn_adaptive_avg_pool2d")
+      "aten.adaptive_avg_pool3d", "aten.adaptive_avg_pool1d", "aten.mkldnn_adaptive_avg_pool2d", op_class=OpClass.POOL)
 def adaptive_avg_pool(op: OpRecord, conv: Conventions) -> Cost:
     reads = adaptive_reads(op)
     return Cost(flops=reads + out_numel(op), input_reads=reads)
 
 
-@cost("aten.adaptive_max_pool2d", "aten.adaptive_max_pool3d", "aten.adaptive_max_pool1d")
+@cost("aten.adaptive_max_pool2d", "aten.adaptive_max_pool3d", "aten.adaptive_max_pool1d", op_class=OpClass.POOL)
 def adaptive_max_pool(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=out_numel(op), input_reads=adaptive_reads(op), output_writes=out_numel(op))
 
@@ -108,14 +108,15 @@ def _reduced(op: OpRecord) -> tuple[int, int]:
 
 
 @cost("aten.sum", "aten.amax", "aten.amin", "aten.max", "aten.min", "aten.argmax", "aten.argmin",
-      "aten.prod", "aten.any", "aten.all", "aten.nansum", "aten.logsumexp")
+      "aten.prod", "aten.any", "aten.all", "aten.nansum", op_class=OpClass.REDUCE)
+@cost("aten.logsumexp", op_class=OpClass.ACTIVATION)  # exp per element: priced as a transcendental
 def fold_reduction(op: OpRecord, conv: Conventions) -> Cost:
     n_in, n_out = _reduced(op)
     flops = n_in - n_out if not op.op.startswith("aten.logsumexp") else 2 * n_in
     return Cost(flops=flops)
 
 
-@cost("aten.mean", "aten.nanmean")
+@cost("aten.mean", "aten.nanmean", op_class=OpClass.REDUCE)
 def mean(op: OpRecord, conv: Conventions) -> Cost:
     # Counted like the write-up's average pool, (k + 1) per output: global average pooling runs as
     # a mean on CPU and as an adaptive pool elsewhere, and both must give the same number.
@@ -123,20 +124,20 @@ def mean(op: OpRecord, conv: Conventions) -> Cost:
     return Cost(flops=n_in + n_out)
 
 
-@cost("aten.var", "aten.std", "aten.var_mean", "aten.std_mean")
+@cost("aten.var", "aten.std", "aten.var_mean", "aten.std_mean", op_class=OpClass.REDUCE)
 def variance(op: OpRecord, conv: Conventions) -> Cost:
     n_in, n_out = _reduced(op)
     flops = n_in + 3 * n_in + n_out + (n_out if "std" in op.op else 0)
     return Cost(flops=flops)
 
 
-@cost("aten.linalg_vector_norm", "aten.norm")
+@cost("aten.linalg_vector_norm", "aten.norm", op_class=OpClass.REDUCE)
 def vector_norm(op: OpRecord, conv: Conventions) -> Cost:
     n_in, n_out = _reduced(op)
     return Cost(flops=2 * n_in + n_out)  # square and add per element, one root per output
 
 
-@cost("aten.cumsum", "aten.cumprod")
+@cost("aten.cumsum", "aten.cumprod", op_class=OpClass.REDUCE)
 def scan(op: OpRecord, conv: Conventions) -> Cost:
     """A running sum over rows of n elements: n - 1 adds per row."""
     x = tensor(op, 0, "self")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import bias_flops, dot_flops, prod
-from howfast.costs.registry import Cost, cost
+from howfast.costs.registry import Cost, OpClass, cost
 
 _GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 _UNIT_FLOPS = {"lstm": 30, "gru": 21, "rnn_tanh": 6, "rnn_relu": 2}
@@ -31,7 +31,7 @@ def _layout(op: OpRecord) -> tuple[TensorMeta, list[TensorMeta], bool, int, bool
     return a[0], list(a[2]), bool(a[3]), int(a[4]), bool(a[7])  # (input, hx, params, has_biases, layers, dropout, train, bidir, batch_first)
 
 
-@cost("lstm", "gru", "rnn_tanh", "rnn_relu")
+@cost("lstm", "gru", "rnn_tanh", "rnn_relu", op_class=OpClass.GEMM)
 def recurrent(op: OpRecord, conv: Conventions) -> Cost:
     kind = op.op
     x, params, has_biases, layers, bidirectional = _layout(op)

@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from howfast import units
+from howfast.report.report import LayerRow, Report
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
     title: str
-    raw: Callable[[Any], Any]
-    human: Callable[[Any], str]
+    raw: Callable[[LayerRow], Any]
+    human: Callable[[LayerRow], str]
 
 
-def _memory(model: str, part: str) -> Callable[[Any], int]:
-    return lambda row: row.memory.get(model, {}).get(part, 0)
+def _memory(model: str, part: str) -> Callable[[LayerRow], int]:
+    return lambda row: row.traffic(model).get(part, 0)
 
 
 LAYER_COLUMNS: tuple[Column, ...] = (
@@ -47,13 +48,30 @@ EXTRA_CSV_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def layer_columns(report: Any) -> tuple[Column, ...]:
-    """The table's columns, with "Accesses" under the report's memory model (named in the title)."""
-    model = report.conventions.get("memory_model", "writeup")
+def layer_columns(report: Report) -> tuple[Column, ...]:
+    """The table's columns, with "Accesses" under the report's memory model (named in the title), and
+    the measured time per layer when the report has one (``measured_times``)."""
+    model = report.memory_model
     accesses = Column("mem_accesses", f"Accesses ({model})", _memory(model, "elements"),
                       lambda r: units.count(_memory(model, "elements")(r)))
-    return tuple(accesses if c.key == "mem_accesses" else c for c in LAYER_COLUMNS)
+    columns = tuple(accesses if c.key == "mem_accesses" else c for c in LAYER_COLUMNS)
+    times = measured_times(report)
+    if times:
+        columns += (Column("measured_s", "Measured", lambda r: times.get(r.name),
+                           lambda r: units.seconds(times.get(r.name))),)
+    return columns
 
 
-def visible_layers(report: Any, depth: int | None) -> list[Any]:
+def measured_times(report: Report) -> dict[str, float]:
+    """Measured seconds per layer (the median per module, children included): the benchmark's per-layer
+    times, else those joined to the roofline; empty when nothing was measured."""
+    times = report.benchmark.layer_times if report.benchmark is not None else None
+    if times is not None:
+        return dict(times.by_module)
+    if report.roofline is not None:
+        return {layer.name: layer.measured_s for layer in report.roofline.layers if layer.measured_s is not None}
+    return {}
+
+
+def visible_layers(report: Report, depth: int | None) -> list[LayerRow]:
     return [row for row in report.layers if depth is None or row.depth <= depth]

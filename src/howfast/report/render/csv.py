@@ -6,10 +6,12 @@ import csv
 import io
 from typing import Any
 
+from howfast.report.report import Report
+
 from howfast.report.render.columns import EXTRA_CSV_COLUMNS, LAYER_COLUMNS, visible_layers
 
 
-def render_csv(report: Any, depth: int | None = None, **_: Any) -> str:
+def render_csv(report: Report, depth: int | None = None, **_: Any) -> str:
     columns = LAYER_COLUMNS + EXTRA_CSV_COLUMNS
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

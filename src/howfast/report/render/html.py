@@ -21,8 +21,10 @@ from typing import Any
 
 from howfast.errors import UsageError
 from howfast import units
-from howfast.report import plots
+from howfast.graph.opnames import short
+from howfast.report.render import plots
 from howfast.report.render.columns import LAYER_COLUMNS
+from howfast.report.report import Report
 
 # Reports with more layers than this open with the tree collapsed below ``DEFAULT_COLLAPSE_DEPTH``.
 LARGE_TREE_ROWS = 150
@@ -36,14 +38,14 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 # Public entry points
 
 
-def render_html(report: Any, depth: int | None = None, title: str | None = None, **_: Any) -> str:
+def render_html(report: Report, depth: int | None = None, title: str | None = None, **_: Any) -> str:
     """The report as one self-contained HTML page.
 
     ``depth`` (the CLI's ``--depth``) sets how deep the layer tree opens; by default a tree of more
     than ``LARGE_TREE_ROWS`` layers opens collapsed below depth ``DEFAULT_COLLAPSE_DEPTH``. All
     layers are in the page either way.
     """
-    label = str(report.model.get("name", "model"))
+    label = report.model.name or "model"
     payload = {
         "kind": "single",
         "labels": [label],
@@ -60,7 +62,7 @@ def render_html(report: Any, depth: int | None = None, title: str | None = None,
     return _page(title or f"howfast: {label}", body, payload)
 
 
-def render_comparison_html(reports: list[Any], labels: list[str], explanation: str = "") -> str:
+def render_comparison_html(reports: list[Report], labels: list[str], explanation: str = "") -> str:
     """Several reports on one page: summaries side by side, the same charts overlaid, one table each.
 
     ``labels`` names each report (as the comparison's command line gave them); ``explanation`` is
@@ -161,11 +163,11 @@ def _e(value: Any) -> str:
 # Static sections (escaped HTML)
 
 
-def _inputs_text(report: Any) -> str:
-    return ", ".join(f"{i.get('name', '')} {'x'.join(map(str, i.get('shape', [])))}:{i.get('dtype', '')}" for i in report.inputs) or "none"
+def _inputs_text(report: Report) -> str:
+    return ", ".join(f"{i.name} {'x'.join(map(str, i.shape))}:{i.dtype}" for i in report.inputs) or "none"
 
 
-def _totals_items(report: Any) -> list[tuple[str, str, str]]:
+def _totals_items(report: Report) -> list[tuple[str, str, str]]:
     """(label, human value, exact value) for the header."""
     t = report.totals
     items = [
@@ -182,8 +184,8 @@ def _totals_items(report: Any) -> list[tuple[str, str, str]]:
     return items
 
 
-def _device_items(report: Any) -> list[tuple[str, str]]:
-    roofline = report.roofline if isinstance(report.roofline, dict) else None
+def _device_items(report: Report) -> list[tuple[str, str]]:
+    roofline = report.roofline.to_dict() if report.roofline is not None else None
     if not roofline:
         return []
     device = roofline.get("device") or {}
@@ -218,9 +220,9 @@ def _key_title(key: str, prefix: str = "") -> str:
     return (prefix + key.removesuffix("_s").replace("_", " ")).strip()
 
 
-def _roofline_notes(report: Any) -> str:
-    notes = (report.roofline or {}).get("notes") if isinstance(report.roofline, dict) else None
-    if not notes or not isinstance(notes, list):
+def _roofline_notes(report: Report) -> str:
+    notes = report.roofline.notes if report.roofline is not None else None
+    if not notes:
         return ""
     return '<ul class="notes roofline-notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
 
@@ -235,21 +237,12 @@ def _human_value(key: str, value: Any) -> str:
     if "flops" in key:
         return units.count(value) + (" FLOP/s" if "peak" in key or key.endswith("_per_s") else " FLOP")
     if key.endswith("_s") or key in ("seconds", "latency", "time"):
-        return seconds(value)
+        return units.seconds(value)
     if "bytes" in key:
         return units.nbytes(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     return f"{value:,}"
-
-
-def seconds(value: float) -> str:
-    """``0.0123`` -> ``"12.30 ms"``."""
-    value = float(value)
-    for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {suffix}"
-    return f"{value * 1e9:.2f} ns" if value else "0 s"
 
 
 def _dl(items: list[tuple[str, str]] | list[tuple[str, str, str]], cls: str = "facts") -> str:
@@ -262,24 +255,23 @@ def _dl(items: list[tuple[str, str]] | list[tuple[str, str, str]], cls: str = "f
     return "".join(parts)
 
 
-def _model_text(report: Any) -> str:
-    name = str(report.model.get("name", ""))
-    mtype = str(report.model.get("type", ""))
+def _model_text(report: Report) -> str:
+    name, mtype = report.model.name, report.model.type
     text = name if not mtype or mtype == name else f"{name} ({mtype})"
-    if report.model.get("truncated_at"):
-        text += f", up to {report.model['truncated_at']}"
+    if report.model.truncated_at:
+        text += f", up to {report.model.truncated_at}"
     return text
 
 
-def _header_single(report: Any) -> str:
+def _header_single(report: Report) -> str:
     model = _model_text(report)
     facts: list[Any] = [("Model", model), ("Inputs", _inputs_text(report))]
-    dtypes = report.model.get("param_dtypes") or {}
+    dtypes = report.model.param_dtypes
     if dtypes:
         facts.append(("Parameter dtypes", ", ".join(f"{k}: {units.count(v)}" for k, v in dtypes.items())))
     parts = [
         '<header id="top">',
-        f'<h1>howfast report: <span class="model-name">{_e(report.model.get("name", ""))}</span></h1>',
+        f'<h1>howfast report: <span class="model-name">{_e(report.model.name)}</span></h1>',
         _dl(facts),
         '<h2 class="sub">Totals</h2>',
         _dl(_totals_items(report), "facts totals"),
@@ -296,15 +288,15 @@ def _header_single(report: Any) -> str:
     return "\n".join(parts)
 
 
-def _benchmark_items(report: Any) -> list[tuple[str, str]]:
-    bench = report.benchmark if isinstance(report.benchmark, dict) else None
+def _benchmark_items(report: Report) -> list[tuple[str, str]]:
+    bench = report.benchmark.to_dict() if report.benchmark is not None else None
     if not bench:
         return []
     return [(_key_title(str(k)) if str(k) != "name" else "name", _human_value(str(k), v))
             for k, v in bench.items() if not isinstance(v, (dict, list)) and v is not None]
 
 
-def _header_compare(reports: list[Any], labels: list[str], explanation: str) -> str:
+def _header_compare(reports: list[Report], labels: list[str], explanation: str) -> str:
     parts = ['<header id="top">', f"<h1>howfast comparison: {_e(' vs '.join(labels))}</h1>"]
     if explanation:
         parts.append(f'<p class="explanation">{_e(explanation)}</p>')
@@ -327,7 +319,7 @@ def _header_compare(reports: list[Any], labels: list[str], explanation: str) -> 
     return "\n".join(parts)
 
 
-def _comparison_table(reports: list[Any], labels: list[str]) -> str:
+def _comparison_table(reports: list[Report], labels: list[str]) -> str:
     metrics = [
         ("Parameters", lambda r: r.totals.params, units.count),
         ("MACs", lambda r: r.totals.macs, units.count),
@@ -337,7 +329,7 @@ def _comparison_table(reports: list[Any], labels: list[str]) -> str:
         ("Bytes written (compulsory)", lambda r: r.totals.bytes_written, units.nbytes),
         ("Peak live activation memory", lambda r: r.totals.peak_activation_bytes, units.nbytes),
         ("Layers", lambda r: len(r.layers), lambda v: f"{v:,}"),
-        ("Ops", lambda r: r.coverage.get("ops", len(r.ops)), lambda v: f"{v:,}"),
+        ("Ops", lambda r: r.coverage.ops, lambda v: f"{v:,}"),
     ]
     head = "".join(f'<th scope="col">{_e(label)}</th>' for label in labels)
     ratio_head = "".join(f'<th scope="col">{_e(label)} / {_e(labels[0])}</th>' for label in labels[1:])
@@ -357,21 +349,21 @@ def _ratio(value: float, base: float) -> str:
     return f"x{value / base:.3g}"
 
 
-def _coverage_section(report: Any, label: str | None, index: int = 0) -> str:
+def _coverage_section(report: Report, label: str | None, index: int = 0) -> str:
     c = report.coverage
     ident = "coverage" if label is None else f"coverage-{index}"
     title = "Coverage" if label is None else f"Coverage: {label}"
     cls = "coverage warn" if report.uncounted_ops else "coverage ok"
-    share = 100 * float(c.get("share", 1.0))
+    share = 100 * c.share
     parts = [f'<section class="{cls}" id="{_e(ident)}">', f"<h2>{_e(title)}</h2>",
-             "<p>" + _e(f"{c.get('counted', 0):,} of {c.get('ops', 0):,} ops have a cost formula ({share:.1f}%).") + "</p>"]
+             "<p>" + _e(f"{c.counted:,} of {c.ops:,} ops have a cost formula ({share:.1f}%).") + "</p>"]
     if report.uncounted_ops:
         parts.append("<p><strong>Not counted</strong> (these ops add nothing to the totals above):</p>")
         parts.append('<table class="uncounted"><thead><tr><th scope="col">Op</th><th scope="col">Count</th>'
                      '<th scope="col">In modules (first five)</th></tr></thead><tbody>')
         for item in report.uncounted_ops:
-            modules = ", ".join(m or "(model)" for m in item.get("modules", []))
-            parts.append(f"<tr><td>{_e(item.get('op', ''))}</td><td class=\"num\">{_e(item.get('count', 0))}</td><td>{_e(modules)}</td></tr>")
+            modules = ", ".join(m or "(model)" for m in item.modules)
+            parts.append(f"<tr><td>{_e(item.op)}</td><td class=\"num\">{_e(item.count)}</td><td>{_e(modules)}</td></tr>")
         parts.append("</tbody></table>")
     else:
         parts.append('<p class="muted">No uncounted ops.</p>')
@@ -396,7 +388,7 @@ def _charts_section(figures: dict[str, Any], report_count: int) -> str:
     return "\n".join(parts)
 
 
-def _table_section(container: str, title: str, report: Any) -> str:
+def _table_section(container: str, title: str, report: Report) -> str:
     help_text = (f"{len(report.layers):,} modules. Click a column title to sort (siblings stay under their parent; "
                  "tick 'flat list' to sort all rows together), the triangle to fold or unfold a module, and filter by "
                  f"type or name. Highlighted: the top {HOT_LAYERS} leaf layers by MACs and by bytes.")
@@ -404,10 +396,10 @@ def _table_section(container: str, title: str, report: Any) -> str:
             f'<div class="layer-table" id="{_e(container)}"></div></section>')
 
 
-def _conventions_section(report: Any) -> str:
-    described = report.conventions.get("described", {}) or {}
+def _conventions_section(report: Report) -> str:
+    described = report.conventions.describe()
     items = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in described.items())
-    settings = ", ".join(f"{k}={v}" for k, v in report.conventions.items() if k != "described")
+    settings = ", ".join(f"{k}={v}" for k, v in report.conventions.as_dict().items())
     return (f'<section id="conventions"><h2>Conventions</h2><p class="muted">{_e(settings)}</p>'
             f'<dl class="conventions">{items}</dl></section>')
 
@@ -420,15 +412,11 @@ def _shape_elements(shapes: list[list[int]]) -> int:
     return sum(math.prod(s) for s in shapes) if shapes else 0
 
 
-def _table(report: Any, container: str, depth: int | None) -> dict[str, Any]:
+def _table(report: Report, container: str, depth: int | None) -> dict[str, Any]:
     """Columns and rows of one layer table: raw values to sort by, human text to show."""
     times, time_what = plots.layer_times(report)
     measured = time_what == "measured time"
-    roof = {}
-    if isinstance(report.roofline, dict):
-        for entry in report.roofline.get("layers") or []:
-            if isinstance(entry, dict):
-                roof[str(entry.get("name", ""))] = entry
+    roof = {layer.name: layer.to_dict() for layer in report.roofline.layers} if report.roofline is not None else {}
     columns: list[dict[str, Any]] = []
     getters: list[tuple[Any, Any]] = []
     for column in LAYER_COLUMNS:
@@ -439,7 +427,7 @@ def _table(report: Any, container: str, depth: int | None) -> dict[str, Any]:
         else:
             getters.append((column.raw, column.human))
     columns.append({"key": "bytes", "title": "Bytes", "num": True, "tip": plots.BYTES_LABEL + " (the charts' bytes)"})
-    getters.append((lambda r: plots.traffic_bytes(report, r), lambda r: units.nbytes(plots.traffic_bytes(report, r))))
+    getters.append((lambda r: plots.traffic_bytes(r), lambda r: units.nbytes(plots.traffic_bytes(r))))
     columns.append({"key": "calls", "title": "Calls", "num": True})
     getters.append((lambda r: r.calls, lambda r: f"{r.calls:,}"))
     if roof:
@@ -448,17 +436,17 @@ def _table(report: Any, container: str, depth: int | None) -> dict[str, Any]:
         columns.append({"key": "intensity", "title": "FLOP/B", "num": True, "tip": "arithmetic intensity (roofline)"})
         getters.append((lambda r: _num(roof.get(r.name, {}).get("intensity")), lambda r: _fmt_opt(roof.get(r.name, {}).get("intensity"), lambda v: f"{v:.3g}")))
         columns.append({"key": "predicted_s", "title": "Predicted", "num": True, "tip": "predicted time (roofline)"})
-        getters.append((lambda r: _num(roof.get(r.name, {}).get("predicted_s")), lambda r: _fmt_opt(roof.get(r.name, {}).get("predicted_s"), seconds)))
+        getters.append((lambda r: _num(roof.get(r.name, {}).get("predicted_s")), lambda r: _fmt_opt(roof.get(r.name, {}).get("predicted_s"), units.seconds)))
     if measured:
         columns.append({"key": "measured_s", "title": "Measured", "num": True, "tip": "measured time (benchmark)"})
-        getters.append((lambda r: times.get(r.name, 0.0), lambda r: _fmt_opt(times.get(r.name), seconds)))
+        getters.append((lambda r: times.get(r.name, 0.0), lambda r: _fmt_opt(times.get(r.name), units.seconds)))
 
     parent = plots.parents(report)
     leaves = plots.leaf_indices(report)
     hot: dict[int, list[str]] = {}
     by_macs = sorted((i for i in leaves if report.layers[i].macs > 0), key=lambda i: -report.layers[i].macs)[:HOT_LAYERS]
-    by_bytes = sorted((i for i in leaves if plots.traffic_bytes(report, report.layers[i]) > 0),
-                      key=lambda i: -plots.traffic_bytes(report, report.layers[i]))[:HOT_LAYERS]
+    by_bytes = sorted((i for i in leaves if plots.traffic_bytes(report.layers[i]) > 0),
+                      key=lambda i: -plots.traffic_bytes(report.layers[i]))[:HOT_LAYERS]
     for rank, i in enumerate(by_macs, 1):
         hot.setdefault(i, []).append(f"MACs #{rank}")
     for rank, i in enumerate(by_bytes, 1):
@@ -508,7 +496,7 @@ def _color(k: int) -> str:
     return _PALETTE[k % len(_PALETTE)]
 
 
-def _figures(reports: list[Any], labels: list[str]) -> dict[str, Any]:
+def _figures(reports: list[Report], labels: list[str]) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "order": ["layers", "op_types", "memory", "roofline"],
         "layers": _layers_figure(reports, labels),
@@ -535,7 +523,7 @@ def _axis(title: str, **extra: Any) -> dict[str, Any]:
     return {"title": {"text": _t(title)}, "gridcolor": "#e5e5e5", "zeroline": False, "exponentformat": "SI", **extra}
 
 
-def _layers_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
+def _layers_figure(reports: list[Report], labels: list[str]) -> dict[str, Any]:
     single = len(reports) == 1
     data = []
     series_all = [plots.layer_series(r) for r in reports]
@@ -576,7 +564,7 @@ def _layers_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
     return {"data": data, "layout": layout, "caption": caption}
 
 
-def _op_types_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
+def _op_types_figure(reports: list[Report], labels: list[str]) -> dict[str, Any]:
     single = len(reports) == 1
     shares = [plots.op_type_shares(r) for r in reports]
     ops = _union([s["ops"] for s in shares])
@@ -616,7 +604,7 @@ def _op_types_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
     return {"data": data, "layout": layout, "caption": caption}
 
 
-def _memory_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
+def _memory_figure(reports: list[Report], labels: list[str]) -> dict[str, Any]:
     data = []
     kinds = set()
     for k, (report, label) in enumerate(zip(reports, labels)):
@@ -625,7 +613,7 @@ def _memory_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
         color = _color(k)
         trace: dict[str, Any] = {"type": "scatter", "mode": "lines", "x": s["x"], "y": s["y"], "line": {"color": color, "width": 1.5},
                                  "name": _t(f"{label}: {s['label']}"), "legendgroup": _t(label),
-                                 "customdata": [[_t(plots._short_op(op)), w] for op, w in zip(s["ops"], s["step"])]}
+                                 "customdata": [[_t(short(op)), w] for op, w in zip(s["ops"], s["step"])]}
         if s["kind"] == "cumulative":
             trace["hovertemplate"] = ("op %{x}: %{customdata[0]}<br>wrote %{customdata[1]:.4s}B<br>cumulative %{y:.4s}B<extra>"
                                       + _t(label) + "</extra>")
@@ -636,7 +624,7 @@ def _memory_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
         data.append(trace)
         if s["x"]:
             pos = s["peak_position"]
-            op = plots._short_op(s["ops"][pos]) if s["ops"][pos] else ""
+            op = short(s["ops"][pos]) if s["ops"][pos] else ""
             if s["kind"] == "live":
                 text = f"largest after an op: {units.nbytes(s['peak_bytes'])}" + (f" ({op})" if op else "")
             else:
@@ -667,7 +655,7 @@ def _memory_figure(reports: list[Any], labels: list[str]) -> dict[str, Any]:
     return {"data": data, "layout": layout, "caption": " ".join(parts)}
 
 
-def _roofline_figure(reports: list[Any], labels: list[str]) -> dict[str, Any] | None:
+def _roofline_figure(reports: list[Report], labels: list[str]) -> dict[str, Any] | None:
     series = [plots.roofline_series(r) for r in reports]
     if all(s is None for s in series):
         return None
@@ -701,7 +689,7 @@ def _roofline_figure(reports: list[Any], labels: list[str]) -> dict[str, Any] | 
                            "line": {"width": 0.5, "color": "#222"}},
                 "name": _t(name if single else f"{label} layers"),
                 "customdata": [[_t(p["names"][i]), _t(p["types"][i]), _t(p["bound"][i]),
-                                seconds(p["predicted_s"][i]) if p["predicted_s"][i] is not None else "n/a"] for i in idx],
+                                units.seconds(p["predicted_s"][i]) if p["predicted_s"][i] is not None else "n/a"] for i in idx],
                 "hovertemplate": ("%{customdata[0]} (%{customdata[1]})<br>intensity %{x:.3g} FLOP/B<br>attainable %{y:.4s}FLOP/s<br>"
                                   "%{customdata[2]}-bound, predicted %{customdata[3]}<extra>" + _t(label) + "</extra>"),
             })

@@ -1,17 +1,18 @@
-"""The few lines every renderer prints above the table: model, inputs, totals, coverage."""
+"""The few lines every renderer prints beside the table: model, inputs, totals, coverage, phases,
+fusion; and a roofline's device, predicted latency, bound split, energy and explanation."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from howfast import units
+from howfast.report.report import Report
+from howfast.report.sections import Roofline
 
 
-def summary_lines(report: Any) -> list[str]:
+def summary_lines(report: Report) -> list[str]:
     t = report.totals
-    inputs = ", ".join(f"{i['name']} {'x'.join(map(str, i['shape']))}:{i['dtype']}" for i in report.inputs) or "none"
-    model = report.model["name"] + (f" (up to {report.model['truncated_at']})" if report.model.get("truncated_at") else "")
-    wu, cp = t.memory.get("writeup", {}), t.memory.get("compulsory", {})
+    inputs = ", ".join(f"{i.name} {'x'.join(map(str, i.shape))}:{i.dtype}" for i in report.inputs) or "none"
+    model = report.model.name + (f" (up to {report.model.truncated_at})" if report.model.truncated_at else "")
+    wu, cp = t.traffic("writeup"), t.traffic("compulsory")
     lines = [
         f"model: {model}; inputs: {inputs}",
         f"params: {units.count(t.params)} ({t.params:,}; {units.nbytes(t.param_bytes)}); buffers: {t.buffers:,} ({units.nbytes(t.buffer_bytes)})",
@@ -19,23 +20,58 @@ def summary_lines(report: Any) -> list[str]:
         f"memory accesses (write-up model): {units.count(t.mem_accesses)} elements = input {units.count(wu.get('input', 0))} + weights {units.count(wu.get('weights', 0))} + output {units.count(wu.get('output', 0))}",
         f"bytes (compulsory model): read {units.nbytes(t.bytes_read)} (activations {units.nbytes(cp.get('input_bytes', 0))}, weights {units.nbytes(cp.get('weights_bytes', 0))}), written {units.nbytes(t.bytes_written)}",
         f"activations: {units.count(t.activation_elements)} elements; peak live activation memory {units.nbytes(t.peak_activation_bytes)}",
-        _coverage_line(report),
+        coverage_line(report),
     ]
-    if report.fusion:
-        saved = report.fusion["saved"]
-        before = report.fusion["unfused_totals"]
+    if len(report.phases) > 1:
+        lines.append("phases: " + "; ".join(
+            f"{p.name}{f' x{p.count}' if p.count != 1 else ''}: {units.count(p.totals.macs)} MACs, {units.count(p.totals.flops)} FLOPs, "
+            f"{units.nbytes(p.totals.bytes_read + p.totals.bytes_written)} moved" for p in report.phases))
+    if report.fusion is not None:
+        saved = report.fusion.saved
+        before = report.fusion.unfused_totals
         lines.append(
-            f"fused view: {saved['groups']} fused groups ({saved['folded_batchnorms']} batch norms folded) save "
-            f"{units.count(saved['flops'])} FLOPs, {units.count(saved['accesses'])} accesses, {units.nbytes(saved['bytes'])}; "
-            f"unfused: {units.count(before['flops'])} FLOPs, {units.count(before['mem_accesses'])} accesses"
+            f"fused view: {saved.groups} fused groups ({saved.folded_batchnorms} batch norms folded) save "
+            f"{units.count(saved.flops)} FLOPs, {units.count(saved.accesses)} accesses, {units.nbytes(saved.bytes)}; "
+            f"unfused: {units.count(before.flops)} FLOPs, {units.count(before.mem_accesses)} accesses"
         )
     return lines
 
 
-def _coverage_line(report: Any) -> str:
+def coverage_line(report: Report) -> str:
     c = report.coverage
-    line = f"coverage: {c['counted']}/{c['ops']} ops have a cost formula ({100 * c['share']:.1f}%)"
+    line = f"coverage: {c.counted}/{c.ops} ops have a cost formula ({100 * c.share:.1f}%)"
     if report.uncounted_ops:
-        listed = ", ".join(f"{u['op']} x{u['count']}" for u in report.uncounted_ops)
+        listed = ", ".join(f"{u.op} x{u.count}" for u in report.uncounted_ops)
         line += f"; NOT COUNTED: {listed}"
     return line
+
+
+def roofline_lines(rl: Roofline) -> list[str]:
+    """The roofline's figures in a few lines: device, predicted latency, bound split, energy, notes."""
+    dev = rl.device
+    s = rl.summary
+    lines = [
+        f"device: {dev.label}: peak {units.flop_rate(dev.peak_flops)} ({dev.dtype}), bandwidth {units.byte_rate(dev.bandwidth_bytes_per_s)}, "
+        f"ridge point {dev.ridge_point:.2f} FLOP/B, per-op overhead {units.seconds(dev.per_op_overhead_s)}"
+        + (" (calibrated per op class)" if dev.calibrated else ""),
+        f"predicted latency: {units.seconds(rl.predicted_latency_s)} ({rl.memory_model} memory model; sum over {len(rl.ops)} ops, "
+        f"{units.seconds(rl.overhead_s)} of it fixed per-op overhead)",
+        f"bound: {s.compute_bound_ops} compute-bound ops ({units.seconds(s.compute_bound_time_s)}), "
+        f"{s.memory_bound_ops} memory-bound ops ({units.seconds(s.memory_bound_time_s)})",
+    ]
+    if rl.measured is not None and rl.measured.total.measured_s:
+        t = rl.measured.total
+        lines.append(f"measured latency: {units.seconds(t.measured_s)}; predicted / measured = {t.ratio:.2f}")
+    energy = rl.energy
+    if energy is not None:
+        line = (f"energy (estimate, {energy.table_name}): {units.joules(energy.total.total_j)} per inference "
+                f"(compute {units.joules(energy.total.compute_j)}, on-chip {units.joules(energy.total.sram_j)}, "
+                f"DRAM {units.joules(energy.total.dram_j)})")
+        if energy.tdp_bound_j is not None:
+            line += f"; TDP x predicted latency: {units.joules(energy.tdp_bound_j)}"
+        lines.append(line)
+    if rl.measured is not None and rl.measured.energy is not None:
+        lines.append(f"measured energy (RAPL, whole package): {units.joules(rl.measured.energy.energy_j_per_run)} per inference")
+    lines.extend(rl.explanation)
+    lines.extend(f"note: {n}" for n in rl.notes)
+    return lines

@@ -42,8 +42,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from howfast.api import analyze
+from howfast.bench.allocator import retain_freed_memory
+from howfast.bench.environment import device_name
+from howfast.bench.timing import CLOCKS, Plan, time_calls
 from howfast.errors import DeviceError
 from howfast.hardware.profiles import ClassFigures, Figure, HardwareProfile
+from howfast.hardware.roofline import op_figures
 
 Progress = Callable[[str, int, int], None]  # (what is being measured, steps done, steps in all)
 
@@ -82,39 +87,13 @@ class CalibrationResult:
 # ---------------------------------------------------------------------------------- timing
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
-
-
 def time_call(call: Callable[[], Any], device: torch.device | str = "cpu", *, warmup: int = 2, min_runs: int = 5,
               min_time_s: float = 0.15, max_runs: int = 200, clock: str = "wall",
               before: Callable[[], Any] | None = None) -> list[float]:
-    """Seconds per call: ``warmup`` untimed calls, then timed calls until ``min_runs`` and ``min_time_s``.
-
-    ``clock="wall"`` times with ``time.perf_counter``; ``"cpu"`` with ``time.thread_time``, the
-    calling thread's CPU time (only meaningful with one torch thread): time the thread was
-    descheduled for other processes is not counted, so it is steady on a busy machine. ``before``
-    runs untimed before every call (``Evictor``: the traffic of a network's neighbouring layers).
-    """
-    device = torch.device(device)
-    tick = CLOCKS[clock]
-    for _ in range(warmup):
-        call()
-    _sync(device)
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < min_time_s):
-        if before is not None:
-            before()
-            _sync(device)
-        t0 = tick()
-        call()
-        _sync(device)
-        times.append(tick() - t0)
+    """Seconds per call: ``warmup`` untimed calls, then timed calls until ``min_runs`` and ``min_time_s``
+    (at most ``max_runs``), with the one timing loop (``bench/timing.py``) on ``clock``."""
+    times, _ = time_calls(call, Plan(warmup=warmup, max_runs=max_runs, target_s=min_time_s, min_runs=min_runs, clock=clock),
+                          device, before=before)
     return times
 
 
@@ -135,11 +114,7 @@ def gemm_flops(dtype: torch.dtype, device: torch.device | str = "cpu", *, max_n:
         b = torch.randn(n, n, device=device).to(dtype)
         c = torch.empty(n, n, device=device, dtype=dtype)
         torch.mm(a, b, out=c)
-        _sync(device)
-        t0 = CLOCKS[clock]()
-        torch.mm(a, b, out=c)
-        _sync(device)
-        one = CLOCKS[clock]() - t0
+        (one,) = time_call(lambda: torch.mm(a, b, out=c), device, warmup=0, min_runs=1, min_time_s=0.0, max_runs=1, clock=clock)
         if one >= target_s or n >= max_n:
             break
         n *= 2
@@ -432,11 +407,11 @@ def _class_samples(reps: list[tuple[str, Callable[[], nn.Module], list[tuple[int
             entry = op_figures(row, profile, peak, "compulsory", cached)
             if entry is None:
                 continue
-            classes[entry["class"]] = classes.get(entry["class"], 0.0) + entry["roof_s"]
-            roof += entry["roof_s"]
-            flops += entry["flops"]
-            nbytes += entry["bytes"]
-            weight_bytes += entry["weight_bytes"]
+            classes[entry.op_class] = classes.get(entry.op_class, 0.0) + entry.roof_s
+            roof += entry.roof_s
+            flops += entry.flops
+            nbytes += entry.bytes
+            weight_bytes += entry.weight_bytes
         if not classes:
             continue
         cls = max(classes.items(), key=lambda kv: kv[1])[0]
@@ -490,8 +465,6 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
         if progress:
             progress(what, done, steps)
         done += 1
-
-    from howfast.bench.allocator import retain_freed_memory
 
     allocator = retain_freed_memory()  # time layers in the memory state howfast bench measures models in
     start = time.perf_counter()
@@ -552,8 +525,6 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
         over_method = (f"measured by howfast calibrate {where}: Tensor.add of one-element tensors, {stat} time per call "
                        f"over {len(times)} loops of 1000 calls")
         measurements.append(Measurement("overhead.per_op_s", over, "s", over_method, times))
-        from howfast.bench.environment import device_name
-
         title = f"{device_name(dev)} ({used_threads} thread{'s' if used_threads != 1 else ''}, calibrated {today})"
         profile = HardwareProfile(
             name=name, title=title, kind="gpu" if dev.type == "cuda" else "cpu",

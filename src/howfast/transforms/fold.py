@@ -20,11 +20,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from howfast.capture.inputs import resolve_inputs, tensors_in
 from howfast.capture.torch_capture import capture
 from howfast.conventions import Conventions
-from howfast.costs.evaluate import evaluate
+from howfast.costs.evaluate import OpCost, evaluate
 from howfast.errors import UsageError
-from howfast.passes.fusion import _edges, _family, _is_eval_batchnorm
+from howfast.graph.records import CapturedGraph
+from howfast.passes.fusion import can_absorb_batchnorm, consumers, is_eval_batchnorm
 
 _FOLDABLE_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -73,10 +75,7 @@ def fold(model: nn.Module, inputs: Any = None, kwargs: dict[str, Any] | None = N
     if inputs is None and not kwargs:
         pairs, kept = _sequential_pairs(model)
     else:
-        from howfast.api import _resolve_inputs
-
-        args, kw = _resolve_inputs(model, inputs, None)
-        kw.update(kwargs or {})
+        args, kw = resolve_inputs(model, inputs, kwargs=kwargs)
         graph = capture(model, args, kw)
         pairs, kept = _pairs(model, graph, evaluate(graph.ops, Conventions()))
     folded_model = copy.deepcopy(model)
@@ -93,20 +92,20 @@ def fold(model: nn.Module, inputs: Any = None, kwargs: dict[str, Any] | None = N
     return result
 
 
-def _pairs(model: nn.Module, graph, costs) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _pairs(model: nn.Module, graph: CapturedGraph, costs: list[OpCost]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     modules = dict(model.named_modules())
-    consumers = _edges(costs)
+    readers_of = consumers(costs)
     pairs: list[tuple[str, str]] = []
     folded_bns: set[str] = set()
     for cost in costs:
-        if _family(cost.op) not in ("aten.convolution", "aten._convolution", "aten.addmm", "aten.mm", "aten.linear"):
+        if not can_absorb_batchnorm(cost):
             continue
-        readers = consumers.get(cost.record.index, {})
+        readers = readers_of.get(cost.record.index, {})
         if len(readers) != 1:
             continue
         (reader_index, _), = readers.items()
         reader = costs[reader_index]
-        if not _is_eval_batchnorm(reader):
+        if not is_eval_batchnorm(reader):
             continue
         layer_path, bn_path = cost.module, reader.module
         layer, bn = modules.get(layer_path), modules.get(bn_path)
@@ -165,22 +164,10 @@ def _replace(root: nn.Module, path: str, new: nn.Module) -> None:
 
 def max_difference(original: nn.Module, folded: nn.Module, inputs: Any) -> tuple[float, float]:
     """Max absolute and max relative (to the largest output magnitude) difference of outputs."""
-    from howfast.api import _resolve_inputs
-
-    args, kw = _resolve_inputs(original, inputs, None)
+    args, kw = resolve_inputs(original, inputs)
     with torch.no_grad():
-        a = _flatten(original(*args, **kw))
-        b = _flatten(folded(*args, **kw))
+        a = [t.float() for t in tensors_in(original(*args, **kw))]
+        b = [t.float() for t in tensors_in(folded(*args, **kw))]
     absolute = max(float((x - y).abs().max()) for x, y in zip(a, b))
     scale = max(float(x.abs().max()) for x in a) or 1.0
     return absolute, absolute / scale
-
-
-def _flatten(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value.float()]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flatten(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _flatten(v)]
-    return []

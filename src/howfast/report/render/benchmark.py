@@ -1,4 +1,4 @@
-"""Text of benchmark results: rich tables (``table``) and the versioned JSON document (``json``)."""
+"""Benchmark results as text: rich tables (``table``) and the versioned JSON document (``json``)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from howfast.bench.layers import OTHER, LayerTimes
-from howfast.bench.runner import BenchmarkResult
-from howfast.bench.sweep import KNEE_RULE, SweepResult
+from howfast import units
+from howfast.report.measurements import KNEE_RULE, OTHER, BenchmarkResult, Environment, LayerTimes, SweepResult
 from howfast.report.report import SCHEMA_VERSION
 
 FORMATS = ("table", "json")
 
 
-def ms(seconds: float) -> str:
-    value = seconds * 1e3
-    if abs(value) >= 100:
-        return f"{value:.1f}"
-    if abs(value) >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
-
-
-def rate(items_per_s: float) -> str:
-    return f"{items_per_s:,.1f}" if items_per_s < 1e4 else f"{items_per_s:,.0f}"
+ms = units.milliseconds
+rate = units.items_rate
 
 
 def to_json(result: BenchmarkResult | SweepResult, include_times: bool = True) -> str:
@@ -55,7 +45,7 @@ def render(result: BenchmarkResult | SweepResult, fmt: str = "table", width: int
 
 
 def _header(result: BenchmarkResult | SweepResult) -> str:
-    threads = result.environment.get("runtime_threads") if result.runtime == "onnxruntime" else result.threads
+    threads = result.environment.runtime_threads if result.runtime == "onnxruntime" else result.threads
     threads_text = "default" if threads is None else str(threads)
     return (f"howfast bench: {result.model}  ({result.runtime}, {result.device}, {result.dtype}, "
             f"{threads_text} thread{'s' if threads != 1 else ''})")
@@ -123,12 +113,12 @@ def _point(batch: int, size: int | None) -> str:
     return f"batch {batch}" + (f", size {size}" if size is not None else "")
 
 
-def _environment(console: Console, env: dict[str, Any]) -> None:
+def _environment(console: Console, env: Environment) -> None:
     keys = ("cpu_model", "device_name", "torch_version", "onnxruntime_version", "threads", "interop_threads", "load_average")
-    parts = [f"{k}={env[k]}" for k in keys if env.get(k) is not None]
+    parts = [f"{k}={getattr(env, k)}" for k in keys if getattr(env, k) is not None]
     _line(console, "environment: " + ", ".join(parts))
-    if env.get("allocator"):
-        _line(console, f"allocator: {env['allocator']}")
+    if env.allocator:
+        _line(console, f"allocator: {env.allocator}")
 
 
 def _line(console: Console, text: str) -> None:

@@ -25,11 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from howfast import units
 from howfast.errors import UsageError
+from howfast.graph.opnames import short
+from howfast.report.render.columns import measured_times
+from howfast.report.report import CostFields, Report
 
 CHARTS = ("layers", "op_types", "memory", "roofline")
 TOP_OP_TYPES = 10
-_TIME_KEYS = ("measured_s", "median_s", "time_s", "mean_s", "seconds", "latency_s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -39,19 +42,17 @@ _TIME_KEYS = ("measured_s", "median_s", "time_s", "mean_s", "seconds", "latency_
 BYTES_LABEL = "bytes read + written (compulsory model)"
 
 
-def traffic_bytes(report: Any, row: Any) -> int:
-    """Bytes ``row`` moves (a layer or op row, or an op-type dict): read + written, compulsory model.
+def traffic_bytes(row: CostFields) -> int:
+    """Bytes ``row`` moves (a layer, op or op-type row): read + written, compulsory model.
 
     The charts use the compulsory model (each distinct tensor read or written once per op) for bytes,
     as the table's Read and Written columns do; the write-up model's accesses are counted in elements
     and, for conv and matmul, grow with the MACs, so a bytes chart under it would repeat the MACs one.
     """
-    if isinstance(row, dict):
-        return int(row.get("bytes_read", 0)) + int(row.get("bytes_written", 0))
     return int(row.bytes_read) + int(row.bytes_written)
 
 
-def parents(report: Any) -> list[int]:
+def parents(report: Report) -> list[int]:
     """For each layer, the index of its nearest ancestor in ``report.layers`` (-1 for the root)."""
     index = {row.name: i for i, row in enumerate(report.layers)}
     out = []
@@ -68,86 +69,46 @@ def parents(report: Any) -> list[int]:
     return out
 
 
-def leaf_indices(report: Any) -> list[int]:
+def leaf_indices(report: Report) -> list[int]:
     """Indices of the layers with no submodule in the report (the root alone if it has none)."""
     has_child = set(p for p in parents(report) if p >= 0)
     return [i for i in range(len(report.layers)) if i not in has_child]
 
 
-def layer_times(report: Any) -> tuple[dict[str, float], str]:
-    """Per-layer seconds by module name and what they are: measured (benchmark) or predicted (roofline)."""
-    measured = _measured_layer_times(report.benchmark)
-    roofline = report.roofline if isinstance(report.roofline, dict) else {}
-    if not measured:  # measurements joined to the roofline (``measured_s`` on its layers)
-        for entry in roofline.get("layers") or []:
-            if isinstance(entry, dict) and _number(entry.get("measured_s")) is not None:
-                measured[str(entry.get("name", ""))] = float(entry["measured_s"])
+def layer_times(report: Report) -> tuple[dict[str, float], str]:
+    """Per-layer seconds by module name and what they are: measured (``columns.measured_times``) or
+    predicted (roofline)."""
+    measured = measured_times(report)
     if measured:
         return measured, "measured time"
-    predicted = {}
-    for entry in roofline.get("layers") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("predicted_s"), (int, float)):
-            predicted[str(entry.get("name", ""))] = float(entry["predicted_s"])
-    return predicted, ("predicted time (roofline)" if predicted else "")
+    if report.roofline is not None:
+        return {layer.name: layer.predicted_s for layer in report.roofline.layers}, "predicted time (roofline)"
+    return {}, ""
 
 
-def _measured_layer_times(benchmark: Any) -> dict[str, float]:
-    if not isinstance(benchmark, dict):
-        return {}
-    for key in ("layers", "modules", "per_module", "per_layer", "layer_times"):
-        value = benchmark.get(key)
-        times: dict[str, float] = {}
-        if isinstance(value, dict):
-            for name, item in value.items():
-                seconds = _seconds(item)
-                if seconds is not None:
-                    times[str(name)] = seconds
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, dict) and "name" in item:
-                    seconds = _seconds(item)
-                    if seconds is not None:
-                        times[str(item["name"])] = seconds
-        if times:
-            return times
-    return {}
-
-
-def _seconds(item: Any) -> float | None:
-    if isinstance(item, bool):
-        return None
-    if isinstance(item, (int, float)):
-        return float(item)
-    if isinstance(item, dict):
-        for key in _TIME_KEYS:
-            if isinstance(item.get(key), (int, float)) and not isinstance(item.get(key), bool):
-                return float(item[key])
-    return None
-
-
-def layer_series(report: Any) -> dict[str, Any]:
-    """Leaf layers in execution order: names, types, MACs and bytes (report's memory model)."""
+def layer_series(report: Report) -> dict[str, Any]:
+    """Leaf layers in execution order: names, types, MACs and bytes (compulsory model)."""
     leaves = [report.layers[i] for i in leaf_indices(report)]
     return {
         "names": [row.name or "(model)" for row in leaves],
         "types": [row.type for row in leaves],
         "macs": [int(row.macs) for row in leaves],
-        "bytes": [traffic_bytes(report, row) for row in leaves],
+        "bytes": [traffic_bytes(row) for row in leaves],
         "bytes_label": BYTES_LABEL,
     }
 
 
-def op_type_shares(report: Any, top: int = TOP_OP_TYPES) -> dict[str, Any]:
+def op_type_shares(report: Report, top: int = TOP_OP_TYPES) -> dict[str, Any]:
     """Each op type's share (0..1) of MACs and bytes; the smallest ones are summed as ``other``.
 
     Adds ``time`` (share by leaf module type) when the report has per-layer times.
     """
-    rows = [(str(r["op"]), int(r.get("macs", 0)), traffic_bytes(report, r)) for r in report.op_types]
+    rows = [(r.op, int(r.macs), traffic_bytes(r)) for r in report.op_types]
     total_macs = sum(m for _, m, _ in rows)
     total_bytes = sum(b for _, _, b in rows)
     ranked = sorted(rows, key=lambda r: (-(r[1] / total_macs if total_macs else 0) - (r[2] / total_bytes if total_bytes else 0), r[0]))
     keep, rest = ranked[:top], ranked[top:]
-    names = [_short_op(name) for name, _, _ in keep]
+    names = [short(name) for name, _, _ in keep]
     macs = [m for _, m, _ in keep]
     nbytes = [b for _, _, b in keep]
     if rest:
@@ -178,27 +139,7 @@ def op_type_shares(report: Any, top: int = TOP_OP_TYPES) -> dict[str, Any]:
     return out
 
 
-def _short_op(name: str) -> str:
-    """``aten.convolution.default`` -> ``convolution``; other names are kept."""
-    parts = name.split(".")
-    if len(parts) == 3 and parts[0] in ("aten", "prims", "quantized"):
-        return parts[1] if parts[2] == "default" else f"{parts[1]}.{parts[2]}"
-    return name
-
-
-def report_timeline(report: Any) -> list[int] | None:
-    """The report's live activation bytes after each op (``report.timeline``), or None without one."""
-    value = getattr(report, "timeline", None)
-    if value is None:
-        value = getattr(report, "activation_timeline", None)
-    if isinstance(value, dict):
-        value = value.get("live_bytes") or value.get("timeline")
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
-        return [int(v) for v in value]
-    return None
-
-
-def memory_series(report: Any) -> dict[str, Any]:
+def memory_series(report: Report) -> dict[str, Any]:
     """Activation memory over execution order, labelled with what it is.
 
     ``kind`` is ``live`` when the report carries its liveness timeline (live bytes after each op, a
@@ -212,9 +153,9 @@ def memory_series(report: Any) -> dict[str, Any]:
     x, step, names = [], [], []
     for op in report.ops:
         x.append(int(op.index))
-        step.append(int(op.memory.get("compulsory", {}).get("output_bytes", op.bytes_written)))
+        step.append(int(op.traffic("compulsory").get("output_bytes", op.bytes_written)))
         names.append(op.op)
-    timeline = report_timeline(report)
+    timeline = list(report.timeline) or None
     if timeline is not None:
         if len(timeline) != len(x):  # not one value per op row: plot against the position
             x, names, step = list(range(len(timeline))), [""] * len(timeline), [0] * len(timeline)
@@ -233,70 +174,58 @@ def memory_series(report: Any) -> dict[str, Any]:
             "label": "cumulative activation bytes written by ops (op outputs, compulsory model)"}
 
 
-def roofline_series(report: Any) -> dict[str, Any] | None:
-    """The roof and one point per layer (intensity, attainable FLOP/s), or None without a roofline."""
-    roofline = report.roofline
-    if not isinstance(roofline, dict):
+def roofline_series(report: Report) -> dict[str, Any] | None:
+    """The roof and one point per leaf layer (intensity, attainable FLOP/s), or None without a roofline.
+
+    Leaf modules only: a parent's point would sum its children's (all layers if none is a leaf).
+    Layers that compute or move nothing cannot sit on a log axis and are counted as ``skipped``.
+    """
+    rl = report.roofline
+    if rl is None:
         return None
-    device = roofline.get("device") or {}
-    peak = _number(device.get("peak_flops"))
-    bandwidth = _number(device.get("bandwidth_bytes_per_s"))
+    peak, bandwidth, ridge = rl.device.peak_flops, rl.device.bandwidth_bytes_per_s, rl.device.ridge_point
     points: dict[str, list[Any]] = {"names": [], "types": [], "intensity": [], "attainable": [], "bound": [], "share": [],
-                                    "predicted_s": [], "flops": [], "bytes": []}
-    skipped = 0
-    entries = [e for e in roofline.get("layers") or [] if isinstance(e, dict)]
-    # Leaf modules only: a parent's point would sum its children's. (All entries if none is a leaf.)
+                                    "predicted_s": [], "flops": [], "bytes": [], "class": []}
     leaves = {report.layers[i].name for i in leaf_indices(report)}
-    if any(str(e.get("name", "")) in leaves for e in entries):
-        entries = [e for e in entries if str(e.get("name", "")) in leaves]
-    for entry in entries:
-        intensity = _number(entry.get("intensity"))
-        attainable = _number(entry.get("attainable_flops"))
-        if attainable is None and intensity is not None and peak and bandwidth:
-            attainable = min(peak, bandwidth * intensity)
-        if not intensity or intensity <= 0 or not attainable or attainable <= 0:
+    entries = [layer for layer in rl.layers if layer.name in leaves] or list(rl.layers)
+    dominant = dominant_classes(report)
+    skipped = 0
+    for layer in entries:
+        if not layer.intensity or layer.intensity <= 0 or layer.attainable_flops <= 0:
             skipped += 1
             continue
-        points["names"].append(str(entry.get("name", "")) or "(model)")
-        points["types"].append(str(entry.get("type", "")))
-        points["intensity"].append(intensity)
-        points["attainable"].append(attainable)
-        points["bound"].append(str(entry.get("bound", "")))
-        points["share"].append(_number(entry.get("share")) or 0.0)
-        points["predicted_s"].append(_number(entry.get("predicted_s")))
-        points["flops"].append(_number(entry.get("flops")) or 0)
-        points["bytes"].append(_number(entry.get("bytes")) or 0)
-    ridge = _number(device.get("ridge_point")) or ((peak / bandwidth) if peak and bandwidth else None)
-    roof = None
-    if peak and bandwidth:
-        lows = [v for v in points["intensity"] if v > 0] + [ridge or 1.0]
-        lo = min(lows) / 4
-        hi = max(points["intensity"] + [ridge or 1.0]) * 4
-        xs = [lo, ridge or peak / bandwidth, hi]
-        roof = {"x": xs, "y": [min(peak, bandwidth * v) for v in xs]}
-    return {"device": str(device.get("name", "device")), "peak_flops": peak, "bandwidth": bandwidth, "ridge": ridge,
-            "roof": roof, "points": points, "skipped": skipped}
+        points["names"].append(layer.name or "(model)")
+        points["types"].append(layer.type)
+        points["intensity"].append(layer.intensity)
+        points["attainable"].append(layer.attainable_flops)
+        points["bound"].append(layer.bound)
+        points["share"].append(layer.share)
+        points["predicted_s"].append(layer.predicted_s)
+        points["flops"].append(layer.flops)
+        points["bytes"].append(layer.bytes)
+        points["class"].append(dominant.get(layer.name, layer.type))
+    lo = min(points["intensity"] + [ridge]) / 4
+    hi = max(points["intensity"] + [ridge]) * 4
+    xs = [lo, ridge, hi]
+    roof = {"x": xs, "y": [min(peak, bandwidth * v) for v in xs]}
+    return {"device": rl.device.label, "peak_flops": peak, "bandwidth": bandwidth, "ridge": ridge, "roof": roof,
+            "points": points, "skipped": skipped, "memory_model": rl.memory_model}
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def dominant_classes(report: Report) -> dict[str, str]:
+    """For each module, the op class that takes most of its predicted time on the roofline."""
+    times: dict[str, dict[str, float]] = {}
+    for op in report.roofline.ops if report.roofline is not None else []:
+        by_class = times.setdefault(op.module, {})
+        by_class[op.op_class] = by_class.get(op.op_class, 0.0) + op.predicted_s
+    return {module: max(t.items(), key=lambda kv: kv[1])[0] for module, t in times.items()}
 
 
 # ---------------------------------------------------------------------------------------------
 # Static images (matplotlib)
 
 
-def write_plots(reports: Any, directory: str | Path, labels: Sequence[str] | None = None,
-                formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Draw the charts of one report (or several, overlaid) into ``directory``; return the files.
-
-    Writes ``layers``, ``op_types``, ``memory`` and (with a roofline) ``roofline``, each in every
-    format of ``formats``. Needs matplotlib (``pip install 'howfast[plot]'``).
-    """
-    reports = list(reports) if isinstance(reports, (list, tuple)) else [reports]
-    labels = list(labels) if labels else [r.model.get("name", f"model {i + 1}") for i, r in enumerate(reports)]
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -304,6 +233,27 @@ def write_plots(reports: Any, directory: str | Path, labels: Sequence[str] | Non
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - the plot extra is a test dependency
         raise UsageError("plots need matplotlib: pip install 'howfast[plot]'") from exc
+    return plt
+
+
+def _as_list(reports: Report | Sequence[Report]) -> list[Report]:
+    return [reports] if isinstance(reports, Report) else list(reports)
+
+
+def _labels(reports: list[Report], labels: Sequence[str] | None) -> list[str]:
+    return list(labels) if labels else [r.model.name or f"model {i + 1}" for i, r in enumerate(reports)]
+
+
+def write_plots(reports: Report | Sequence[Report], directory: str | Path, labels: Sequence[str] | None = None,
+                formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Draw the charts of one report (or several, overlaid) into ``directory``; return the files.
+
+    Writes ``layers``, ``op_types``, ``memory`` and (with a roofline) ``roofline``, each in every
+    format of ``formats``. Needs matplotlib (``pip install 'howfast[plot]'``).
+    """
+    items = _as_list(reports)
+    names = _labels(items, labels)
+    plt = _pyplot()
     out = Path(directory)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -312,27 +262,51 @@ def write_plots(reports: Any, directory: str | Path, labels: Sequence[str] | Non
     written: list[Path] = []
     drawers = (("layers", _draw_layers), ("op_types", _draw_op_types), ("memory", _draw_memory), ("roofline", _draw_roofline))
     for name, draw in drawers:
-        fig = draw(plt, reports, labels)
+        fig = draw(plt, items, names)
         if fig is None:
             continue
         try:
-            for fmt in formats:
-                path = out / f"{name}.{fmt}"
-                try:
-                    fig.savefig(path, format=fmt, dpi=110, bbox_inches="tight")
-                except OSError as exc:
-                    raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-                written.append(path)
+            written.extend(_save(fig, [out / f"{name}.{fmt}" for fmt in formats]))
         finally:
             plt.close(fig)
     return written
 
 
-def _title(reports: list[Any], labels: list[str], what: str) -> str:
+def plot_roofline(reports: Report | Sequence[Report], path: str | Path, labels: Sequence[str] | None = None) -> str:
+    """Write the roofline chart of one report or several (PNG, SVG or PDF by the file's suffix)."""
+    out = Path(path)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"--plot-roofline writes .png, .svg or .pdf files, not {out.suffix or 'a file without suffix'!r}")
+    items = _as_list(reports)
+    if any(r.roofline is None for r in items):
+        raise UsageError("a roofline plot needs a device profile (--hardware NAME)")
+    plt = _pyplot()
+    fig = _draw_roofline(plt, items, _labels(items, labels))
+    try:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        _save(fig, [out])
+    finally:
+        plt.close(fig)
+    return str(out)
+
+
+def _save(fig: Any, paths: list[Path]) -> list[Path]:
+    for path in paths:
+        try:
+            fig.savefig(path, format=path.suffix.lstrip(".").lower(), dpi=110, bbox_inches="tight")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return paths
+
+
+def _title(reports: list[Report], labels: list[str], what: str) -> str:
     return f"{what}: {labels[0]}" if len(reports) == 1 else f"{what}: {' vs '.join(labels)}"
 
 
-def _draw_layers(plt: Any, reports: list[Any], labels: list[str]) -> Any:
+def _draw_layers(plt: Any, reports: list[Report], labels: list[str]) -> Any:
     fig, (ax_macs, ax_bytes) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
     single = len(reports) == 1
     for k, (report, label) in enumerate(zip(reports, labels)):
@@ -353,7 +327,7 @@ def _draw_layers(plt: Any, reports: list[Any], labels: list[str]) -> Any:
     return fig
 
 
-def _draw_op_types(plt: Any, reports: list[Any], labels: list[str]) -> Any:
+def _draw_op_types(plt: Any, reports: list[Report], labels: list[str]) -> Any:
     shares = [op_type_shares(r) for r in reports]
     metrics = [("macs", "share of MACs"), ("bytes", f"share of {shares[0]['bytes_label']}")]
     has_time = any("time" in s for s in shares)
@@ -387,7 +361,7 @@ def _grouped_barh(ax: Any, names: list[str], values: list[list[float]], labels: 
         ax.legend(fontsize=8)
 
 
-def _draw_memory(plt: Any, reports: list[Any], labels: list[str]) -> Any:
+def _draw_memory(plt: Any, reports: list[Report], labels: list[str]) -> Any:
     fig, ax = plt.subplots(figsize=(11, 4.5))
     for k, (report, label) in enumerate(zip(reports, labels)):
         series = memory_series(report)
@@ -408,36 +382,39 @@ def _draw_memory(plt: Any, reports: list[Any], labels: list[str]) -> Any:
     return fig
 
 
-def _draw_roofline(plt: Any, reports: list[Any], labels: list[str]) -> Any:
+def _draw_roofline(plt: Any, reports: list[Report], labels: list[str]) -> Any:
+    """The roof of each device and every leaf layer at (intensity, attainable FLOP/s): one colour per
+    op class, one marker per report, marker area growing with the layer's share of predicted time."""
     series = [(roofline_series(r), label) for r, label in zip(reports, labels)]
     if all(s is None for s, _ in series):
         return None
     fig, ax = plt.subplots(figsize=(9, 6))
-    roofs_drawn: set[tuple[Any, Any]] = set()
+    markers = "os^Dv<>p"
+    colours: dict[str, str] = {}
+    roofs_drawn: set[tuple[float, float]] = set()
+    memory_model = ""
     for k, (s, label) in enumerate(series):
         if s is None:
             continue
-        if s["roof"] and (s["peak_flops"], s["bandwidth"]) not in roofs_drawn:
+        memory_model = s["memory_model"]
+        if (s["peak_flops"], s["bandwidth"]) not in roofs_drawn:
             roofs_drawn.add((s["peak_flops"], s["bandwidth"]))
-            ax.plot(s["roof"]["x"], s["roof"]["y"], color="black" if len(series) == 1 else f"C{k}", linewidth=1.5,
-                    label=f"roof: {s['device']}")
+            ax.plot(s["roof"]["x"], s["roof"]["y"], color="black" if k == 0 else f"C{k}", linewidth=1.5,
+                    label=f"roof: {s['device']} ({units.flop_rate(s['peak_flops'])}, {units.byte_rate(s['bandwidth'])})")
+            ax.axvline(s["ridge"], color="grey", linestyle=":", linewidth=0.8)
         p = s["points"]
-        if p["intensity"]:
-            sizes = [20 + 400 * max(v, 0.0) for v in p["share"]]
-            if len(series) == 1:
-                for bound, color in (("memory", "C3"), ("compute", "C0")):
-                    idx = [i for i, b in enumerate(p["bound"]) if (b == "memory") == (bound == "memory")]
-                    if idx:
-                        ax.scatter([p["intensity"][i] for i in idx], [p["attainable"][i] for i in idx],
-                                   s=[sizes[i] for i in idx], color=color, alpha=0.6, label=f"{bound}-bound layers")
-            else:
-                ax.scatter(p["intensity"], p["attainable"], s=sizes, color=f"C{k}", alpha=0.6, label=f"{label} layers")
+        for kind in dict.fromkeys(p["class"]):
+            colour = colours.setdefault(kind, f"C{len(colours) % 10}")
+            idx = [i for i, c in enumerate(p["class"]) if c == kind]
+            ax.scatter([p["intensity"][i] for i in idx], [p["attainable"][i] for i in idx],
+                       s=[15 + 600 * max(p["share"][i], 0.0) for i in idx], c=colour, marker=markers[k % len(markers)],
+                       alpha=0.6, edgecolors="black", linewidths=0.3, label=kind if len(series) == 1 else f"{label}: {kind}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("arithmetic intensity (FLOP/byte)")
+    ax.set_xlabel(f"arithmetic intensity (FLOP/byte, {memory_model} bytes)")
     ax.set_ylabel("attainable FLOP/s")
-    ax.set_title(_title(reports, labels, "roofline"))
-    ax.legend(fontsize=8)
+    ax.set_title(_title(reports, labels, "roofline") + " (point size: share of predicted time)")
+    ax.legend(fontsize=7, loc="lower right", markerscale=0.6)
     fig.tight_layout()
     return fig
 
@@ -455,6 +432,4 @@ def _clip(text: str, width: int = 40) -> str:
 
 
 def _mib(value: float) -> str:
-    from howfast import units
-
     return units.nbytes(value)

@@ -1,7 +1,8 @@
-"""``analyze_onnx(path, inputs)`` -> ``Report``: an ONNX model through the same formulas and report.
+"""``capture_onnx(path, inputs)`` -> ``CapturedGraph``: an ONNX model as the same op records.
 
 The ONNX front end ends where the PyTorch capture ends — at a ``CapturedGraph`` of ``OpRecord``s —
-and from there ``costs.evaluate`` and ``report.build_report`` run unchanged.
+and from there the one pipeline (``howfast.pipeline``) costs it with the same formulas and builds
+the same report. ``howfast.analyze("model.onnx", inputs)`` does both.
 """
 
 from __future__ import annotations
@@ -11,60 +12,32 @@ from typing import Any
 
 import numpy as np
 
-from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta
-from howfast.conventions import Conventions
-from howfast.errors import BadFileError, HowfastError, describe, first_line
+from howfast.errors import BadFileError, HowfastError, UsageError, describe, first_line
+from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
+from howfast.graph.request import CaptureRequest
 from howfast.onnx.inputs import graph_inputs, normalize_specs, resolve_inputs
 from howfast.onnx.load import SMALL_TENSOR, OnnxFile, read_external_tensor, read_onnx
 from howfast.onnx.shapes import build_skeleton, check_and_infer
 from howfast.onnx.translate import Walker
-from howfast.report.report import Report
 
 
-def analyze_onnx(
-    path: str | os.PathLike[str],
-    input_specs: Any = None,
-    conventions: Conventions | None = None,
-    *,
-    strict: bool = False,
-    name: str | None = None,
-    fused: bool = False,
-) -> Report:
-    """Count parameters, MACs, FLOPs and memory traffic of one run of the ONNX model at ``path``.
+# Options of a capture that a graph file cannot honour, and why.
+REFUSED = {
+    "until": "--until applies to PyTorch models only, not to ONNX files",
+    "grad": "--grad applies to PyTorch models only, not to ONNX files",
+    "train": "--train applies to PyTorch models only, not to ONNX files",
+    "dtype": "--dtype applies to PyTorch models only: an ONNX file fixes its own dtypes "
+             "(an input's is checked against --input NAME=SHAPE:DTYPE)",
+    "kwargs": "keyword inputs apply to PyTorch models only: name an ONNX input with --input NAME=SHAPE",
+}
 
-    ``input_specs`` gives shapes for inputs whose dimensions are symbolic (``"x=1x3x224x224"``, a
-    list of such strings, ``InputSpec``s, a dict name -> shape, or shapes in graph-input order);
-    inputs with static shapes need none. With ``strict``, an op with no cost formula raises
-    ``UncountedOpError``; otherwise it is listed in ``report.uncounted_ops`` and warned about.
-    With ``fused``, the report is that of the fused program, as ``howfast.analyze(..., fused=True)``.
-    """
-    from howfast.api import _check_uncounted
-    from howfast.costs.evaluate import evaluate, evaluate_op
-    from howfast.report.build import build_report
 
-    conventions = conventions or Conventions()
-    graph = capture_onnx(path, input_specs, name=name)
-    try:
-        costs = evaluate(graph.ops, conventions)
-    except Exception:
-        for op in graph.ops:  # find the op that failed, to name it
-            try:
-                evaluate_op(op, conventions)
-            except Exception as exc:
-                raise BadFileError(f"{os.fspath(path)}: cannot count {op.op} in {op.module or '<graph>'!r}: {describe(exc)}") from exc
-        raise
-    try:
-        report = build_report(graph, costs, conventions)
-        if fused:  # the fusion pass of the PyTorch path, on the same records
-            from howfast.api import _fused_report
-
-            report = _fused_report(graph, costs, conventions, report)
-    except HowfastError:
-        raise
-    except Exception as exc:  # records of a malformed graph that the shared passes cannot place
-        raise BadFileError(f"{os.fspath(path)}: cannot build the report of this ONNX model: {describe(exc)}") from exc
-    _check_uncounted(report, strict)
-    return report
+def capture_request(path: Any, request: CaptureRequest) -> CapturedGraph:
+    """Capture the ONNX model at ``path`` as ``request`` asks (its inputs size symbolic dimensions)."""
+    for option in request.options_given():
+        if option in REFUSED:
+            raise UsageError(REFUSED[option])
+    return capture_onnx(path, request.inputs, name=request.name)
 
 
 def capture_onnx(path: str | os.PathLike[str], input_specs: Any = None, *, name: str | None = None) -> CapturedGraph:
@@ -159,20 +132,13 @@ def _opset(model: Any) -> int:
     return 0
 
 
-def _ancestors(path: str) -> list[str]:
-    if not path:
-        return [""]
-    parts = path.split(".")
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
 def _modules(walker: Walker, by_storage: dict[int, TensorMeta]) -> dict[str, ModuleInfo]:
     """The module tree: every path an op ran in and all its prefixes."""
     op_types: dict[str, list[str]] = {}
     params: dict[str, set[int]] = {}
     last_op: dict[str, OpRecord] = {}
     for op in walker.ops:
-        for path in _ancestors(op.module):
+        for path in ancestors(op.module):
             params.setdefault(path, set())
             last_op[path] = op
             for t in op.inputs:
@@ -184,9 +150,9 @@ def _modules(walker: Walker, by_storage: dict[int, TensorMeta]) -> dict[str, Mod
             types.append(node_type)
     order: dict[str, None] = {}
     for op in walker.ops:  # execution order, parents before children
-        for path in _ancestors(op.module):
+        for path in ancestors(op.module):
             order.setdefault(path, None)
-    parents = {a for p in order for a in _ancestors(p)[:-1]}
+    parents = {a for p in order for a in ancestors(p)[:-1]}
     infos: dict[str, ModuleInfo] = {}
     for path in [""] + [p for p in order if p]:
         storages = params.get(path, set())
@@ -207,14 +173,3 @@ def _modules(walker: Walker, by_storage: dict[int, TensorMeta]) -> dict[str, Mod
             output_shapes=[tuple(t.shape) for t in last_op[path].outputs] if path in last_op else [],
         )
     return infos
-
-
-
-def is_onnx_model(value: Any) -> bool:
-    """True for a path (str or PathLike) ending in ``.onnx``."""
-    from howfast.onnx.load import is_onnx_path
-
-    return is_onnx_path(value)
-
-
-__all__ = ["analyze_onnx", "capture_onnx", "is_onnx_model"]

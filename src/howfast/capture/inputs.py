@@ -1,0 +1,82 @@
+"""A model's inputs as the PyTorch capture runs them: tensors, or shapes made into tensors.
+
+``resolve_inputs(model, inputs, kwargs=..., dtype=...)`` takes what ``howfast.analyze`` accepts —
+a tensor, a tuple or list of tensors (positional arguments), a dict (keyword arguments), a shape
+string (``"1x3x224x224"``, ``["1x128:int64"]``), ``InputSpec``s or shape tuples — and returns the
+positional and keyword arguments to call the model with. Shapes become tensors on the model's
+device (``meta`` allocates nothing), floats in ``dtype`` or the model's own float dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from howfast.errors import InputSpecError
+from howfast.graph.inputs import InputSpec, materialise, parse_inputs
+
+
+def resolve_inputs(model: nn.Module, inputs: Any, *, kwargs: dict[str, Any] | None = None,
+                   dtype: torch.dtype | None = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional and keyword arguments for ``model`` from ``inputs`` and ``kwargs``."""
+    if inputs is None:
+        if not kwargs:
+            raise InputSpecError("no inputs given: pass a tensor, a tuple of tensors, a dict, or a shape such as '1x3x224x224'")
+        inputs = ()
+    args, kw = _arguments(model, inputs, dtype)
+    kw.update(kwargs or {})
+    return args, kw
+
+
+def _arguments(model: nn.Module, inputs: Any, dtype: torch.dtype | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if isinstance(inputs, torch.Tensor):
+        return (inputs,), {}
+    if isinstance(inputs, dict):
+        return (), dict(inputs)
+    specs = as_specs(inputs)
+    if specs is not None:
+        device, default_dtype = model_device_dtype(model)
+        return materialise(specs, device, dtype or default_dtype)
+    if isinstance(inputs, (tuple, list)):
+        return tuple(inputs), {}
+    return (inputs,), {}
+
+
+def as_specs(inputs: Any) -> list[InputSpec] | None:
+    """Shape-like inputs as specs, or None when ``inputs`` are values to pass as they are."""
+    if isinstance(inputs, InputSpec):
+        return [inputs]
+    if isinstance(inputs, str):
+        return parse_inputs(inputs)
+    if isinstance(inputs, (tuple, list)) and inputs:
+        if all(isinstance(v, int) for v in inputs):
+            return [InputSpec(shape=tuple(inputs))]
+        if all(isinstance(v, str) for v in inputs):
+            return parse_inputs(list(inputs))
+        if all(isinstance(v, InputSpec) for v in inputs):
+            return list(inputs)
+        if all(isinstance(v, (tuple, list)) and v and all(isinstance(d, int) for d in v) for v in inputs):
+            return [InputSpec(shape=tuple(v)) for v in inputs]
+    return None
+
+
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """The tensors in ``value``: a tensor, or nested lists, tuples and dicts of them, in order."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors_in(v)]
+    return []
+
+
+def model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where the model's weights live and their float dtype (float32 when it has none)."""
+    for p in model.parameters():
+        return p.device, (p.dtype if p.dtype.is_floating_point else torch.float32)
+    for b in model.buffers():
+        return b.device, torch.float32
+    return torch.device("cpu"), torch.float32

@@ -1,0 +1,38 @@
+"""A hardware profile's figures as a table: name, value in human units, and where it comes from
+(``howfast devices NAME`` and ``howfast calibrate``)."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from howfast import units
+
+
+def figure_table(title: str, note_title: str, rows: list[tuple[str, float, str]]) -> Table:
+    """A profile's figures: name, value in human units, and where it comes from (a source or a method)."""
+    table = Table(title=title, header_style="bold")
+    table.add_column("Figure")
+    table.add_column("Value", justify="right")
+    table.add_column(note_title, overflow="fold")
+    for key, value, note in rows:
+        table.add_row(key, _figure_text(key, value), escape(note))
+    return table
+
+
+def _figure_text(key: str, value: float) -> str:
+    if key.startswith("peak_flops."):
+        return units.flop_rate(value)
+    if key in ("memory.bandwidth", "memory.cache_bandwidth"):
+        return units.byte_rate(value)
+    if key.startswith(("cache.", "memory.capacity")):
+        return units.nbytes(value)
+    if key.endswith("_s_per_byte"):
+        return f"{value * 1e9:.3f} ns/B"
+    if key.endswith(("_s", "overhead_s")):
+        return units.seconds(value)
+    if key.endswith("_w"):
+        return f"{value:g} W"
+    if key.endswith("_pj"):
+        return f"{value:g} pJ"
+    return f"{value:.4g}"

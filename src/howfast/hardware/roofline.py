@@ -1,0 +1,307 @@
+"""Roofline pass: arithmetic intensity, bound and predicted time of every op and layer on a device.
+
+For one op with ``F`` FLOPs moving ``B`` bytes on a device with peak ``P`` FLOP/s (for the
+report's dtype) and memory bandwidth ``W`` bytes/s (``docs/roofline.md``)::
+
+    intensity  I = F / B                       FLOP per byte
+    ridge      R = P / W                       the intensity where the roof turns
+    bound      compute if I >= R else memory
+    attainable A = min(P, I * W)               FLOP/s the roof allows
+    predicted  t = max(F / P, B / W) / e_c + o_c
+
+``e_c`` and ``o_c`` are the efficiency (fraction of the roof attained) and fixed per-op overhead of
+the op's class from the profile. The class is declared with the op's cost formula
+(``costs.registry.OpClass``: gemm, conv, pwconv, dwconv, attention, pool, reduce, norm,
+elementwise, activation, data); a matrix product whose intensity is below the ridge point is
+priced as a matrix-vector product (``gemv``: weight streaming). A vendor profile has no class
+figures, so ``e = 1`` and ``o`` is its generic ``overhead.per_op_s``: the plain roofline.
+``howfast calibrate`` measures them on this machine. The model's predicted latency is the sum over
+ops (eager execution runs ops one after another). A layer sums its ops (and its submodules').
+
+Bytes follow the report's memory model (``conventions.memory_model``, ``compulsory`` by default:
+each distinct tensor an op touches read or written once, what an ideal kernel moves to and from
+memory); ``memory_model=`` overrides it (``writeup`` counts a convolution's input once per MAC and
+so puts every convolution far below any ridge point). A fused report (``analyze(..., fused=True)``)
+carries the fused program's ops, and the prediction follows them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from howfast.costs.registry import OpClass
+from howfast.errors import DeviceError, UsageError
+from howfast.graph.records import ancestors
+from howfast.hardware.energy import estimate_energy
+from howfast.hardware.explain import roofline_sentences
+from howfast.hardware.profiles import HardwareProfile, get_profile
+from howfast.report.measurements import LayerTimes
+from howfast.report.report import OpRow, PhaseCosts, Report
+from howfast.report.sections import (
+    BoundSummary,
+    ClassTime,
+    DeviceSources,
+    Measured,
+    MeasuredLayer,
+    MeasuredTotal,
+    Roofline,
+    RooflineDevice,
+    RooflineLayer,
+    RooflineOp,
+)
+
+MEMORY_MODELS = ("compulsory", "writeup")
+GEMV = "gemv"
+
+_TORCH_TO_PROFILE_DTYPE = {
+    "float32": "fp32", "float": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16",
+    "int8": "int8", "qint8": "int8", "quint8": "int8", "uint8": "int8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoofPoint:
+    """The roofline figures of one op (or a sum of ops) on one roof."""
+
+    intensity: float | None  # FLOP per byte; None when nothing is moved
+    bound: str  # "compute" or "memory"
+    attainable_flops: float
+    roof_s: float  # max(F / P, B / W)
+    predicted_s: float  # roof_s / efficiency + overhead (0 for an op that does nothing)
+
+
+def predict_op(flops: float, nbytes: float, peak: float, bandwidth: float, efficiency: float = 1.0,
+               overhead_s: float = 0.0) -> RoofPoint:
+    """Roofline figures of one op: intensity, bound, attainable FLOP/s and predicted seconds."""
+    if peak <= 0 or bandwidth <= 0 or efficiency <= 0:
+        raise DeviceError("peak FLOP/s, bandwidth and efficiency must be positive")
+    ridge = peak / bandwidth
+    intensity = flops / nbytes if nbytes > 0 else None
+    if intensity is None:
+        bound, attainable = "compute", peak
+    else:
+        bound = "compute" if intensity >= ridge else "memory"
+        attainable = min(peak, intensity * bandwidth)
+    roof_s = max(flops / peak, nbytes / bandwidth)
+    busy = flops > 0 or nbytes > 0
+    return RoofPoint(intensity, bound, attainable, roof_s, (roof_s / efficiency + overhead_s) if busy else 0.0)
+
+
+def op_class(row: OpRow, ridge: float | None = None, memory_model: str = "compulsory") -> str:
+    """The class an op is priced at: its declared class, or ``gemv`` for a matrix product whose
+    intensity (FLOPs per byte under ``memory_model``) is below ``ridge``."""
+    if row.op_class == OpClass.GEMM.value and ridge is not None:
+        nbytes = row.traffic(memory_model).get("bytes", 0)
+        if nbytes and row.flops / nbytes < ridge:
+            return GEMV
+    return row.op_class
+
+
+def report_dtype(report: Report) -> str:
+    """The profile dtype key (fp32, fp16, bf16, int8...) of the report's floating-point weights, else inputs."""
+    floats = {k.removeprefix("torch."): v for k, v in report.model.param_dtypes.items()}
+    if floats:
+        best = max(floats.items(), key=lambda kv: kv[1])[0]
+        if best in _TORCH_TO_PROFILE_DTYPE:
+            return _TORCH_TO_PROFILE_DTYPE[best]
+    for item in report.inputs:
+        dtype = item.dtype.removeprefix("torch.")
+        if dtype.startswith(("float", "bfloat")) and dtype in _TORCH_TO_PROFILE_DTYPE:
+            return _TORCH_TO_PROFILE_DTYPE[dtype]
+    return "fp32"
+
+
+def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: str = "compulsory",
+               weights_cached: bool = False) -> RooflineOp | None:
+    """The roofline entry of one ``OpRow`` on ``profile`` (None for ops that move nothing and compute nothing).
+
+    Memory time: activation bytes at the cache bandwidth when the profile has one and they fit in
+    its last-level cache (``level``), weight bytes at the cache bandwidth when ``weights_cached``
+    (the whole model's weights fit), the rest at the memory bandwidth. The op's effective
+    bandwidth is its bytes over that time; without a cache figure it is the memory bandwidth.
+    The class's ``weight_s_per_byte`` (weights re-laid out on every call) adds to the time.
+    """
+    flops = float(row.flops)
+    memory = row.traffic(memory_model)
+    nbytes = float(memory.get("bytes", 0))
+    if flops <= 0 and nbytes <= 0:
+        return None
+    weight_bytes = min(float(memory.get("weights_bytes", 0)), nbytes)
+    mem_s, level, weights_level = profile.memory_seconds(nbytes - weight_bytes, weight_bytes, weights_cached)
+    bandwidth = nbytes / mem_s if mem_s > 0 else profile.bandwidth_bytes_per_s
+    cls = op_class(row, peak / bandwidth, memory_model)
+    eff = profile.class_efficiency(cls)
+    over = profile.class_overhead_s(cls)
+    point = predict_op(flops, nbytes, peak, bandwidth, eff, over)
+    weight_s = weight_bytes * profile.class_weight_s_per_byte(cls)
+    return RooflineOp(index=row.index, op=row.op, module=row.module, op_class=cls, flops=int(row.flops), bytes=int(nbytes),
+                      intensity=point.intensity, bound=point.bound, attainable_flops=point.attainable_flops,
+                      predicted_s=point.predicted_s + weight_s, roof_s=point.roof_s, level=level,
+                      weights_level=weights_level, weight_bytes=int(weight_bytes), efficiency=eff, overhead_s=over)
+
+
+@dataclass(slots=True)
+class _LayerSum:
+    flops: float = 0.0
+    bytes: float = 0.0
+    predicted_s: float = 0.0
+    compute_s: float = 0.0
+    memory_s: float = 0.0
+
+
+def roofline(report: Report, device: str | HardwareProfile, *, dtype: str | None = None, memory_model: str | None = None,
+             energy: bool = True) -> Report:
+    """Put the roofline of ``report`` on ``device`` (a profile, its name or a .toml path) into ``report.roofline``.
+
+    ``dtype`` picks the profile's peak (default: the report's weight dtype; fp32 when the profile
+    has no figure for it, with a note). ``memory_model`` defaults to the report's
+    (``conventions.memory_model``). A report with several phases gets a roofline per phase too.
+    Returns ``report``.
+    """
+    profile = get_profile(device)
+    model = memory_model or report.memory_model
+    if model not in MEMORY_MODELS:
+        raise UsageError(f"unknown memory model {model!r}; use compulsory or writeup")
+    report.roofline = phase_roofline(report, report, profile, dtype, model, energy)
+    times = report.benchmark.layer_times if report.benchmark is not None else None
+    if times is not None:  # per-layer times measured before: beside the prediction
+        join_measured(report, times)
+    if len(report.phases) == 1:
+        report.phases[0].roofline = report.roofline
+    else:
+        for phase in report.phases:
+            phase.roofline = phase_roofline(report, phase, profile, dtype, model, energy)
+    return report
+
+
+def phase_roofline(report: Report, costs: PhaseCosts, profile: HardwareProfile, dtype: str | None, model: str,
+                   energy: bool) -> Roofline:
+    """The roofline of one phase (or the whole workload) of ``report``."""
+    notes: list[str] = []
+    wanted = dtype or report_dtype(report)
+    used = wanted if profile.has_dtype(wanted) else "fp32"
+    if used != wanted:
+        notes.append(f"{profile.name} has no peak figure for {wanted}; fp32 peak used")
+    peak = profile.peak(used)
+    bandwidth = profile.bandwidth_bytes_per_s
+    if costs.fusion is not None:
+        notes.append("fused: the report's ops are the fused program's (report.fusion), and the prediction follows them")
+    weights_cached = profile.weights_cached(float(costs.totals.param_bytes))
+    ops: list[RooflineOp] = []
+    uncounted = 0
+    for row in costs.ops:
+        entry = op_figures(row, profile, peak, model, weights_cached)
+        if entry is not None:
+            ops.append(entry)
+            uncounted += not row.counted
+    total = sum(e.predicted_s for e in ops)
+    summary, classes = _summaries(ops, total)
+    layers = _layers(costs, ops, peak, bandwidth, total)
+    if uncounted:
+        notes.append(f"{uncounted} op(s) have no cost formula: their FLOPs are unknown (0), only their bytes are timed")
+    if not profile.calibrated:
+        notes.append("plain roofline: the profile has no per-class efficiencies (calibrate a machine for those); "
+                     "predicted times are lower bounds")
+    section = Roofline(device=_device(profile, used, peak, weights_cached), memory_model=model, predicted_latency_s=total,
+                       overhead_s=sum(e.overhead_s for e in ops), ops=ops, layers=layers, summary=summary, classes=classes,
+                       fused=costs.fusion is not None, notes=notes)
+    if energy:
+        section.energy = estimate_energy(costs, profile, total)
+    section.explanation = roofline_sentences(report.model.name, costs.totals.macs, section)
+    return section
+
+
+def _summaries(ops: list[RooflineOp], total: float) -> tuple[BoundSummary, dict[str, ClassTime]]:
+    summary = BoundSummary()
+    classes: dict[str, ClassTime] = {}
+    for entry in ops:
+        if entry.bound == "compute":
+            summary.compute_bound_ops += 1
+            summary.compute_bound_time_s += entry.predicted_s
+        else:
+            summary.memory_bound_ops += 1
+            summary.memory_bound_time_s += entry.predicted_s
+        c = classes.setdefault(entry.op_class, ClassTime(efficiency=entry.efficiency))
+        c.ops += 1
+        c.flops += entry.flops
+        c.bytes += entry.bytes
+        c.predicted_s += entry.predicted_s
+    for c in classes.values():
+        c.share = c.predicted_s / total if total > 0 else 0.0
+    return summary, classes
+
+
+def _layers(costs: PhaseCosts, ops: list[RooflineOp], peak: float, bandwidth: float, total: float) -> list[RooflineLayer]:
+    sums: dict[str, _LayerSum] = defaultdict(_LayerSum)
+    for entry in ops:
+        for path in ancestors(entry.module):
+            agg = sums[path]
+            agg.flops += entry.flops
+            agg.bytes += entry.bytes
+            agg.predicted_s += entry.predicted_s
+            if entry.bound == "compute":
+                agg.compute_s += entry.predicted_s
+            else:
+                agg.memory_s += entry.predicted_s
+    layers = []
+    for layer in costs.layers:
+        agg = sums.get(layer.name) or _LayerSum()
+        point = predict_op(agg.flops, agg.bytes, peak, bandwidth)
+        bound = ("memory" if agg.memory_s > agg.compute_s else "compute") if agg.predicted_s > 0 else point.bound
+        layers.append(RooflineLayer(name=layer.name, type=layer.type, depth=layer.depth, flops=int(agg.flops),
+                                    bytes=int(agg.bytes), intensity=point.intensity, bound=bound,
+                                    attainable_flops=point.attainable_flops, predicted_s=agg.predicted_s,
+                                    share=agg.predicted_s / total if total > 0 else 0.0))
+    return layers
+
+
+def _device(profile: HardwareProfile, dtype: str, peak: float, weights_cached: bool) -> RooflineDevice:
+    peak_figure = profile.peak_flops.get(dtype) or profile.peak_flops["fp32"]
+    return RooflineDevice(
+        name=profile.name, title=profile.title, dtype=dtype, peak_flops=peak, bandwidth_bytes_per_s=profile.bandwidth_bytes_per_s,
+        ridge_point=peak / profile.bandwidth_bytes_per_s, per_op_overhead_s=profile.overhead_s,
+        source=DeviceSources(peak_flops=peak_figure.source, bandwidth_bytes_per_s=profile.bandwidth.source,
+                             per_op_overhead_s=profile.per_op_overhead.source if profile.per_op_overhead else "none given: 0",
+                             file=profile.path or ""),
+        cache_bandwidth_bytes_per_s=profile.cache_bandwidth.value if profile.cache_bandwidth else None,
+        last_level_cache_bytes=profile.last_level_cache_bytes if profile.cache_bandwidth else None,
+        calibrated=profile.calibrated, weights_cached=weights_cached,
+    )
+
+
+# ---------------------------------------------------------------------------------- measured
+
+
+def join_measured(report: Report, layer_times: LayerTimes, plain_total_s: float | None = None) -> Measured:
+    """Predicted beside measured time per layer and in total (``LayerTimes`` from ``howfast.bench``).
+
+    Per layer: ``measured_s`` is the module's median inclusive time (hooked runs); ``ratio`` is
+    predicted / measured (1 = exact, < 1 = faster than measured). The total uses the plain
+    (unhooked) median when known. Stored as ``report.roofline.measured`` and returned; each
+    roofline layer also gets ``measured_s`` and ``ratio``.
+    """
+    rl = report.roofline
+    if rl is None:
+        raise UsageError("no roofline in this report: run howfast.roofline(report, device) before joining measurements")
+    by_module = dict(layer_times.by_module)
+    measured_total = plain_total_s if plain_total_s is not None else layer_times.plain_total_s
+    if not measured_total:
+        measured_total = layer_times.total_s or by_module.get("")
+    rows = []
+    for layer in rl.layers:
+        measured = measured_total if (layer.name == "" and measured_total) else by_module.get(layer.name)
+        layer.measured_s = measured
+        layer.ratio = layer.predicted_s / measured if measured else None
+        rows.append(MeasuredLayer(name=layer.name, type=layer.type, depth=layer.depth, predicted_s=layer.predicted_s,
+                                  measured_s=measured, ratio=layer.ratio))
+    predicted = rl.predicted_latency_s
+    rl.measured = Measured(
+        method="measured: median per module over hooked runs (howfast.bench.per_layer_times), total from plain runs; "
+               "ratio = predicted / measured",
+        total=MeasuredTotal(predicted_s=predicted, measured_s=measured_total,
+                            ratio=predicted / measured_total if measured_total else None),
+        overhead_ratio=layer_times.overhead_ratio,
+        layers=rows,
+    )
+    return rl.measured
