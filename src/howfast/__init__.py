@@ -9,11 +9,10 @@ from howfast.api import analyze
 from howfast.bench import benchmark
 from howfast.compare import Comparison, compare
 from howfast.conventions import Conventions
-from howfast.hardware.roofline import roofline
-from howfast.transforms.fold import fold_batchnorm
 from howfast.errors import HowfastError
+from howfast.hardware.roofline import roofline
 from howfast.report.report import Report
-
+from howfast.transforms.fold import fold_batchnorm
 from howfast.version import __version__
 
 __all__ = ["Comparison", "Conventions", "HowfastError", "Report", "__version__", "analyze", "benchmark", "compare", "errors", "fold_batchnorm", "roofline", "zoo"]

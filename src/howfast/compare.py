@@ -7,6 +7,7 @@ the generated explanation); ``measured_all`` times the models in interleaved rou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from howfast import units
@@ -30,7 +31,7 @@ def compare(models: list[Any], inputs: Any, *, labels: list[str] | None = None, 
     return Comparison(labels=labels, reports=reports, explanation=explain(labels, reports))
 
 
-def measured_all(cases: list[tuple[Any, Any, dict[str, Any] | None]], labels: list[str], **bench_options: Any,
+def measured_all(cases: Sequence[tuple[Any, Any, dict[str, Any] | None]], labels: list[str], **bench_options: Any,
                  ) -> tuple[list[ModelTiming], list[str]]:
     """Latency and FPS of every ``(model, inputs, kwargs)``, timed in interleaved rounds, for
     ``Comparison.benchmarks``; and sentences for ``Comparison.measurement_notes``: every pair whose

@@ -67,7 +67,7 @@ class Conventions:
     conv_reads: ConvReads = "window"
 
     @classmethod
-    def exact(cls) -> "Conventions":
+    def exact(cls) -> Conventions:
         """The English write-up's counting: 2n-1 FLOPs per dot product, +1 per output for bias."""
         return cls(flops="exact", count_bias=True)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from howfast.bench.stats import knee, mean, percentile, steadiness, std, summarize
+from howfast.bench.stats import knee, mean, percentile, std, steadiness, summarize
 
 
 def test_percentiles_of_five_values_by_linear_interpolation() -> None:

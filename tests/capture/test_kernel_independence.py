@@ -47,8 +47,8 @@ def test_mha_and_sdpa_blocks_agree_on_macs():
 def test_mha_fast_path_kernel_is_counted_with_true_math_when_met_directly():
     # Under no_grad in eval mode nn.MultiheadAttention calls the fused _native_multi_head_attention
     # kernel (outside howfast's function interceptor). Its formula must match the slow path.
-    from howfast.graph.records import OpRecord, TensorKind, TensorMeta
     from howfast.costs.registry import lookup
+    from howfast.graph.records import OpRecord, TensorKind, TensorMeta
 
     def meta(shape, kind=TensorKind.ACTIVATION):
         return TensorMeta(1, 1, shape, "float32", 4, kind)

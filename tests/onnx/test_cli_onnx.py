@@ -7,11 +7,11 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import onnx
 from howfast import errors
 from howfast.cli.app import main
 from tests.onnx.test_files import small_net
@@ -75,7 +75,6 @@ def test_analyze_onnx_refuses_pytorch_only_options(tmp_path, capsys):
 
 def test_symbolic_input_without_size(tmp_path, capsys):
     from onnx import helper
-
     from tests.onnx.builders import model, save, value
 
     m = model([helper.make_node("Relu", ["x"], ["y"])], [value("x", ["batch", 4])], [value("y", ["batch", 4])])
@@ -123,8 +122,8 @@ def _base_bytes() -> bytes:
     """A small model with many node kinds and tiny weights, so most bytes are graph structure."""
     if "net" not in _BASE:
         import numpy as np
-        from onnx import helper
 
+        from onnx import helper
         from tests.onnx.builders import const, model, value, weight
 
         nodes = [

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from onnx import helper
 
-from howfast.conventions import Conventions
 from howfast.api import analyze as analyze_onnx
+from howfast.conventions import Conventions
 from howfast.onnx import capture_onnx
+from onnx import helper
 from tests.onnx.builders import single, value, weight
 
 

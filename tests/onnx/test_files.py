@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import os
 
-import onnx
 import pytest
-from onnx import helper
 
+import onnx
 from howfast import errors
+from howfast.api import analyze as analyze_onnx
 from howfast.cli.app import main
 from howfast.errors import BadFileError
-from howfast.api import analyze as analyze_onnx
 from howfast.onnx.runtime import create_session
+from onnx import helper
 from tests.onnx.builders import model, save, value, weight
 
 

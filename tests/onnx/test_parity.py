@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import howfast
-from howfast.graph.inputs import materialise, parse_inputs
 from howfast.api import analyze as analyze_onnx
+from howfast.graph.inputs import materialise, parse_inputs
 from howfast.onnx.export import export_model
 from howfast.zoo import registry
 

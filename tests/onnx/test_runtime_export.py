@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 import torch
-from onnx import helper
 from torch import nn
 
+import onnx
 from howfast.errors import BadFileError, DeviceError, ExportError, InputSpecError
 from howfast.onnx.export import export_model
 from howfast.onnx.runtime import create_session, make_feeds
+from onnx import helper
 from tests.onnx.builders import model, save, value, weight
 
 

@@ -7,15 +7,15 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from onnx import TensorProto, helper
 
 import howfast
-from howfast.graph.records import TensorKind
+from howfast.api import analyze as analyze_onnx
 from howfast.conventions import Conventions
 from howfast.errors import BadFileError, InputSpecError, UncountedOpError
-from howfast.api import analyze as analyze_onnx
+from howfast.graph.records import TensorKind
 from howfast.onnx import capture_onnx
 from howfast.onnx.names import module_path
+from onnx import TensorProto, helper
 from tests.onnx.builders import const, model, save, single, value, weight
 
 I64 = TensorProto.INT64
@@ -56,7 +56,7 @@ def test_identity_copy_is_its_own_weight_and_sharing_counts_once(tmp_path):
     report = analyze_onnx(save(m, tmp_path / "m.onnx"))
     assert report.totals.params == 9 + 9
     assert report.totals.macs == 3 * 2 * 3 * 3
-    layers = {l.name: l for l in report.layers}
+    layers = {layer.name: layer for layer in report.layers}
     assert layers["l1"].params == 9 and layers["l3"].params == 9 and layers[""].params == 18
     assert any("Identity" in n for n in report.notes)
 

@@ -12,6 +12,7 @@ from howfast.capture.inputs import resolve_inputs, tensors_in
 from howfast.errors import BenchmarkError, UsageError
 from howfast.graph.inputs import parse_dtype
 
+
 def batch_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
     """The batch: the first dimension of the first tensor input (1 when there is none)."""
     for t in tensors_in((*args, *kwargs.values())):

@@ -13,7 +13,7 @@ otherwise (``docs/benchmarking.md``, "Comparing models").
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +58,7 @@ class Interleaved:
 
 
 def benchmark_interleaved(
-    cases: list[tuple[nn.Module, Any, dict[str, Any] | None]],
+    cases: Sequence[tuple[nn.Module, Any, dict[str, Any] | None]],
     *,
     names: list[str] | None = None,
     runs: int = 30,

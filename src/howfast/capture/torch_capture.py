@@ -27,12 +27,12 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
-from torch.utils.weak import WeakIdKeyDictionary
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.weak import WeakIdKeyDictionary
 
 from howfast.capture.inputs import tensors_in
-from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
 from howfast.errors import InputSpecError, ModelRunError, first_line
+from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
 
 # Functions recorded whole, before kernel selection. Names are the op names the cost registry uses.
 COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
@@ -46,8 +46,8 @@ COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
     # nn.MultiheadAttention's Python path hides its SDPA and dropout calls from a function mode.
     torch.nn.functional.multi_head_attention_forward: "multi_head_attention_forward",
     # einsum may run as bmm, or as mul + sum when a contracted dimension has size 1.
-    torch.functional.einsum: "einsum",
-    torch._C._VariableFunctions.einsum: "einsum",
+    torch.einsum: "einsum",  # torch.functional.einsum
+    torch._C._VariableFunctions.einsum: "einsum",  # type: ignore[attr-defined]  # not in torch's stubs
     # Dropout runs as native_dropout, or bernoulli_ + div_ + mul, depending on device and version.
     # Under a function mode F.dropout hands itself to the mode, so the Python functions are keys too.
     torch.nn.functional.dropout: "dropout",
@@ -157,6 +157,7 @@ class _ModuleStack:
         self.output_shapes[path] = [tuple(t.shape) for t in tensors_in(output)]
         if self.until is not None and path == self.until and not self.reached_until:
             self.reached_until = True
+            assert self.tensors is not None
             self.until_outputs = [self.tensors.lookup(t) for t in tensors_in(output)]
             raise StopCapture(path)
 

@@ -14,9 +14,9 @@ import torch
 from howfast.api import analyze as analyze_model
 from howfast.bench.layers import per_layer_times
 from howfast.bench.rapl import measure_rapl
+from howfast.capture.inputs import resolve_inputs
 from howfast.cli.app import app
 from howfast.cli.common import conventions_from, conventions_options, emit, hardware_from_device, input_options, open_model, with_batch
-from howfast.capture.inputs import resolve_inputs
 from howfast.errors import UsageError
 from howfast.graph.inputs import InputSpec, parse_dtype
 from howfast.graph.request import LoadedModel

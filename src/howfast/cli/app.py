@@ -12,8 +12,8 @@ import traceback
 
 import click
 
-from howfast.version import __version__
 from howfast.errors import INTERNAL, HowfastError
+from howfast.version import __version__
 
 _state = {"debug": False}
 
@@ -28,7 +28,7 @@ def app(debug: bool) -> None:
 
 def _register_commands() -> None:
     # Importing a command module adds its command to ``app``.
-    from howfast.cli import analyze, bench, zoo, compare, fold, export, calibrate, devices  # noqa: F401
+    from howfast.cli import analyze, bench, calibrate, compare, devices, export, fold, zoo  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,11 +60,3 @@ def _fail(message: str, code: int, exc: BaseException | None) -> int:
     first = message.strip().splitlines()[0] if message.strip() else "error"
     click.echo(f"howfast: error: {first}", err=True)
     return code
-
-
-def run() -> None:
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -8,25 +8,28 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBar
 
 from howfast.bench.checks import check_bench_device, check_counts
 from howfast.bench.runner import benchmark, benchmark_onnx_file
 from howfast.bench.sweep import parse_list, sweep
+from howfast.bench.timing import Progress
 from howfast.cli.app import app
 from howfast.cli.common import emit, input_options, open_model, tensors_for
 from howfast.errors import UsageError
+from howfast.report.measurements import BenchmarkResult, SweepResult
 from howfast.report.render.benchmark import render
 
 
 @contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[object]:
+def progress_bar(enabled: bool = True) -> Iterator[Progress | None]:
     """A rich progress bar on stderr (only when stderr is a terminal); yields the callback."""
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield None
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[runs]} runs"), TimeElapsedColumn(),
+    bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[runs]} runs"), TimeElapsedColumn(),
                    console=console, transient=True)
     task = bar.add_task("warm-up", total=1.0, runs=0)
 
@@ -85,6 +88,7 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, b
         return
     assert specs is not None
     args, kwargs = tensors_for(specs, device, dtype)
+    result: BenchmarkResult | SweepResult
     with progress_bar() as update:
         if is_sweep:
             result = sweep(loaded.model, args, kwargs=kwargs, batches=batches if batches and len(batches) > 1 else None,

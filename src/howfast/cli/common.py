@@ -34,7 +34,8 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def check_device(device: str) -> str:
-    if device not in ("cpu", "meta", "cuda") and not device.startswith("cuda:"):
+    """A torch device howfast runs models on: cpu, meta, cuda or cuda:N (``hardware.profiles.is_torch_device``)."""
+    if not is_torch_device(device) or device.strip().lower() == "mps":
         raise UsageError(f"unknown device {device!r}; use cpu, meta or cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError("--device cuda asked for, but this machine has no CUDA device (torch.cuda.is_available() is False)")

@@ -7,12 +7,12 @@ import warnings
 
 import click
 
+from howfast import units
 from howfast.api import analyze
 from howfast.cli.app import app
 from howfast.cli.common import input_options, resolve, tensors_for
 from howfast.errors import UsageError
 from howfast.transforms.fold import fold, max_difference
-from howfast import units
 
 _ROWS = (("params", units.count), ("param_bytes", units.nbytes), ("macs", units.count), ("flops", units.count),
          ("mem_accesses", units.count), ("bytes_read", units.nbytes), ("bytes_written", units.nbytes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
@@ -16,7 +17,7 @@ from howfast.zoo import entries
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def zoo(as_json: bool) -> None:
     """List the built-in models, their default inputs and options."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": e.name,
             "description": e.description,

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.registry import Cost, Count, Fusion, OpClass, bytes_of, elements_of, registration
+from howfast.graph.records import OpRecord, TensorMeta
 
 
 @dataclass(slots=True)
@@ -46,7 +46,7 @@ class Traffic:
     def read_bytes(self) -> int:
         return self.input_bytes + self.weights_bytes
 
-    def add(self, other: "Traffic") -> None:
+    def add(self, other: Traffic) -> None:
         self.input += other.input
         self.weights += other.weights
         self.output += other.output

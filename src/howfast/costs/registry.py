@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
+from howfast.conventions import Conventions
 from howfast.graph import opnames
 from howfast.graph.records import OpRecord, TensorMeta
-from howfast.conventions import Conventions
 
 
 class Access(NamedTuple):
@@ -170,7 +170,7 @@ def _candidates(name: str) -> tuple[str, ...]:
     return (name, packet)
 
 
-@lru_cache(maxsize=None)
+@cache
 def registration(name: str) -> Registration | None:
     """What is registered for op ``name``: overload-specific, then any overload, then out-of-place."""
     _load_formulas()

@@ -57,6 +57,11 @@ def op_energy(macs: float, flops: float, writeup_bytes: float, compulsory_bytes:
     return EnergyParts(compute_j=compute, sram_j=sram, dram_j=dram, total_j=compute + sram + dram)
 
 
+def _energy(sums: list[float], table: dict[str, EnergyFigure]) -> EnergyParts:
+    """``op_energy`` of summed (MACs, FLOPs, write-up bytes, compulsory bytes)."""
+    return op_energy(sums[0], sums[1], sums[2], sums[3], table)
+
+
 def estimate_energy(costs: PhaseCosts, device: str | HardwareProfile | None = None,
                     predicted_latency_s: float | None = None) -> Energy:
     """Energy per layer and in total for one run of ``costs`` (a report or one of its phases): an estimate.
@@ -81,12 +86,12 @@ def estimate_energy(costs: PhaseCosts, device: str | HardwareProfile | None = No
             s[2] += wu
             s[3] += cp
     zero = [0.0, 0.0, 0.0, 0.0]
-    layers = [EnergyLayer(name=layer.name, type=layer.type, depth=layer.depth, energy=op_energy(*sums.get(layer.name, zero), table))
+    layers = [EnergyLayer(name=layer.name, type=layer.type, depth=layer.depth, energy=_energy(sums.get(layer.name, zero), table))
               for layer in costs.layers]
     default = all(table[k].value == v for k, (v, _) in HOROWITZ_2014_45NM.items())
     result = Energy(label=LABEL,
                     table_name="Horowitz ISSCC 2014, 45 nm" if default else f"{profile.name if profile else 'custom'} energy table",
-                    table=table, total=op_energy(*sums.get("", zero), table), layers=layers)
+                    table=table, total=_energy(sums.get("", zero), table), layers=layers)
     if profile is not None and profile.tdp_w is not None and predicted_latency_s:
         result.tdp_w = profile.tdp_w.value
         result.tdp_bound_j = profile.tdp_w.value * predicted_latency_s

@@ -35,9 +35,9 @@ try:  # Python 3.11+
     import tomllib as _toml
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     try:
-        import tomli as _toml  # type: ignore[no-redef]
+        import tomli as _toml
     except ModuleNotFoundError:
-        _toml = None  # type: ignore[assignment]
+        _toml = None
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 KINDS = ("gpu", "cpu", "soc", "npu", "accelerator")

@@ -285,7 +285,7 @@ def join_measured(report: Report, layer_times: LayerTimes, plain_total_s: float 
     if rl is None:
         raise UsageError("no roofline in this report: run howfast.roofline(report, device) before joining measurements")
     by_module = dict(layer_times.by_module)
-    measured_total = plain_total_s if plain_total_s is not None else layer_times.plain_total_s
+    measured_total: float | None = plain_total_s if plain_total_s is not None else layer_times.plain_total_s
     if not measured_total:
         measured_total = layer_times.total_s or by_module.get("")
     rows = []

@@ -20,7 +20,6 @@ from howfast.onnx.load import SMALL_TENSOR, OnnxFile, read_external_tensor, read
 from howfast.onnx.shapes import build_skeleton, check_and_infer
 from howfast.onnx.translate import Walker
 
-
 # Options of a capture that a graph file cannot honour, and why.
 REFUSED = {
     "until": "--until applies to PyTorch models only, not to ONNX files",

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from howfast.graph.inputs import InputSpec, parse_inputs
 from howfast.errors import InputSpecError
+from howfast.graph.inputs import InputSpec, parse_inputs
 from howfast.onnx.dtypes import dtype_name
 
 _SPEC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -152,14 +152,14 @@ def resolve_inputs(declared: list[GraphInput], specs: Iterable[InputSpec]) -> li
 
     symbols: dict[str, int] = {}
     for d in declared:  # bind symbols from the given specs first, so other inputs can use them
-        spec = assigned.get(d.name)
-        if spec is not None:
-            _check_spec(d, spec, symbols)
+        given = assigned.get(d.name)
+        if given is not None:
+            _check_spec(d, given, symbols)
     resolved = []
     for d in declared:
-        spec = assigned.get(d.name)
-        if spec is not None:
-            resolved.append(ResolvedInput(d.name, tuple(spec.shape), d.elem_type))
+        given = assigned.get(d.name)
+        if given is not None:
+            resolved.append(ResolvedInput(d.name, tuple(given.shape), d.elem_type))
             continue
         if not d.has_shape:
             raise InputSpecError(f"input {d.name!r} declares no shape: give it with {_option(d, None)}")

@@ -137,8 +137,9 @@ def infer_node(node: Any, types: dict[str, tuple[Shape | None, int]], values: di
 
 def evaluate_node(node: Any, inputs: list[np.ndarray | None], opsets: list[Any]) -> list[np.ndarray] | None:
     """Run one node on constant inputs with ONNX's reference implementation (None if it cannot)."""
-    from onnx import helper
     from onnx.reference import ReferenceEvaluator
+
+    from onnx import helper
 
     graph_inputs = []
     feeds = {}

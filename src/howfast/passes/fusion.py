@@ -30,11 +30,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from howfast.graph.records import TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.evaluate import OpCost
 from howfast.costs.registry import Fusion
 from howfast.graph import opnames
+from howfast.graph.records import TensorMeta
+
 
 @dataclass(slots=True)
 class FusedGroup:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from howfast.graph.records import ModuleInfo, ancestors
 from howfast.costs.evaluate import OpCost, Traffic
+from howfast.graph.records import ModuleInfo, ancestors
 
 
 @dataclass(slots=True)

@@ -65,15 +65,15 @@ class Comparison:
             row: dict[str, Any] = {"model": label, "truncated_at": report.model.truncated_at}
             for key, _, value, _ in COLUMNS:
                 row[key] = value(report)
-                base = next(v for k, _, v, _ in COLUMNS if k == key)(first)
-                row[f"{key}_ratio"] = (row[key] / base) if base else None
+                reference = value(first)
+                row[f"{key}_ratio"] = (row[key] / reference) if reference else None
             row["accesses_per_mac"] = (row["mem_accesses"] / row["macs"]) if row["macs"] else None
             rows.append(row)
-        base = self.benchmarks[0] if self.benchmarks else None
-        for row, bench in zip(rows, self.benchmarks):
+        timings = self.benchmarks
+        for row, bench in zip(rows, timings):
             row["latency_s"], row["fps"] = bench.median_s, bench.fps
-            row["latency_s_ratio"] = bench.median_s / base.median_s if base else None
-            row["fps_ratio"] = bench.fps / base.fps if base else None
+            row["latency_s_ratio"] = bench.median_s / timings[0].median_s
+            row["fps_ratio"] = bench.fps / timings[0].fps
         return rows
 
     def to_dict(self) -> dict[str, Any]:

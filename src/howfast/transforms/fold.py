@@ -83,6 +83,7 @@ def fold(model: nn.Module, inputs: Any = None, kwargs: dict[str, Any] | None = N
     modules = dict(folded_model.named_modules())
     for layer_path, bn_path in pairs:
         layer, bn = modules[layer_path], modules[bn_path]
+        assert isinstance(layer, _FOLDABLE_LAYERS) and isinstance(bn, _BATCH_NORMS)  # as the pairs were chosen
         result.params_added += 0 if layer.bias is not None else layer.weight.shape[0]
         result.params_removed += sum(p.numel() for p in bn.parameters())
         result.buffers_removed += sum(b.numel() for b in bn.buffers())
@@ -141,7 +142,8 @@ def _sequential_pairs(model: nn.Module) -> tuple[list[tuple[str, str]], list[tup
 
 
 @torch.no_grad()
-def _fold_into(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> None:
+def _fold_into(layer: nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear, bn: nn.modules.batchnorm._BatchNorm) -> None:
+    assert bn.running_var is not None and bn.running_mean is not None  # checked when the pair was found
     std = torch.sqrt(bn.running_var + bn.eps)
     gamma = bn.weight if bn.weight is not None else torch.ones_like(std)
     beta = bn.bias if bn.bias is not None else torch.zeros_like(std)

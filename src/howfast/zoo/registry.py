@@ -7,8 +7,9 @@ parse ``mobilenet_v2:width=1.4`` and ``howfast zoo`` can list what each model ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn

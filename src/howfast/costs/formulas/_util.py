@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
+from howfast.graph.records import OpRecord, TensorMeta
 
 
 def arg(op: OpRecord, index: int, name: str, default: Any = None) -> Any:
@@ -19,6 +19,16 @@ def arg(op: OpRecord, index: int, name: str, default: Any = None) -> Any:
 def tensor(op: OpRecord, index: int, name: str = "") -> TensorMeta | None:
     value = arg(op, index, name)
     return value if isinstance(value, TensorMeta) else None
+
+
+def need(op: OpRecord, index: int, *names: str) -> TensorMeta:
+    """Tensor argument ``index`` of ``op`` (or the first of the keywords ``names`` given), which the
+    formula cannot do without: a ``ValueError`` naming the op when it is missing."""
+    for name in names or ("",):
+        value = tensor(op, index, name)
+        if value is not None:
+            return value
+    raise ValueError(f"{op.op} has no tensor argument {index}{f' ({names[0]})' if names else ''}")
 
 
 def out(op: OpRecord) -> TensorMeta:

@@ -9,14 +9,14 @@ row (n exp, n-1 adds, 1 log, n subtractions).
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord
 from howfast.conventions import ELEMENTWISE_FLOPS, Conventions
-from howfast.costs.formulas._util import arg, tensor
+from howfast.costs.formulas._util import arg, need
 from howfast.costs.formulas.elementwise import elementwise_cost
-from howfast.costs.registry import Cost, Fusion, OpClass, cost
+from howfast.costs.registry import Cost, Formula, Fusion, OpClass, cost
+from howfast.graph.records import OpRecord
 
 
-def _per_element(key: str):
+def _per_element(key: str) -> Formula:
     def formula(op: OpRecord, conv: Conventions) -> Cost:
         return elementwise_cost(op, ELEMENTWISE_FLOPS[key])
 
@@ -58,12 +58,12 @@ def gelu(op: OpRecord, conv: Conventions) -> Cost:
 def glu(op: OpRecord, conv: Conventions) -> Cost:
     # a * sigmoid(b) per output element: sigmoid (4) + multiply (1); both halves of the input are read.
     result = elementwise_cost(op, ELEMENTWISE_FLOPS["sigmoid"] + 1)
-    result.input_reads = tensor(op, 0, "self").numel
+    result.input_reads = need(op, 0, "self").numel
     return result
 
 
 def _rows(op: OpRecord) -> tuple[int, int]:
-    x = tensor(op, 0, "self")
+    x = need(op, 0, "self")
     dim = int(arg(op, 1, "dim", -1))
     n = x.shape[dim] if x.shape else 1
     return (x.numel // n if n else 0), n
@@ -72,13 +72,13 @@ def _rows(op: OpRecord) -> tuple[int, int]:
 @cost("aten._softmax", "aten.softmax", "aten._safe_softmax", op_class=OpClass.ACTIVATION)
 def softmax(op: OpRecord, conv: Conventions) -> Cost:
     rows, n = _rows(op)
-    return Cost(flops=rows * (3 * n - 1), input_reads=tensor(op, 0, "self").numel)
+    return Cost(flops=rows * (3 * n - 1), input_reads=need(op, 0, "self").numel)
 
 
 @cost("aten._log_softmax", "aten.log_softmax", op_class=OpClass.ACTIVATION)
 def log_softmax(op: OpRecord, conv: Conventions) -> Cost:
     rows, n = _rows(op)
-    return Cost(flops=rows * 3 * n, input_reads=tensor(op, 0, "self").numel)
+    return Cost(flops=rows * 3 * n, input_reads=need(op, 0, "self").numel)
 
 
 def softmax_flops(rows: int, n: int) -> int:

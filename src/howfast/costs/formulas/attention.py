@@ -18,16 +18,30 @@ mask) and writes the output once: what a fused flash kernel moves.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
-from howfast.costs.formulas._util import arg, bias_flops, dot_flops, prod, tensor
+from howfast.costs.formulas._util import arg, bias_flops, dot_flops, need, prod, tensor
 from howfast.costs.formulas.activations import softmax_flops
-from howfast.costs.registry import Cost, OpClass, access, cost
+from howfast.costs.registry import Access, Cost, OpClass, access, cost
+from howfast.graph.records import OpRecord, TensorMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """MACs, FLOPs, write-up reads (one ``Access`` per operand) and write-up writes of one attention."""
+
+    macs: int
+    flops: int
+    reads: list[Access]
+    writes: int
+
+    def cost(self) -> Cost:
+        return Cost(macs=self.macs, flops=self.flops, input_reads=self.reads, output_writes=self.writes)
 
 
 def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta | Sequence[TensorMeta] | None, dropout_p: float,
-                   conv: Conventions, causal: bool = False) -> Cost:
+                   conv: Conventions, causal: bool = False) -> Attention:
     """Cost of softmax(q k^T * scale + mask) v for the given shapes.
 
     ``mask``: none, one, or several masks applied together (``multi_head_attention_forward``'s
@@ -47,10 +61,10 @@ def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta
         + dot_flops(macs_av, b * length * ev, conv)
         + round(dropout_p * scores)
     )
-    return Cost(
+    return Attention(
         macs=macs_qk + macs_av,
         flops=flops,
-        input_reads=[
+        reads=[
             access(macs_qk, q),  # Q once per MAC of Q K^T
             access(k.numel, k),
             access(scores, q),  # the softmax reads the scores (q's dtype)
@@ -58,7 +72,7 @@ def attention_cost(q: TensorMeta, k: TensorMeta, v: TensorMeta, mask: TensorMeta
             access(macs_av, q),  # P once per MAC of P V
             access(v.numel, v),
         ],
-        output_writes=2 * scores + b * length * ev,
+        writes=2 * scores + b * length * ev,
     )
 
 
@@ -73,21 +87,21 @@ def _mask(op: OpRecord, index: int) -> TensorMeta | None:
 @cost("scaled_dot_product_attention", op_class=OpClass.ATTENTION)
 def scaled_dot_product_attention(op: OpRecord, conv: Conventions) -> Cost:
     # (query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False)
-    q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
+    q, k, v = need(op, 0, "query"), need(op, 1, "key"), need(op, 2, "value")
     causal = bool(arg(op, 5, "is_causal", False))
-    return attention_cost(q, k, v, _mask(op, 3), float(arg(op, 4, "dropout_p", 0.0) or 0.0), conv, causal)
+    return attention_cost(q, k, v, _mask(op, 3), float(arg(op, 4, "dropout_p", 0.0) or 0.0), conv, causal).cost()
 
 
 @cost("aten._scaled_dot_product_flash_attention_for_cpu", "aten._scaled_dot_product_flash_attention",
       "aten._scaled_dot_product_efficient_attention", "aten._scaled_dot_product_cudnn_attention",
       "aten._scaled_dot_product_attention_math", "aten._scaled_dot_product_fused_attention_overrideable", op_class=OpClass.ATTENTION)
 def fused_attention_kernel(op: OpRecord, conv: Conventions) -> Cost:
-    q, k, v = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
+    q, k, v = need(op, 0, "query"), need(op, 1, "key"), need(op, 2, "value")
     if op.op.startswith(("aten._scaled_dot_product_efficient", "aten._scaled_dot_product_cudnn")):
         mask, causal = tensor(op, 3, "attn_bias"), bool(arg(op, 6, "is_causal", False))
     else:  # flash kernels: (query, key, value, dropout_p, is_causal, ...)
         mask, causal = _mask(op, 99), bool(arg(op, 4, "is_causal", False))
-    return attention_cost(q, k, v, mask, 0.0, conv, causal)
+    return attention_cost(q, k, v, mask, 0.0, conv, causal).cost()
 
 
 def _projection(rows: int, weight_rows: int, weight_cols: int, has_bias: bool, conv: Conventions) -> tuple[int, int]:
@@ -110,7 +124,7 @@ def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
     mask 1 byte); weights returned per head are the probabilities attention already writes; the head
     average reads them all and writes its ``B x L x S'`` result.
     """
-    query, key, value = tensor(op, 0, "query"), tensor(op, 1, "key"), tensor(op, 2, "value")
+    query, key, value = need(op, 0, "query"), need(op, 1, "key"), need(op, 2, "value")
     embed, heads = int(arg(op, 3, "embed_dim_to_check")), int(arg(op, 4, "num_heads"))
     batched = len(query.shape) == 3
     batch = query.shape[1] if batched else 1
@@ -142,11 +156,11 @@ def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
         flops=flops_q + flops_k + flops_v + flops_o + attn.flops + per_head,
         input_reads=[
             access(macs_q, query), access(macs_k, key), access(macs_v, value),  # each input once per MAC of its projection
-            *attn.input_reads,
+            *attn.reads,
             access(per_head, query),  # P re-read by the head average
             access(macs_o, query),  # attention output once per MAC of the out-projection
         ],
-        output_writes=batch * (length + 2 * source) * embed + attn.output_writes + batch * length * embed + average,
+        output_writes=batch * (length + 2 * source) * embed + attn.writes + batch * length * embed + average,
     )
 
 
@@ -154,7 +168,7 @@ def multi_head_attention_forward(op: OpRecord, conv: Conventions) -> Cost:
 def native_multi_head_attention(op: OpRecord, conv: Conventions) -> Cost:
     """nn.MultiheadAttention's fused fast path: in-projection, attention, out-projection."""
     # (query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, proj_bias, mask, ...)
-    query, key = tensor(op, 0, "query"), tensor(op, 1, "key")
+    query, key = need(op, 0, "query"), need(op, 1, "key")
     embed, heads = int(arg(op, 3, "embed_dim")), int(arg(op, 4, "num_head"))
     has_bias = tensor(op, 6, "qkv_bias") is not None
     batch = prod(query.shape[:-2]) if len(query.shape) > 2 else 1
@@ -168,5 +182,5 @@ def native_multi_head_attention(op: OpRecord, conv: Conventions) -> Cost:
     kv = TensorMeta(0, 0, shape_kv, query.dtype, query.itemsize, query.kind)
     attn = attention_cost(q, kv, kv, tensor(op, 9, "mask"), 0.0, conv)
     macs = macs_q + macs_kv + macs_o + attn.macs
-    reads = [access(macs_q, query), access(macs_kv, key), *attn.input_reads, access(macs_o, query)]
+    reads = [access(macs_q, query), access(macs_kv, key), *attn.reads, access(macs_o, query)]
     return Cost(macs=macs, flops=flops_q + flops_kv + flops_o + attn.flops, input_reads=reads)

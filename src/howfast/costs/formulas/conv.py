@@ -15,10 +15,10 @@ figures were computed. Weights (and bias) are read once; the output is written o
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
-from howfast.costs.formulas._util import arg, bias_flops, dot_flops, out, prod, tensor
+from howfast.costs.formulas._util import arg, bias_flops, dot_flops, need, out, prod, tensor
 from howfast.costs.registry import Cost, Fusion, OpClass, cost
+from howfast.graph.records import OpRecord
 
 
 def conv_class(x_shape: tuple[int, ...], w_shape: tuple[int, ...], transposed: bool) -> OpClass:
@@ -47,7 +47,7 @@ def conv_macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], y_shape: tuple
       "aten.thnn_conv2d", "aten.conv_depthwise3d", "aten._conv_depthwise2d", op_class=OpClass.CONV,
       fusion=Fusion.ANCHOR)
 def convolution(op: OpRecord, conv: Conventions) -> Cost:
-    x, w, bias = tensor(op, 0, "input"), tensor(op, 1, "weight"), tensor(op, 2, "bias")
+    x, w, bias = need(op, 0, "input"), need(op, 1, "weight"), tensor(op, 2, "bias")
     if op.op.startswith(("aten.convolution", "aten._convolution")):
         transposed = bool(arg(op, 6, "transposed", False))
     else:

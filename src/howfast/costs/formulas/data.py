@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
-from howfast.costs.formulas._util import arg, out_numel, prod, tensor
+from howfast.costs.formulas._util import arg, need, out_numel, prod, tensor
 from howfast.costs.registry import Access, Cost, OpClass, access, cost, free
+from howfast.graph import opnames
+from howfast.graph.records import OpRecord, TensorMeta
 
 free(
     "aten.view", "aten._unsafe_view", "aten.reshape", "aten._reshape_alias", "aten.view_as",
@@ -44,7 +45,7 @@ def view_copy(op: OpRecord, conv: Conventions) -> Cost:
     copied into new storage. Reads min(input elements, output elements) -- a slice or select reads
     only what it keeps, an expand or overlapping unfold reads each input element once -- and
     writes every output."""
-    source = tensor(op, 0, "self")
+    source = need(op, 0, "self")
     if source is None:
         return Cost()
     written = sum(t.numel for t in op.outputs)
@@ -61,7 +62,7 @@ def view_copy(op: OpRecord, conv: Conventions) -> Cost:
       "aten.replication_pad3d", "aten.repeat", "aten.tile", "aten.roll", "aten.flip",
       "aten.pixel_shuffle", "aten.pixel_unshuffle", "aten.channel_shuffle", "aten.native_channel_shuffle",
       "aten.im2col", "aten.col2im", "aten.repeat_interleave", "aten.tril", "aten.triu",
-      "aten.masked_select", "aten.nonzero", "aten.slice_scatter", "aten.select_scatter", "aten.clone_", op_class=OpClass.DATA)
+      "aten.masked_select", "aten.nonzero", "aten.slice_scatter", "aten.select_scatter", op_class=OpClass.DATA)
 def copy(op: OpRecord, conv: Conventions) -> Cost:
     return Cost()
 
@@ -70,7 +71,7 @@ def copy(op: OpRecord, conv: Conventions) -> Cost:
 def copy_into(op: OpRecord, conv: Conventions) -> Cost:
     # dst.copy_(src) overwrites dst without reading it; src is read at its own item size (a
     # float64 source copied into a float32 destination: 8 bytes read and 4 written per element).
-    source = tensor(op, 1, "src")
+    source = need(op, 1, "src")
     reads = [access(source.numel, source)] if source is not None and not source.is_weight else []
     return Cost(input_reads=reads, compulsory_input=reads)
 
@@ -81,7 +82,7 @@ def gather(op: OpRecord, conv: Conventions) -> Cost:
 
     Each at its own item size: int64 indices 8 bytes, a bool mask 1, float32 rows 4.
     """
-    source = tensor(op, 0, "self")
+    source = need(op, 0, "self")
     indices = [access(t.numel, t) for t in op.inputs if t.tid != source.tid]
     rows = [access(out_numel(op), source)]
     if source.is_weight:
@@ -160,27 +161,27 @@ def _scatter(op: OpRecord) -> _Scatter:
     position the mask covers (the true count is data-dependent). A source is read n times (its
     elements at the indexed positions; a 0-d value once; a Python scalar not at all).
     """
-    target = tensor(op, 0, "self")
-    family = op.op.split(".")[1].rstrip("_")
+    target = need(op, 0, "self")
+    family = opnames.family(op.op).removeprefix("aten.")
     if family == "index_put":
         indices = list(arg(op, 1, "indices", []))
         n = _indexed_elements(target, indices)
-        values = tensor(op, 2, "values")
+        values = need(op, 2, "values")
         pieces = [(t, t.numel) for t in indices if isinstance(t, TensorMeta)] + [(values, min(values.numel, n))]
         combine = bool(arg(op, 3, "accumulate", False))  # accumulate=True: +=
         return _Scatter(target, n, pieces, combine=combine, reads_target=combine)
     if family == "masked_scatter":
-        mask, source = tensor(op, 1, "mask"), tensor(op, 2, "source")
+        mask, source = need(op, 1, "mask"), need(op, 2, "source")
         n = target.numel
         return _Scatter(target, n, [(mask, mask.numel), (source, min(source.numel, n))])
     if family in ("index_add", "index_copy", "index_fill", "index_reduce"):
-        dim, index = int(arg(op, 1, "dim")), tensor(op, 2, "index")
+        dim, index = int(arg(op, 1, "dim")), need(op, 2, "index")
         slice_size = target.numel // target.shape[dim] if target.shape and target.shape[dim] else 1
         n = index.numel * slice_size
         pieces = [(index, index.numel)]
-        source = tensor(op, 3, "source") or tensor(op, 3, "value")  # index_fill: a Scalar or a 0-d tensor
-        if source is not None:
-            pieces.append((source, min(source.numel, n)))
+        added = tensor(op, 3, "source") or tensor(op, 3, "value")  # index_fill: a Scalar or a 0-d tensor
+        if added is not None:
+            pieces.append((added, min(added.numel, n)))
         if family == "index_reduce":  # prod, mean, amax, amin
             reduce, include_self = arg(op, 4, "reduce"), bool(op.kwargs.get("include_self", True))
             return _Scatter(target, n, pieces, combine=True, reads_target=include_self, mean=reduce == "mean")
@@ -188,7 +189,7 @@ def _scatter(op: OpRecord) -> _Scatter:
         return _Scatter(target, n, pieces, combine=combine, reads_target=combine)
     # scatter (src, value, reduce, value_reduce), scatter_add, scatter_reduce (sum, prod, mean,
     # amax, amin; include_self)
-    index, src = tensor(op, 2, "index"), tensor(op, 3, "src")
+    index, src = need(op, 2, "index"), tensor(op, 3, "src")
     n = index.numel
     pieces = [(index, n)] + ([(src, n)] if src is not None else [])
     reduce = arg(op, 4, "reduce")
@@ -244,7 +245,7 @@ def pack_padded_sequence(op: OpRecord, conv: Conventions) -> Cost:
     """(input, lengths, batch_first) -> (data, batch_sizes): copies the sum(lengths) valid time
     steps (data's elements) and reads the lengths, each at its own item size; writes data and
     batch_sizes."""
-    source, lengths = tensor(op, 0, "input"), tensor(op, 1, "lengths")
+    source, lengths = need(op, 0, "input"), need(op, 1, "lengths")
     return _read_cost([(source, out_numel(op)), (lengths, lengths.numel)])
 
 
@@ -269,7 +270,7 @@ def allocate(op: OpRecord, conv: Conventions) -> Cost:
 @cost("aten.embedding", op_class=OpClass.DATA)
 def embedding(op: OpRecord, conv: Conventions) -> Cost:
     """(weight, indices): the rows gathered are read, not the whole table."""
-    table, indices = tensor(op, 0, "weight"), tensor(op, 1, "indices")
+    table, indices = need(op, 0, "weight"), need(op, 1, "indices")
     return _lookup_cost(table, indices, out_numel(op))
 
 
@@ -292,7 +293,7 @@ def embedding_bag(op: OpRecord, conv: Conventions) -> Cost:
     per index) and the gathered rows, each at its own item size. Only the first output (the bags)
     is the result.
     """
-    table, indices, offsets = tensor(op, 0, "weight"), tensor(op, 1, "indices"), tensor(op, 2, "offsets")
+    table, indices, offsets = need(op, 0, "weight"), need(op, 1, "indices"), tensor(op, 2, "offsets")
     per_sample_weights = tensor(op, 6, "per_sample_weights")
     mode = int(arg(op, 4, "mode", 0) or 0)
     out = op.outputs[0]
@@ -315,7 +316,7 @@ def dropout(op: OpRecord, conv: Conventions) -> Cost:
     # The English write-up: "probability of dropout x input", and zero when not training. Recorded
     # at the function level, since the kernels differ by device (native_dropout, or bernoulli_,
     # div_ and mul).
-    x = tensor(op, 0, "input")
+    x = need(op, 0, "input")
     p = float(arg(op, 1, "p", 0.0) or 0.0)
     train = arg(op, 2, "train", op.kwargs.get("training", True))
     if not train:

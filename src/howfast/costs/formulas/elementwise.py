@@ -7,10 +7,10 @@ Weights (a learned scale or bias) follow the shared rule: read once.
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord
 from howfast.conventions import ELEMENTWISE_FLOPS, Conventions
 from howfast.costs.formulas._util import activation_inputs, out_numel
 from howfast.costs.registry import Cost, Fusion, OpClass, access, cost
+from howfast.graph.records import OpRecord
 
 # Binary ops fusible into the op that produces an operand (an epilogue), the other binary ops, and
 # the one transcendental binary op.

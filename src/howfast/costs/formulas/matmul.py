@@ -7,10 +7,10 @@ is read once; a second activation operand (attention's K or V) is read once, lik
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord, TensorMeta, tensor_metas
 from howfast.conventions import Conventions
-from howfast.costs.formulas._util import arg, bias_flops, dot_flops, out_numel, prod, tensor
+from howfast.costs.formulas._util import arg, bias_flops, dot_flops, need, out_numel, prod, tensor
 from howfast.costs.registry import Cost, Fusion, OpClass, cost
+from howfast.graph.records import OpRecord, TensorMeta, tensor_metas
 
 
 def matmul_macs(a: tuple[int, ...], b: tuple[int, ...]) -> int:
@@ -35,7 +35,7 @@ def product_cost(op: OpRecord, operands: list[TensorMeta], macs: int, conv: Conv
     outputs = out_numel(op)
     flops = dot_flops(macs, outputs, conv) + bias_flops(outputs, bias is not None, conv)
     activations = [t for t in operands if not t.is_weight]
-    reads = 0
+    reads: int = 0
     if activations:
         reads = macs + sum(t.numel for t in activations[1:])
     if bias is not None and not bias.is_weight:
@@ -46,16 +46,15 @@ def product_cost(op: OpRecord, operands: list[TensorMeta], macs: int, conv: Conv
 @cost("aten.mm", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
 @cost("aten.bmm", "aten.matmul", "aten.mv", "aten.dot", "aten.vdot", "aten.inner", op_class=OpClass.GEMM)
 def plain_product(op: OpRecord, conv: Conventions) -> Cost:
-    a, b = tensor(op, 0, "self"), tensor(op, 1, "mat2") or tensor(op, 1, "other") or tensor(op, 1, "vec")
+    a, b = need(op, 0, "self"), need(op, 1, "mat2", "other", "vec")
     return product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv)
 
 
 @cost("aten.addmm", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
 @cost("aten.baddbmm", "aten.addmv", "aten._addmm_activation", op_class=OpClass.GEMM)
 def product_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
-    bias, a, b = tensor(op, 0, "self"), tensor(op, 1, "mat1"), tensor(op, 2, "mat2")
-    if a is None:  # baddbmm/addmv name their operands batch1/batch2, mat/vec
-        a, b = tensor(op, 1, "batch1") or tensor(op, 1, "mat"), tensor(op, 2, "batch2") or tensor(op, 2, "vec")
+    # baddbmm/addmv name their operands batch1/batch2, mat/vec
+    bias, a, b = tensor(op, 0, "self"), need(op, 1, "mat1", "batch1", "mat"), need(op, 2, "mat2", "batch2", "vec")
     result = product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv, bias=bias)
     if op.op.startswith("aten._addmm_activation"):
         result.flops += out_numel(op) * (13 if arg(op, 5, "use_gelu", False) else 1)
@@ -64,7 +63,7 @@ def product_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.addbmm", op_class=OpClass.GEMM)
 def batched_sum_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
-    bias, a, b = tensor(op, 0, "self"), tensor(op, 1, "batch1"), tensor(op, 2, "batch2")
+    bias, a, b = tensor(op, 0, "self"), need(op, 1, "batch1"), need(op, 2, "batch2")
     # The batch of products is summed into one matrix: each output is one dot product of length
     # batch x K, so the sum over the batch is already in the dot-product rule.
     return product_cost(op, [a, b], matmul_macs(a.shape, b.shape), conv, bias=bias)
@@ -72,7 +71,7 @@ def batched_sum_plus_bias(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.linear", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
 def linear(op: OpRecord, conv: Conventions) -> Cost:
-    x, w, bias = tensor(op, 0, "input"), tensor(op, 1, "weight"), tensor(op, 2, "bias")
+    x, w, bias = need(op, 0, "input"), need(op, 1, "weight"), tensor(op, 2, "bias")
     macs = prod(x.shape[:-1]) * w.shape[0] * w.shape[-1] if len(w.shape) == 2 else prod(x.shape)
     return product_cost(op, [x, w], macs, conv, bias=bias)
 
@@ -84,7 +83,7 @@ def trilinear(op: OpRecord, conv: Conventions) -> Cost:
     Each term of the sum is one MAC plus one extra multiply (three factors), so MACs = terms and
     FLOPs = the dot-product rule on the terms + 1 multiply per term.
     """
-    tensors = [tensor(op, i) for i in range(3)]
+    tensors = [need(op, i) for i in range(3)]
     expands = [list(arg(op, 3 + i, f"expand{i + 1}", [])) for i in range(3)]
     rank = len(tensors[0].shape) + len(expands[0])
     full: tuple[int, ...] = (1,) * rank

@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import math
 
-from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
-from howfast.costs.formulas._util import arg, out_numel, prod, tensor
+from howfast.costs.formulas._util import arg, need, out_numel, prod, tensor
 from howfast.costs.registry import Cost, OpClass, access, cost
+from howfast.graph import opnames
+from howfast.graph.records import OpRecord
 
 
 def _rows(op: OpRecord, dim_index: int = 1) -> tuple[int, int]:
-    x = tensor(op, 0, "self")
+    x = need(op, 0, "self")
     dim = arg(op, dim_index, "dim", -1)
     dim = -1 if not isinstance(dim, int) else dim
     n = x.shape[dim] if x.shape else 1
@@ -56,7 +57,7 @@ def sort(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.topk", op_class=OpClass.ELEMENTWISE)
 def topk(op: OpRecord, conv: Conventions) -> Cost:
-    x = tensor(op, 0, "self")
+    x = need(op, 0, "self")
     k = int(arg(op, 1, "k"))
     dim = int(arg(op, 2, "dim", -1))
     n = x.shape[dim] if x.shape else 1
@@ -65,7 +66,7 @@ def topk(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.kthvalue", "aten.median", "aten.nanmedian", "aten.mode", op_class=OpClass.REDUCE)
 def select_kth(op: OpRecord, conv: Conventions) -> Cost:
-    return Cost(flops=tensor(op, 0, "self").numel)
+    return Cost(flops=need(op, 0, "self").numel)
 
 
 @cost("aten.cummax", "aten.cummin", op_class=OpClass.REDUCE)
@@ -76,12 +77,12 @@ def running_extreme(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.aminmax", op_class=OpClass.REDUCE)
 def aminmax(op: OpRecord, conv: Conventions) -> Cost:
-    return Cost(flops=2 * max(tensor(op, 0, "self").numel - out_numel(op), 0))
+    return Cost(flops=2 * max(need(op, 0, "self").numel - out_numel(op), 0))
 
 
 @cost("aten.bucketize", "aten.searchsorted", op_class=OpClass.ELEMENTWISE)
 def bucketize(op: OpRecord, conv: Conventions) -> Cost:
-    values = tensor(op, 1, "self") if op.op.startswith("aten.searchsorted") else tensor(op, 0, "self")
+    values = tensor(op, 1, "self") if op.op.startswith("aten.searchsorted") else need(op, 0, "self")
     boundaries = tensor(op, 0, "sorted_sequence") if op.op.startswith("aten.searchsorted") else tensor(op, 1, "boundaries")
     n = values.numel if values is not None else out_numel(op)
     return Cost(flops=n * _log2(boundaries.shape[-1] if boundaries is not None and boundaries.shape else 1))
@@ -93,8 +94,8 @@ _LOSS_FLOPS = {"aten.mse_loss": 3, "aten.l1_loss": 3, "aten.smooth_l1_loss": 5, 
 
 @cost(*_LOSS_FLOPS, op_class=OpClass.ELEMENTWISE)
 def elementwise_loss(op: OpRecord, conv: Conventions) -> Cost:
-    family = ".".join(op.op.split(".")[:2])
-    return Cost(flops=_LOSS_FLOPS[family] * tensor(op, 0, "self").numel)
+    family = opnames.packet(op.op)
+    return Cost(flops=_LOSS_FLOPS[family] * need(op, 0, "self").numel)
 
 
 @cost("aten.nll_loss_forward", "aten.nll_loss2d_forward", "aten.nll_loss", "aten.nll_loss_nd", op_class=OpClass.ELEMENTWISE)
@@ -107,7 +108,7 @@ def nll_loss(op: OpRecord, conv: Conventions) -> Cost:
     8 bytes) and the picked class weights (one per target, at the weight's item size; as weights
     when the weight is a parameter or buffer, e.g. of nn.CrossEntropyLoss).
     """
-    x, target, weight = tensor(op, 0, "self"), tensor(op, 1, "target"), tensor(op, 2, "weight")
+    x, target, weight = need(op, 0, "self"), tensor(op, 1, "target"), tensor(op, 2, "weight")
     picked = target.numel if target is not None else 1
     mean = int(arg(op, 3, "reduction", 1) or 0) == 1
     reads = [access(picked, x)] + ([access(target.numel, target)] if target is not None else [])
@@ -136,7 +137,7 @@ def softshrink(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten._weight_norm_interface", "aten._weight_norm", op_class=OpClass.NORM)
 def weight_norm(op: OpRecord, conv: Conventions) -> Cost:
-    v = tensor(op, 0, "v")
+    v = need(op, 0, "v")
     rows = v.shape[0] if v.shape else 1
     return Cost(flops=4 * v.numel + rows, outputs_used=1)
 
@@ -149,13 +150,13 @@ def grid_sample(op: OpRecord, conv: Conventions) -> Cost:
     mode = int(arg(op, 2, "interpolation_mode", 0) or 0)
     flops, reads = _GRID.get(mode, _GRID[0])
     outputs = out_numel(op)
-    grid = tensor(op, 1, "grid")
+    grid = need(op, 1, "grid")
     return Cost(flops=flops * outputs, input_reads=reads * outputs + (grid.numel if grid is not None else 0))
 
 
 @cost("aten._cdist_forward", "aten.cdist", op_class=OpClass.ELEMENTWISE)
 def cdist(op: OpRecord, conv: Conventions) -> Cost:
-    x1 = tensor(op, 0, "x1")
+    x1 = need(op, 0, "x1")
     pairs = out_numel(op)
     return Cost(flops=pairs * (3 * x1.shape[-1] + 1))
 
@@ -164,7 +165,7 @@ def cdist(op: OpRecord, conv: Conventions) -> Cost:
 def fft(op: OpRecord, conv: Conventions) -> Cost:
     # The transform length is the real side's: the input of r2c, the output of c2r (whose input
     # holds the half spectrum).
-    x = op.outputs[0] if "c2r" in op.op else tensor(op, 0, "self")
+    x = op.outputs[0] if "c2r" in op.op else need(op, 0, "self")
     dims = arg(op, 1, "dim", [-1])
     points = prod(x.shape[d] for d in dims) if x.shape else 1
     transforms = x.numel // points if points else 0
@@ -176,13 +177,13 @@ def fft(op: OpRecord, conv: Conventions) -> Cost:
 @cost("aten._unique2", "aten._unique", op_class=OpClass.ELEMENTWISE)
 def unique(op: OpRecord, conv: Conventions) -> Cost:
     """torch.unique: sort the n flattened elements, then compare each with its neighbour."""
-    n = tensor(op, 0, "self").numel
+    n = need(op, 0, "self").numel
     return Cost(flops=n * _log2(n) + max(n - 1, 0))
 
 
 def _slices(op: OpRecord, dim: int) -> tuple[int, int]:
     """(m, w): the m slices of ``self`` along ``dim``, of w elements each."""
-    x = tensor(op, 0, "self")
+    x = need(op, 0, "self")
     m = x.shape[dim] if x.shape else 1
     return m, (x.numel // m if m else 0)
 
@@ -206,7 +207,7 @@ def unique_consecutive(op: OpRecord, conv: Conventions) -> Cost:
     elements, or w x (m - 1) for the m slices of w elements along ``dim``."""
     dim = arg(op, 1, "dim") if op.op.startswith("aten.unique_dim_consecutive") else arg(op, 3, "dim")
     if dim is None:
-        return Cost(flops=max(tensor(op, 0, "self").numel - 1, 0))
+        return Cost(flops=max(need(op, 0, "self").numel - 1, 0))
     m, w = _slices(op, int(dim))
     return Cost(flops=w * max(m - 1, 0))
 
@@ -214,7 +215,7 @@ def unique_consecutive(op: OpRecord, conv: Conventions) -> Cost:
 @cost("aten.multinomial", op_class=OpClass.ELEMENTWISE)
 def multinomial(op: OpRecord, conv: Conventions) -> Cost:
     """Rows of n weights: a running sum per row, a binary search of it per sample drawn."""
-    weights = tensor(op, 0, "self")
+    weights = need(op, 0, "self")
     n = weights.shape[-1] if weights.shape else 1
     rows = weights.numel // n if n else 0
     return Cost(flops=rows * max(n - 1, 0) + out_numel(op) * _log2(n))

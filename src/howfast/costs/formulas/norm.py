@@ -15,7 +15,6 @@ mean and reciprocal std).
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord
 from howfast.conventions import (
     BATCHNORM_EVAL_FLOPS,
     BATCHNORM_TRAIN_FLOPS,
@@ -25,8 +24,9 @@ from howfast.conventions import (
     RMSNORM_FLOPS,
     Conventions,
 )
-from howfast.costs.formulas._util import arg, tensor
+from howfast.costs.formulas._util import arg, need, tensor
 from howfast.costs.registry import Cost, Fusion, OpClass, cost
+from howfast.graph.records import OpRecord
 
 
 def batchnorm_flops(numel: int, training: bool, affine: int) -> int:
@@ -44,7 +44,7 @@ def _affine(op: OpRecord, weight_index: int, bias_index: int) -> int:
       "aten.cudnn_batch_norm", "aten.miopen_batch_norm", "aten.batch_norm", "aten._batch_norm_impl_index", op_class=OpClass.NORM)
 def batch_norm(op: OpRecord, conv: Conventions) -> Cost:
     # (input, weight, bias, running_mean, running_var, training, momentum, eps)
-    x = tensor(op, 0, "input")
+    x = need(op, 0, "input")
     training = bool(arg(op, 5, "training", False))
     if op.op.startswith("aten._native_batch_norm_legit") and len(op.args) == 6:
         training = bool(op.args[3])  # the overload without running stats: (input, w, b, training, momentum, eps)
@@ -55,12 +55,12 @@ def batch_norm(op: OpRecord, conv: Conventions) -> Cost:
 @cost("aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update", op_class=OpClass.NORM,
       fusion=Fusion.BATCHNORM)
 def batch_norm_eval(op: OpRecord, conv: Conventions) -> Cost:
-    return Cost(flops=batchnorm_flops(tensor(op, 0, "input").numel, False, _affine(op, 1, 2)), outputs_used=1)
+    return Cost(flops=batchnorm_flops(need(op, 0, "input").numel, False, _affine(op, 1, 2)), outputs_used=1)
 
 
 @cost("aten._batch_norm_with_update", "aten._batch_norm_with_update_functional", op_class=OpClass.NORM)
 def batch_norm_train(op: OpRecord, conv: Conventions) -> Cost:
-    return Cost(flops=batchnorm_flops(tensor(op, 0, "input").numel, True, _affine(op, 1, 2)))
+    return Cost(flops=batchnorm_flops(need(op, 0, "input").numel, True, _affine(op, 1, 2)))
 
 
 def norm_flops(numel: int, affine: int) -> int:
@@ -71,18 +71,18 @@ def norm_flops(numel: int, affine: int) -> int:
 @cost("aten.native_layer_norm", "aten.layer_norm", op_class=OpClass.NORM)
 def layer_norm(op: OpRecord, conv: Conventions) -> Cost:
     # (input, normalized_shape, weight, bias, eps)
-    return Cost(flops=norm_flops(tensor(op, 0, "input").numel, _affine(op, 2, 3)), outputs_used=1)
+    return Cost(flops=norm_flops(need(op, 0, "input").numel, _affine(op, 2, 3)), outputs_used=1)
 
 
 @cost("aten.native_group_norm", "aten.group_norm", op_class=OpClass.NORM)
 def group_norm(op: OpRecord, conv: Conventions) -> Cost:
     # native_group_norm(input, weight, bias, N, C, HxW, group, eps); group_norm(input, groups, weight, bias, eps)
     weight_index = 2 if op.op.startswith("aten.group_norm") else 1
-    return Cost(flops=norm_flops(tensor(op, 0, "input").numel, _affine(op, weight_index, weight_index + 1)), outputs_used=1)
+    return Cost(flops=norm_flops(need(op, 0, "input").numel, _affine(op, weight_index, weight_index + 1)), outputs_used=1)
 
 
 @cost("aten._fused_rms_norm", "aten.rms_norm", "rms_norm", op_class=OpClass.NORM)
 def rms_norm(op: OpRecord, conv: Conventions) -> Cost:
     # (input, normalized_shape, weight, eps)
-    x, weight = tensor(op, 0, "input"), tensor(op, 2, "weight")
+    x, weight = need(op, 0, "input"), tensor(op, 2, "weight")
     return Cost(flops=x.numel * (RMSNORM_FLOPS + (1 if weight is not None else 0)), outputs_used=1)

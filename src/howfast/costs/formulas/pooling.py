@@ -17,10 +17,10 @@ one divide (and a square root for std) per output.
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord
 from howfast.conventions import Conventions
-from howfast.costs.formulas._util import arg, out_numel, prod, tensor
+from howfast.costs.formulas._util import arg, need, out_numel, prod, tensor
 from howfast.costs.registry import Cost, OpClass, access, cost
+from howfast.graph.records import OpRecord
 
 
 def _kernel(op: OpRecord, spatial: int) -> int:
@@ -80,7 +80,7 @@ def adaptive_window_sum(in_size: int, out_size: int) -> int:
 
 
 def adaptive_reads(op: OpRecord) -> int:
-    x = tensor(op, 0, "self")
+    x = need(op, 0, "self")
     y = op.outputs[0]
     dims = _spatial(op)
     per_channel = 1
@@ -104,7 +104,7 @@ def adaptive_max_pool(op: OpRecord, conv: Conventions) -> Cost:
 
 def _reduced(op: OpRecord) -> tuple[int, int]:
     """(input elements, output elements) of a reduction."""
-    return tensor(op, 0, "self").numel, out_numel(op)
+    return need(op, 0, "self").numel, out_numel(op)
 
 
 @cost("aten.sum", "aten.amax", "aten.amin", "aten.max", "aten.min", "aten.argmax", "aten.argmin",
@@ -140,7 +140,7 @@ def vector_norm(op: OpRecord, conv: Conventions) -> Cost:
 @cost("aten.cumsum", "aten.cumprod", op_class=OpClass.REDUCE)
 def scan(op: OpRecord, conv: Conventions) -> Cost:
     """A running sum over rows of n elements: n - 1 adds per row."""
-    x = tensor(op, 0, "self")
+    x = need(op, 0, "self")
     dim = int(arg(op, 1, "dim", -1))
     n = x.shape[dim] if x.shape else 1
     return Cost(flops=x.numel - (x.numel // n if n else 0))

@@ -13,10 +13,10 @@ Write-up reads: inputs and hidden states are read once per MAC; weights once.
 
 from __future__ import annotations
 
-from howfast.graph.records import OpRecord, TensorMeta
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import bias_flops, dot_flops, prod
 from howfast.costs.registry import Cost, OpClass, cost
+from howfast.graph.records import OpRecord, TensorMeta
 
 _GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 _UNIT_FLOPS = {"lstm": 30, "gru": 21, "rnn_tanh": 6, "rnn_relu": 2}

@@ -6,9 +6,8 @@ import csv
 import io
 from typing import Any
 
-from howfast.report.report import Report
-
 from howfast.report.render.columns import EXTRA_CSV_COLUMNS, LAYER_COLUMNS, visible_layers
+from howfast.report.report import Report
 
 
 def render_csv(report: Report, depth: int | None = None, **_: Any) -> str:

@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from howfast import units
+from howfast.report.render.summary import roofline_lines
 from howfast.report.report import Report
 from howfast.report.sections import Roofline, RooflineLayer
-from howfast.report.render.summary import roofline_lines
 
 HEADERS = ("Layer", "Type", "FLOPs", "Bytes", "FLOP/B", "Bound", "Predicted", "Share")
 MEASURED_HEADERS = ("Measured", "Pred/Meas")

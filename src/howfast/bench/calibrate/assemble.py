@@ -1,0 +1,344 @@
+"""``calibrate(...)``: run the measurements, fit the op classes and assemble a ``HardwareProfile`` whose every
+figure says how it was measured."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import gc
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from howfast.bench.allocator import retain_freed_memory
+from howfast.bench.calibrate.fit import fit_efficiency, fit_with_weights
+from howfast.bench.calibrate.measure import (
+    STATISTICS,
+    Evictor,
+    TimedSample,
+    class_samples,
+    copy_bandwidth,
+    cpu_caches,
+    gemm_flops,
+    op_overhead,
+)
+from howfast.bench.calibrate.representatives import Representative, representatives
+from howfast.bench.environment import device_name
+from howfast.bench.timing import CLOCKS
+from howfast.errors import DeviceError
+from howfast.hardware.profiles import ClassFigures, Figure, HardwareProfile
+
+Progress = Callable[[str, int, int], None]  # (what is being measured, steps done, steps in all)
+
+WEIGHT_CLASSES = ("conv", "pwconv", "dwconv")  # classes whose kernels re-lay out their weights on every call
+
+TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+PLAIN_FORMULA = "t = roof / efficiency + overhead"
+WEIGHT_FORMULA = "t = roof / efficiency + weight bytes x weight_s_per_byte + overhead"
+
+
+@dataclass
+class Measurement:
+    """One measured figure: its dotted profile key, value, unit and how it was measured."""
+
+    key: str
+    value: float
+    unit: str
+    method: str
+    times_s: list[float] = field(default_factory=list)
+
+    def figure(self) -> Figure:
+        """The profile figure: the value, sourced by the method."""
+        return Figure(self.value, self.method)
+
+
+@dataclass
+class ClassFit:
+    """Representative layers of one op class and the fitted efficiency/overhead."""
+
+    op_class: str
+    efficiency: float
+    overhead_s: float
+    samples: list[TimedSample]
+    weight_s_per_byte: float = 0.0
+
+
+@dataclass
+class CalibrationResult:
+    profile: HardwareProfile
+    measurements: list[Measurement]
+    fits: dict[str, ClassFit]
+    elapsed_s: float
+    threads: int
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """How this calibration measures: where, with what statistic and clock, on which date."""
+
+    device: torch.device
+    device_text: str  # the device as asked for, for messages
+    quick: bool
+    statistic: str
+    clock: str
+    threads: int  # torch's thread count in effect
+    today: str
+
+    @property
+    def min_time_s(self) -> float:
+        return 0.1 if self.quick else 0.3
+
+    @property
+    def stat(self) -> str:
+        """The statistic in words: "median" or "fastest", with " CPU time" on the cpu clock."""
+        return ("median" if self.statistic == "median" else "fastest") + (" CPU time" if self.clock == "cpu" else "")
+
+    @property
+    def where(self) -> str:
+        return f"on {self.today}, {self.threads} thread(s), torch {torch.__version__}"
+
+
+class Steps:
+    """Counts the steps of a calibration and reports each to ``progress`` (what, steps done, steps in all)."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def __call__(self, what: str) -> None:
+        if self.progress:
+            self.progress(what, self.done, self.total)
+        self.done += 1
+
+
+# ---------------------------------------------------------------------------------- checks
+
+
+def check_options(dev: torch.device, device: str, threads: int | None, statistic: str, clock: str) -> None:
+    """Raise ``DeviceError`` for a device, thread count, statistic or clock calibration cannot use."""
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("calibrating cuda asked for, but torch.cuda.is_available() is False")
+    if dev.type not in ("cpu", "cuda"):
+        raise DeviceError(f"calibration runs on cpu or cuda, not {device!r}")
+    if threads is not None and threads < 1:
+        raise DeviceError(f"threads must be at least 1, got {threads}")
+    if statistic not in STATISTICS:
+        raise DeviceError(f"statistic must be median or min, got {statistic!r}")
+    if clock not in CLOCKS:
+        raise DeviceError(f"clock must be wall or cpu, got {clock!r}")
+    if clock == "cpu" and (threads != 1 or dev.type != "cpu"):
+        raise DeviceError("the cpu clock (thread CPU time) needs threads=1 on the cpu: other threads' work would not be counted")
+
+
+# ---------------------------------------------------------------------------------- measured figures
+
+
+def read_caches(dev: torch.device) -> dict[str, Figure]:
+    """The CPU's cache sizes from sysfs as sourced figures (none on a GPU)."""
+    if dev.type != "cpu":
+        return {}
+    return {level: Figure(float(size), f"read from /sys/devices/system/cpu/cpu0/cache: {level.upper()} {text} (per instance)")
+            for level, (text, size) in cpu_caches().items()}
+
+
+def measure_peak(c: Conditions, key: str) -> Measurement | None:
+    """``peak_flops.<key>`` from ``gemm_flops``; None when the dtype does not run here (fp32 must)."""
+    try:
+        flops_s, n, times = gemm_flops(TORCH_DTYPES[key], c.device, max_n=2048 if c.quick else 4096, min_time_s=c.min_time_s,
+                                       target_s=0.02 if c.quick else 0.05, statistic=c.statistic, clock=c.clock)
+    except (RuntimeError, TypeError) as exc:  # dtype not supported here
+        if key == "fp32":
+            raise DeviceError(f"fp32 GEMM failed on {c.device_text}: {exc}") from None
+        return None
+    method = (f"measured by howfast calibrate {c.where}: torch.mm {n}x{n} @ {n}x{n} {key}, 2n^3 FLOPs / {c.stat} of "
+              f"{len(times)} runs")
+    return Measurement(f"peak_flops.{key}", flops_s, "FLOP/s", method, times)
+
+
+def measure_peaks(c: Conditions, dtypes: tuple[str, ...], step: Steps) -> dict[str, Measurement]:
+    """{dtype: peak FLOP/s measurement} for each of ``dtypes`` that runs; fp32 is required."""
+    peaks: dict[str, Measurement] = {}
+    for key in dtypes:
+        step(f"GEMM {key}")
+        if key not in TORCH_DTYPES:
+            continue
+        found = measure_peak(c, key)
+        if found is not None:
+            peaks[key] = found
+    if "fp32" not in peaks:
+        raise DeviceError("calibration needs the fp32 GEMM: include fp32 in dtypes")
+    return peaks
+
+
+def measure_bandwidth(c: Conditions) -> Measurement:
+    """``memory.bandwidth``: a copy of 4 x the last-level cache."""
+    bw, nbytes, times = copy_bandwidth(c.device, min_time_s=c.min_time_s, statistic=c.statistic, clock=c.clock)
+    method = (f"measured by howfast calibrate {c.where}: Tensor.copy_ of {nbytes >> 20} MiB (4x the last-level cache), "
+              f"(bytes read + bytes written) / {c.stat} of {len(times)} runs")
+    return Measurement("memory.bandwidth", bw, "B/s", method, times)
+
+
+def measure_cache_bandwidth(c: Conditions, llc: float) -> Measurement:
+    """``memory.cache_bandwidth``: a copy of 1/8 of the last-level cache (``llc`` bytes)."""
+    cbw, cbytes, times = copy_bandwidth(c.device, nbytes=max(int(llc) // 8, 64 << 10), min_time_s=c.min_time_s / 2,
+                                        statistic=c.statistic, clock=c.clock)
+    method = (f"measured by howfast calibrate {c.where}: Tensor.copy_ of {cbytes >> 10} KiB (1/8 of the "
+              f"last-level cache), (bytes read + bytes written) / {c.stat} of {len(times)} runs")
+    return Measurement("memory.cache_bandwidth", cbw, "B/s", method, times)
+
+
+def measure_overhead(c: Conditions) -> Measurement:
+    """``overhead.per_op_s``: a one-element add, time per call."""
+    over, times = op_overhead(c.device, statistic=c.statistic, clock=c.clock)
+    method = (f"measured by howfast calibrate {c.where}: Tensor.add of one-element tensors, {c.stat} time per call "
+              f"over {len(times)} loops of 1000 calls")
+    return Measurement("overhead.per_op_s", over, "s", method, times)
+
+
+# ---------------------------------------------------------------------------------- the profile
+
+
+def load_average() -> float:
+    """The 1-minute load average (rounded to 0.01), -1 where the platform has none."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0
+
+
+def base_profile(c: Conditions, name: str, peaks: dict[str, Measurement], bandwidth: Measurement,
+                 cache_bandwidth: Measurement | None, overhead: Measurement, caches: dict[str, Figure],
+                 allocator: str) -> HardwareProfile:
+    """The profile of the measured figures, before the per-class fits."""
+    threads = c.threads
+    title = f"{device_name(c.device)} ({threads} thread{'s' if threads != 1 else ''}, calibrated {c.today})"
+    return HardwareProfile(
+        name=name, title=title, kind="gpu" if c.device.type == "cuda" else "cpu",
+        description=f"Measured by howfast calibrate on {platform.node() or 'this machine'}: PyTorch eager, "
+                    f"{threads} thread(s). Per-class efficiencies make predictions for this machine and software.",
+        peak_flops={key: m.figure() for key, m in peaks.items()}, bandwidth=bandwidth.figure(),
+        cache_bandwidth=cache_bandwidth.figure() if cache_bandwidth is not None else None, caches=caches,
+        per_op_overhead=overhead.figure(),
+        calibration={"date": c.today, "device": device_name(c.device), "threads": threads, "torch": torch.__version__,
+                     "python": platform.python_version(), "statistic": c.statistic, "clock": c.clock, "quick": c.quick,
+                     "allocator": allocator, "load_average_1min": load_average()},
+    )
+
+
+# ---------------------------------------------------------------------------------- op classes
+
+
+@dataclass
+class ClassStage:
+    """What the per-class fits add: the profile's class figures, the fits and their measurements."""
+
+    figures: dict[str, ClassFigures] = field(default_factory=dict)
+    fits: dict[str, ClassFit] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+
+
+def by_class(samples: list[TimedSample]) -> dict[str, list[TimedSample]]:
+    """The samples grouped by op class, classes in the order they first appear."""
+    groups: dict[str, list[TimedSample]] = {}
+    for s in samples:
+        groups.setdefault(s.op_class, []).append(s)
+    return groups
+
+
+def evictor_mib_text(caches: dict[str, Figure], llc: float | None) -> str:
+    """The size of the copy run before each timed layer, in MiB (``%g``)."""
+    l2 = caches.get("l2")
+    mib = Evictor.size(int(l2.value) if l2 else None, int(llc) if llc else None) / (1 << 20)
+    return f"{mib:g}"
+
+
+def fit_one_class(c: Conditions, cls: str, items: list[TimedSample], floor_s: float, evict_mib: str, stage: ClassStage) -> None:
+    """Fit one class (with a weight term for convolutions with at least 3 layers) and add it to ``stage``."""
+    labels = "; ".join(f"{s.label} {s.measured_s * 1e6:.0f} us" for s in items)
+    weight_cost: float | None = None
+    if cls in WEIGHT_CLASSES and len(items) >= 3:
+        eff, o, weight_cost = fit_with_weights([(s.roof_s, s.weight_bytes, s.measured_s) for s in items], floor_s=floor_s)
+        formula = WEIGHT_FORMULA
+    else:
+        eff, o = fit_efficiency([(s.roof_s, s.measured_s) for s in items], floor_s=floor_s)
+        formula = PLAIN_FORMULA
+    method = (f"fitted by howfast calibrate {c.where}: {formula} over {len(items)} representative layer(s), "
+              f"each timed after an untimed {evict_mib} MiB copy (cache state of a network), {c.stat} times: {labels}")
+    stage.figures[cls] = ClassFigures(efficiency=Figure(eff, method), overhead_s=Figure(o, method),
+                                      weight_s_per_byte=Figure(weight_cost, method) if weight_cost is not None else None)
+    stage.fits[cls] = ClassFit(cls, eff, o, items, weight_cost or 0.0)
+    stage.measurements.append(Measurement(f"classes.{cls}.efficiency", eff, "", method))
+    stage.measurements.append(Measurement(f"classes.{cls}.overhead_s", o, "s", method))
+    if weight_cost is not None:
+        stage.measurements.append(Measurement(f"classes.{cls}.weight_s_per_byte", weight_cost, "s/B", method))
+
+
+def fit_classes(c: Conditions, reps: list[Representative], profile: HardwareProfile, floor_s: float, evict_mib: str,
+                step: Steps) -> ClassStage:
+    """Time the representative layers on ``profile`` and fit each op class's efficiency and overhead."""
+    stage = ClassStage()
+    if not reps:
+        return stage
+    samples = class_samples(reps, profile, c.device, c.statistic, progress=step, clock=c.clock, passes=1 if c.quick else 3)
+    for cls, items in by_class(samples).items():
+        fit_one_class(c, cls, items, floor_s, evict_mib, stage)
+    return stage
+
+
+# ---------------------------------------------------------------------------------- calibrate
+
+
+def run_stages(c: Conditions, dtypes: tuple[str, ...], reps: list[Representative], name: str, allocator: str,
+               step: Steps) -> tuple[HardwareProfile, list[Measurement], dict[str, ClassFit]]:
+    """Measure the figures, then time and fit the op classes; the profile, every measurement and the fits."""
+    caches = read_caches(c.device)
+    gc.collect()
+    peaks = measure_peaks(c, dtypes, step)
+    step("memory bandwidth")
+    bandwidth = measure_bandwidth(c)
+    llc = max((f.value for f in caches.values()), default=None)
+    cache_bandwidth: Measurement | None = None
+    if llc:
+        step("cache bandwidth")
+        cache_bandwidth = measure_cache_bandwidth(c, llc)
+    else:
+        step("cache bandwidth (no cache sizes known: skipped)")
+    step("per-op overhead")
+    overhead = measure_overhead(c)
+    measurements = [*peaks.values(), bandwidth, *([cache_bandwidth] if cache_bandwidth is not None else []), overhead]
+    profile = base_profile(c, name, peaks, bandwidth, cache_bandwidth, overhead, caches, allocator)
+    stage = fit_classes(c, reps, profile, overhead.value, evictor_mib_text(caches, llc), step)
+    profile = dataclasses.replace(profile, classes=stage.figures)
+    return profile, measurements + stage.measurements, stage.fits
+
+
+def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = False, classes: bool = True,
+              dtypes: tuple[str, ...] = ("fp32", "bf16", "fp16"), name: str = "this_machine", statistic: str = "median",
+              clock: str = "wall", progress: Progress | None = None) -> CalibrationResult:
+    """Measure this machine and return a profile whose every figure says how it was measured.
+
+    ``statistic`` is ``median`` (default) or ``min`` (the fastest run). ``clock`` is ``wall``
+    (default) or ``cpu``: the thread's CPU time, with one thread only, which other processes on a
+    busy machine do not inflate (a prediction from such a profile is CPU time, the latency of an
+    otherwise idle machine).
+    """
+    dev = torch.device(device)
+    check_options(dev, device, threads, statistic, clock)
+    reps = representatives(quick) if classes else []
+    step = Steps(progress, len(dtypes) + 3 + len(reps))
+    allocator = retain_freed_memory()  # time layers in the memory state howfast bench measures models in
+    start = time.perf_counter()
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        c = Conditions(dev, device, quick, statistic, clock, torch.get_num_threads(), datetime.date.today().isoformat())
+        profile, measurements, fits = run_stages(c, dtypes, reps, name, allocator, step)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous)
+    return CalibrationResult(profile=profile, measurements=measurements, fits=fits, elapsed_s=time.perf_counter() - start,
+                             threads=c.threads)

@@ -1,0 +1,305 @@
+"""The micro-benchmarks of calibration: GEMM FLOP/s, copy bandwidth, per-op overhead, cache sizes, layer times.
+
+Every timing goes through the one timing loop (``howfast.bench.timing.time_calls``) by ``time_call``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from howfast.api import analyze
+from howfast.bench.calibrate.representatives import Representative
+from howfast.bench.timing import Plan, time_calls
+from howfast.hardware.profiles import HardwareProfile
+from howfast.hardware.roofline import op_figures
+
+Statistic = Callable[[Sequence[float]], float]  # the figure of a list of timed runs
+
+STATISTICS: dict[str, Statistic] = {"median": statistics.median, "min": min}
+
+CACHE_ROOT = "/sys/devices/system/cpu/cpu0/cache"
+SIZE_SUFFIXES = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+
+
+# ---------------------------------------------------------------------------------- timing
+
+
+def time_call(call: Callable[[], Any], device: torch.device | str = "cpu", *, warmup: int = 2, min_runs: int = 5,
+              min_time_s: float = 0.15, max_runs: int = 200, clock: str = "wall",
+              before: Callable[[], Any] | None = None) -> list[float]:
+    """Seconds per call: ``warmup`` untimed calls, then timed calls until ``min_runs`` and ``min_time_s``
+    (at most ``max_runs``), with the one timing loop (``bench/timing.py``) on ``clock``."""
+    times, _ = time_calls(call, Plan(warmup=warmup, max_runs=max_runs, target_s=min_time_s, min_runs=min_runs, clock=clock),
+                          device, before=before)
+    return times
+
+
+# ---------------------------------------------------------------------------------- GEMM
+
+
+def _square_operands(n: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two random n x n matrices of ``dtype`` and an n x n output buffer."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    c = torch.empty(n, n, device=device, dtype=dtype)
+    return a, b, c
+
+
+def _gemm_size(dtype: torch.dtype, device: torch.device, max_n: int, target_s: float, clock: str) -> int:
+    """n doubled from 256 until one ``torch.mm`` call takes ``target_s`` (at most ``max_n``)."""
+    n = 256
+    while True:
+        a, b, c = _square_operands(n, dtype, device)
+        torch.mm(a, b, out=c)
+        (one,) = time_call(lambda: torch.mm(a, b, out=c), device, warmup=0, min_runs=1, min_time_s=0.0, max_runs=1, clock=clock)
+        if one >= target_s or n >= max_n:
+            return n
+        n *= 2
+
+
+def gemm_flops(dtype: torch.dtype, device: torch.device | str = "cpu", *, max_n: int = 4096, target_s: float = 0.05,
+               min_time_s: float = 0.3, statistic: str = "median", clock: str = "wall") -> tuple[float, int, list[float]]:
+    """Peak FLOP/s of ``torch.mm`` on n x n matrices; returns (FLOP/s, n, times).
+
+    n doubles from 256 until one call takes ``target_s``; that n and n / 2 are timed (median or
+    fastest run each) and the faster rate is the peak.
+    """
+    dev = torch.device(device)
+    n = _gemm_size(dtype, dev, max_n, target_s, clock)
+    best: tuple[float, int, list[float]] | None = None
+    for size in ([n // 2] if n >= 512 else []) + [n]:
+        a, b, c = _square_operands(size, dtype, dev)
+        times = time_call(lambda: torch.mm(a, b, out=c), dev, warmup=1, min_runs=5,
+                          min_time_s=min_time_s / 2, clock=clock)
+        rate = 2.0 * size ** 3 / STATISTICS[statistic](times)
+        if best is None or rate > best[0]:
+            best = (rate, size, times)
+    assert best is not None
+    return best
+
+
+# ---------------------------------------------------------------------------------- caches
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="ascii") as f:
+        return f.read().strip()
+
+
+def _parse_size(text: str) -> int | None:
+    """Bytes of a sysfs cache size such as ``48K`` or ``2M``; None when it is not a number."""
+    mult = SIZE_SUFFIXES.get(text[-1:].upper(), 1)
+    digits = text[:-1] if text[-1:].isalpha() else text
+    try:
+        return int(digits) * mult
+    except ValueError:
+        return None
+
+
+def _cache_entry(directory: str) -> tuple[int, str, str] | None:
+    """(level, type, size text) of one ``indexN`` directory; None when unreadable."""
+    try:
+        level = int(_read_text(os.path.join(directory, "level")))
+        kind = _read_text(os.path.join(directory, "type"))
+        text = _read_text(os.path.join(directory, "size"))
+    except (OSError, ValueError):
+        return None
+    return level, kind, text
+
+
+def cpu_caches() -> dict[str, tuple[str, int]]:
+    """{"l1": (text, bytes), ...} for data/unified caches of cpu0 from ``/sys/devices/system/cpu/cpu0/cache``."""
+    out: dict[str, tuple[str, int]] = {}
+    try:
+        entries = sorted(os.listdir(CACHE_ROOT))
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.startswith("index"):
+            continue
+        found = _cache_entry(os.path.join(CACHE_ROOT, entry))
+        if found is None or found[1] == "Instruction":
+            continue
+        level, _, text = found
+        size = _parse_size(text)
+        if size is not None:
+            out[f"l{level}"] = (text, size)
+    return out
+
+
+def last_level_cache_bytes() -> int | None:
+    """The largest CPU cache size in bytes, from sysfs (Linux), else None."""
+    sizes = [size for _, size in cpu_caches().values()]
+    return max(sizes) if sizes else None
+
+
+# ---------------------------------------------------------------------------------- bandwidth and overhead
+
+
+def copy_bandwidth(device: torch.device | str = "cpu", nbytes: int | None = None, min_time_s: float = 0.3,
+                   statistic: str = "median", clock: str = "wall") -> tuple[float, int, list[float]]:
+    """(bytes read + written) / s of ``Tensor.copy_`` (median or fastest run); returns (bytes/s, buffer bytes, times).
+
+    By default the buffers are 4 x the last-level cache (64 MiB to 512 MiB): memory bandwidth.
+    """
+    dev = torch.device(device)
+    if nbytes is None:
+        llc = last_level_cache_bytes() if dev.type == "cpu" else None
+        nbytes = min(max(64 << 20, 4 * (llc or 0)), 512 << 20)
+    n = nbytes // 4
+    src = torch.ones(n, device=dev)
+    dst = torch.empty(n, device=dev)
+    times = time_call(lambda: dst.copy_(src), dev, warmup=2, min_runs=5, min_time_s=min_time_s, clock=clock)
+    return 2.0 * n * 4 / STATISTICS[statistic](times), n * 4, times
+
+
+def op_overhead(device: torch.device | str = "cpu", loops: int = 1000, statistic: str = "median",
+                clock: str = "wall") -> tuple[float, list[float]]:
+    """Seconds per call of a one-element ``Tensor.add`` (the fixed cost of one op)."""
+    dev = torch.device(device)
+    x = torch.ones(1, device=dev)
+
+    def many() -> None:
+        for _ in range(loops):
+            x.add(x)
+
+    times = time_call(many, dev, warmup=1, min_runs=7, min_time_s=0.1, clock=clock)
+    return STATISTICS[statistic](times) / loops, [t / loops for t in times]
+
+
+# ---------------------------------------------------------------------------------- op classes
+
+
+class Evictor:
+    """Copies a buffer of 8 x the per-core L2 cache (at most a quarter of the last-level cache, at
+    least 1 MiB; 8 MiB when the sizes are unknown): run before each timed layer.
+
+    In a network, the layers before an op have streamed their own activations and weights
+    through the caches, so its weights (and part of its input) are no longer in L1/L2 and its
+    kernel's code and data structures are cold. A layer timed in a tight loop keeps everything
+    hot and runs faster than it does inside a model; this copy puts it back in a network's state.
+    The size is a tuned constant (``docs/roofline.md``, Calibration): on the reference machine
+    4 x L2 left convolutions ~15% faster than in context, 16 x L2 made MobileNets' layers ~1.5x
+    slower than in context.
+    """
+
+    def __init__(self, device: torch.device, l2_bytes: int | None = None, llc_bytes: int | None = None) -> None:
+        size = self.size(l2_bytes, llc_bytes)
+        self.src = torch.ones(size // 4, device=device)
+        self.dst = torch.empty_like(self.src)
+        self.bytes = size
+
+    def __call__(self) -> None:
+        self.dst.copy_(self.src)
+
+    @staticmethod
+    def size(l2_bytes: int | None, llc_bytes: int | None) -> int:
+        size = 8 * l2_bytes if l2_bytes else 8 << 20
+        if llc_bytes:
+            size = min(size, llc_bytes // 4)
+        return max(size, 1 << 20)
+
+
+@dataclass
+class TimedSample:
+    """One representative layer: its dominant op class, howfast's figures, and its times per pass."""
+
+    label: str
+    op_class: str
+    flops: int
+    bytes: int
+    weight_bytes: int
+    roof_s: float  # plain roofline time on the profile being calibrated
+    pass_s: list[float] = field(default_factory=list)  # the statistic of each timing pass
+    measured_s: float = 0.0  # median of pass_s
+
+
+@dataclass
+class TimedLayer:
+    """A representative layer ready to time: its sample, module and inputs."""
+
+    sample: TimedSample
+    module: nn.Module
+    inputs: tuple[torch.Tensor, ...]
+
+
+def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, ...], profile: HardwareProfile,
+                     peak: float) -> TimedSample | None:
+    """The layer's howfast figures summed over its ops, the class with the most roofline time; None if no op counts."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = analyze(module, list(inputs) if len(inputs) > 1 else inputs[0], name=label)
+    classes: dict[str, float] = {}
+    roof = 0.0
+    flops = nbytes = weight_bytes = 0
+    cached = profile.weights_cached(float(report.totals.param_bytes))
+    for row in report.ops:
+        entry = op_figures(row, profile, peak, "compulsory", cached)
+        if entry is None:
+            continue
+        classes[entry.op_class] = classes.get(entry.op_class, 0.0) + entry.roof_s
+        roof += entry.roof_s
+        flops += entry.flops
+        nbytes += entry.bytes
+        weight_bytes += entry.weight_bytes
+    if not classes:
+        return None
+    cls = max(classes.items(), key=lambda kv: kv[1])[0]
+    return TimedSample(label=label, op_class=cls, flops=flops, bytes=nbytes, weight_bytes=weight_bytes, roof_s=roof)
+
+
+def _prepare(reps: list[Representative], profile: HardwareProfile, device: torch.device,
+             progress: Callable[[str], None] | None) -> list[TimedLayer]:
+    """Build and analyse each representative layer (``progress(label)`` before each)."""
+    peak = profile.peak("fp32")
+    layers: list[TimedLayer] = []
+    for label, factory, shapes in reps:
+        if progress:
+            progress(label)
+        with torch.device(device):
+            module = factory()
+        inputs = tuple(torch.randn(*s, device=device) for s in shapes)
+        sample = _analysed_sample(label, module, inputs, profile, peak)
+        if sample is not None:
+            layers.append(TimedLayer(sample, module, inputs))
+    return layers
+
+
+def _evictor(profile: HardwareProfile, device: torch.device) -> Evictor:
+    l2 = profile.caches.get("l2")
+    llc = profile.last_level_cache_bytes
+    return Evictor(device, int(l2.value) if l2 is not None else None, int(llc) if llc else None)
+
+
+def _time_layer(layer: TimedLayer, device: torch.device, clock: str, evict: Evictor) -> list[float]:
+    module, inputs = layer.module, layer.inputs
+    return time_call(lambda: module(*inputs), device, warmup=3, min_runs=7, min_time_s=0.08, clock=clock, before=evict)
+
+
+def class_samples(reps: list[Representative], profile: HardwareProfile, device: torch.device, statistic: str = "median",
+                  progress: Callable[[str], None] | None = None, clock: str = "wall", passes: int = 3) -> list[TimedSample]:
+    """Analyse and time each representative layer; its class and plain roofline time on ``profile``.
+
+    The layers are timed in ``passes`` passes over all of them, and a layer's time is the median of
+    its per-pass statistics: a slow spell of the machine then spoils one pass of a layer, not the
+    figure, and the layers of one class are not all timed in the same few seconds. Each call runs
+    after an untimed ``Evictor`` copy.
+    """
+    evict = _evictor(profile, device)
+    layers = _prepare(reps, profile, device, progress)
+    with torch.inference_mode():
+        for _ in range(max(1, passes)):
+            for layer in layers:
+                layer.sample.pass_s.append(STATISTICS[statistic](_time_layer(layer, device, clock, evict)))
+    samples = [layer.sample for layer in layers]
+    for sample in samples:
+        sample.measured_s = statistics.median(sample.pass_s)
+    return samples
