@@ -78,11 +78,6 @@ def load(spec: str, device: str = "cpu") -> LoadedModel:
     raise UsageError(f"no front end reads {spec!r}")  # pragma: no cover - the torch front end names everything
 
 
-def capture_model(model: Any, request: CaptureRequest) -> CapturedGraph:
-    """One run of ``model`` captured by its front end."""
-    return front_end_for(model).capture(model, request)
-
-
 def analyze(
     model: Any,
     inputs: Any = None,

@@ -163,3 +163,9 @@ def test_linear_relu_linear(inplace, unfused, peak):
     # peak, out of place: the second Linear, 80 B in + 20 B out = 100 B; in place: the first Linear,
     # the 40 B input + its 80 B output (now the group's result, allocated) = 120 B
     assert report.totals.peak_activation_bytes == peak
+
+
+def test_conv_bn_relu_fused_allocates_only_the_relu_output():
+    fused = analyze_quiet(torch.nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU()).eval(),
+                          "1x3x8x8", fused=True)
+    assert fused.totals.activation_elements == 512 and fused.to_dict()["fusion"]["unfused_totals"]["activation_elements"] == 3 * 512

@@ -193,11 +193,6 @@ def lookup(name: str) -> Formula | None:
     return found.formula if found is not None else None
 
 
-def is_free(name: str) -> bool:
-    found = registration(name)
-    return found is not None and found.formula is None
-
-
 _loaded = False
 
 

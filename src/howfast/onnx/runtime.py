@@ -33,10 +33,6 @@ def _require_ort() -> Any:
     return onnxruntime
 
 
-def available_providers() -> list[str]:
-    return list(_require_ort().get_available_providers())
-
-
 def create_session(path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None) -> Any:
     """An ``onnxruntime.InferenceSession`` for ``path`` on ``device`` (``cpu`` or ``cuda[:N]``)."""
     from howfast.onnx.load import read_onnx
@@ -103,4 +99,3 @@ def make_feeds(session: Any, input_specs: Any = None, seed: int = 0) -> dict[str
         else:
             feeds[r.name] = np.zeros(r.shape, dtype=dtype)
     return feeds
-

@@ -1,9 +1,8 @@
-"""Third review of docs/formulas.md (sections 11 and 12): scatters priced per operand in both memory
-models, formulas for reducing scatters and unique along a dim / consecutive, and the reads that
-embedding_bag and nll_loss used to leave out.
+"""In-place and out-of-place scatters, index_put/add/copy/fill/reduce, masked_scatter, one_hot:
+the elements set, the indices and sources read, each at its own item size, in both memory models.
 
-Every expected figure is derived by hand in the comment above it (float32 = 4 bytes, float16 = 2,
-int64 = 8, int32 = 4, bool = 1), never copied from the tool's output.
+Every expected figure is derived by hand in the comment beside it (docs/formulas.md; float32 = 4
+bytes, float16 = 2, int64 = 8, int32 = 4, bool = 1), never copied from the tool's output.
 """
 
 from __future__ import annotations
@@ -15,6 +14,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.conftest import ROWS, Fn, analyze_quiet, only_op, set_mask, set_rows, set_zero
+
+
+def _traffic(op, model: str) -> tuple[int, int, int]:
+    m = op.memory[model]
+    return m["input"], m["weights"], m["output"]
+
 
 MODELS = ("writeup", "compulsory")
 
@@ -35,7 +40,96 @@ def _weights(op, model: str) -> tuple[int, int]:
 IDX = torch.tensor([[0, 1, 2], [2, 0, 1]])  # 2x3 int64, no position repeated within a row
 
 
-# --- 1. in-place scatters: every operand at its own item size, in both models ---------------------
+def _warn_index_reduce_beta_once() -> None:
+    # index_reduce() warns that it is in beta, once per process (TORCH_WARN_ONCE); analyze_quiet
+    # turns every warning into a failure (it is there to catch uncounted ops), so let it fire here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.zeros(1).index_reduce_(0, torch.tensor([0]), torch.ones(1), "amax")
+
+
+def test_one_hot_scatter_reads_its_indices_and_writes_what_it_sets():
+    # F.one_hot of 6 indices into 10 classes: zeros(6, 10) then scatter_(-1, idx 6x1, value 1).
+    # The value is a Python scalar (no source tensor): reads the 6 int64 indices (48 bytes), writes
+    # 6 ones (48 bytes, int64), not the 60-element target; 0 FLOPs. Both models.
+    r = analyze_quiet(Fn(lambda x: F.one_hot(x, 10)), torch.randint(0, 10, (6,)))
+    op = only_op(r, "aten.scatter_")
+    assert op.flops == 0
+    for model in ("writeup", "compulsory"):
+        assert _traffic(op, model) == (6, 0, 6)
+        assert op.memory[model]["input_bytes"] == 48 and op.memory[model]["output_bytes"] == 48
+
+
+def test_scatter_reads_only_the_source_elements_it_scatters():
+    # scatter_(1, idx 2x3, src 2x4) into 2x5: n = 6 elements set; reads 6 indices + the 6
+    # index-shaped source elements (not all 8) = 12 (WU bytes 6 x 8 + 6 x 4 = 72); writes 6.
+    idx = torch.tensor([[0, 1, 2], [2, 0, 1]])
+    src = torch.randn(2, 4)
+    r = analyze_quiet(Fn(lambda x: x.clone().scatter_(1, idx, src)), torch.zeros(2, 5))
+    op = only_op(r, "aten.scatter_")
+    assert op.flops == 0
+    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (12, 0, 6)
+    assert op.memory["writeup"]["input_bytes"] == 72
+    # scatter_add_ accumulates: + the 6 targets updated, 1 add each: reads 6 + 6 + 6 = 18, 6 FLOPs,
+    # writes 6.
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_add_(1, idx, src)), torch.zeros(2, 5)), "aten.scatter_add_")
+    assert op.flops == 6
+    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (18, 0, 6)
+    # scatter_ of a scalar with reduce='multiply' (scatter_.value_reduce): 6 multiplies; reads the 6
+    # indices + the 6 targets = 12; writes 6.
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, idx, 2.0, reduce="multiply")), torch.zeros(2, 5)), "aten.scatter_")
+    assert op.flops == 6
+    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (12, 0, 6)
+
+
+def test_scatter_add_with_repeated_indices():
+    # zeros(4).scatter_add_(0, idx of 8, src of 8): 8 adds. WU: reads 8 + 8 + 8 targets = 24, writes
+    # 8. COMP counts each of the 4 target elements at most once: reads 8 + 8 + 4 = 20, writes 4.
+    idx = torch.tensor([0, 1, 1, 2, 3, 3, 3, 0])
+    r = analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_add_(0, idx, s)), torch.ones(8))
+    op = only_op(r, "aten.scatter_add_")
+    assert op.flops == 8
+    assert _traffic(op, "writeup") == (24, 0, 8)
+    assert _traffic(op, "compulsory") == (20, 0, 4)
+
+
+def test_index_put_writes_the_selected_elements():
+    # y[rows] = v, 3 rows of 5 in a 4x5 target: 15 set; reads 3 indices + 15 values = 18; writes 15.
+    op = only_op(analyze_quiet(Fn(set_rows), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
+    assert (op.flops, _traffic(op, "writeup"), _traffic(op, "compulsory")) == (0, (18, 0, 15), (18, 0, 15))
+    # y[rows] = 0.: the same 15 set, from a 0-d value read once: reads 3 + 1 = 4.
+    op = only_op(analyze_quiet(Fn(set_zero), torch.zeros(4, 5)), "aten.index_put_")
+    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (4, 0, 15)
+    # index_put_ with accumulate=True: + the 15 targets updated, 1 add each: reads 3 + 15 + 15 = 33.
+    acc = Fn(lambda x, v: x.clone().index_put_((ROWS,), v, accumulate=True))
+    op = only_op(analyze_quiet(acc, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
+    assert (op.flops, _traffic(op, "writeup")) == (15, (33, 0, 15))
+    # y[mask] = 1. with a 4x5 bool mask: every position the mask covers may be set (20); reads the
+    # 20 mask bytes + the 0-d value (4 bytes): 21 elements, 24 bytes in the write-up model.
+    op = only_op(analyze_quiet(Fn(set_mask), (torch.zeros(4, 5), torch.rand(4, 5) > 0.5)), "aten.index_put_")
+    assert _traffic(op, "writeup") == (21, 0, 20)
+    assert op.memory["writeup"]["input_bytes"] == 20 * 1 + 4
+
+
+def test_index_add_copy_fill_and_masked_scatter():
+    rows = torch.tensor([0, 2, 2])
+    # index_add_(0, rows, source 3x5) into 4x5: 3 slices of 5 = 15 updated, 1 add each; reads
+    # 3 + 15 + 15 = 33; writes 15.
+    op = only_op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, rows, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
+    assert (op.flops, _traffic(op, "writeup"), _traffic(op, "compulsory")) == (15, (33, 0, 15), (33, 0, 15))
+    # index_copy_(0, [0, 3, 1], source 3x5): reads 3 + 15 = 18, writes 15, no FLOPs.
+    copy = Fn(lambda x, s: x.clone().index_copy_(0, torch.tensor([0, 3, 1]), s))
+    op = only_op(analyze_quiet(copy, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_copy_")
+    assert (op.flops, _traffic(op, "writeup")) == (0, (18, 0, 15))
+    # index_fill_(0, rows, 1.0): a scalar value; reads the 3 indices, writes 15.
+    op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_fill_(0, rows, 1.0)), torch.zeros(4, 5)), "aten.index_fill_")
+    assert (op.flops, _traffic(op, "writeup"), _traffic(op, "compulsory")) == (0, (3, 0, 15), (3, 0, 15))
+    # masked_scatter_(mask 4x5, source 4x5): the set count is data-dependent; every position the mask
+    # covers (20) is counted: reads 20 mask + 20 source = 40 (WU bytes 20 x 1 + 20 x 4 = 100), writes 20.
+    masked = Fn(lambda x, m, s: x.clone().masked_scatter_(m, s))
+    op = only_op(analyze_quiet(masked, (torch.zeros(4, 5), torch.rand(4, 5) > 0.5, torch.randn(4, 5))), "aten.masked_scatter_")
+    assert _traffic(op, "writeup") == (40, 0, 20)
+    assert op.memory["writeup"]["input_bytes"] == 100
 
 
 def test_scatter_prices_indices_and_source_at_their_own_size_in_both_models():
@@ -147,19 +241,6 @@ def test_scatter_into_a_buffer_prices_weight_reads_at_the_buffer_size():
         assert (_reads(op, model), _weights(op, model), _writes(op, model)) == ((8, 48), (4, 16), (4, 16))
 
 
-def test_pack_padded_sequence_prices_lengths_at_eight_bytes_in_both_models():
-    # Padded 5x2x3 float32, lengths (5, 3) int64: packs 8 x 3 = 24 elements (96 bytes) + reads the
-    # 2 lengths (16 bytes): 26 elements, 112 bytes in both models (the compulsory model said
-    # 26 x 4 = 104). Writes data 24 x 4 = 96 + batch_sizes 5 x 8 = 40 = 136 bytes.
-    r = analyze_quiet(Fn(lambda x: nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3])).data), torch.randn(5, 2, 3))
-    op = only_op(r, "aten._pack_padded_sequence")
-    for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((26, 112), (29, 136))
-
-
-# --- 2. reducing scatters -----------------------------------------------------------------------
-
-
 def test_scatter_reduce_include_self():
     # scatter_reduce_(1, idx 2x3, src 2x4, reduce) into 2x5 float32, include_self=True (default):
     # n = 6; each source element combined with its target: 6 FLOPs for sum, prod, amax, amin.
@@ -219,14 +300,6 @@ def test_out_of_place_scatter_reduce_copies_then_scatters():
             assert (_reads(op, model), _writes(op, model)) == ((22, 112), (10, 40))
 
 
-def _warn_index_reduce_beta_once() -> None:
-    # index_reduce() warns that it is in beta, once per process (TORCH_WARN_ONCE); analyze_quiet
-    # turns every warning into a failure (it is there to catch uncounted ops), so let it fire here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.zeros(1).index_reduce_(0, torch.tensor([0]), torch.ones(1), "amax")
-
-
 def test_index_reduce():
     _warn_index_reduce_beta_once()
     # index_reduce_(0, rows, source 3x5, reduce) into 4x5 float32: n = 3 x 5 = 15; include_self
@@ -284,167 +357,7 @@ def test_out_of_place_scatters_cost_what_their_in_place_forms_cost():
         assert (_reads(op, model), _writes(op, model)) == ((23, 104), (20, 80))
 
 
-# --- 2. unique along a dim, unique_consecutive ----------------------------------------------------
-
-ROWS_4x2 = torch.tensor([[1, 3], [1, 3], [2, 2], [1, 3]])  # int64
-
-
-def test_unique_dim_sorts_slices():
-    # torch.unique(t 4x2 int64, dim=0) (aten.unique_dim): m = 4 rows of w = 2. The unique formula on
-    # 4 items (4 x ceil(log2 4) = 8 sort compares + 3 neighbour compares = 11), each a compare of
-    # 2 elements: 2 x 11 = 22 FLOPs. Reads 8 (64 bytes). The kernel returns the inverse and the
-    # counts whatever is asked: writes 2 distinct rows x 2 = 4 + inverse 4 + counts 2 = 10 (80 bytes).
-    for kwargs in ({}, {"return_inverse": True, "return_counts": True}):
-        op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=0, **kwargs)), ROWS_4x2), "aten.unique_dim")
-        assert op.flops == 22
-        for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((8, 64), (10, 80))
-    # dim=1: m = 2 columns of w = 4: 4 x (2 x 1 + 1) = 12 FLOPs; both columns distinct: writes
-    # 4x2 = 8 + 2 + 2 = 12 (96 bytes).
-    op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), ROWS_4x2), "aten.unique_dim")
-    assert op.flops == 12
-    assert _writes(op, "compulsory") == (12, 96)
-
-
-def test_unique_dim_of_floats_writes_values_and_int64_counts():
-    # float32 3x4, dim=1: m = 4 columns of w = 3: 3 x (4 x 2 + 3) = 33 FLOPs. Columns (1,0,3),
-    # (2,5,3), (1,0,3), (2,5,3): 2 distinct. Reads 12 x 4 = 48 bytes; writes the 3x2 float32 values
-    # 24 bytes + 4 int64 inverse 32 + 2 int64 counts 16 = 12 elements, 72 bytes.
-    x = torch.tensor([[1.0, 2.0, 1.0, 2.0], [0.0, 5.0, 0.0, 5.0], [3.0, 3.0, 3.0, 3.0]])
-    op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), x), "aten.unique_dim")
-    assert op.flops == 33
-    for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((12, 48), (12, 72))
-
-
-def test_unique_consecutive_compares_neighbours_only():
-    # torch.unique_consecutive of 8 int64 elements [1, 1, 2, 2, 3, 1, 1, 2]: no sort, 7 neighbour
-    # compares. Runs 1, 2, 3, 1, 2: writes 5 (40 bytes); with inverse (8) and counts (5): 18 (144).
-    seq = torch.tensor([1, 1, 2, 2, 3, 1, 1, 2])
-    op = only_op(analyze_quiet(Fn(torch.unique_consecutive), seq), "aten.unique_consecutive")
-    assert op.flops == 7
-    for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((8, 64), (5, 40))
-    full = Fn(lambda t: torch.unique_consecutive(t, return_inverse=True, return_counts=True))
-    op = only_op(analyze_quiet(full, seq), "aten.unique_consecutive")
-    assert (op.flops, _writes(op, "writeup")) == (7, (18, 144))
-    # dim=0 on the 4x2 rows (still aten.unique_consecutive, dim as an argument): 3 neighbour
-    # compares of 2 elements = 6 FLOPs; runs [1,3], [2,2], [1,3]: values 3x2 = 6 + inverse 4 +
-    # counts 3 = 13 written (104 bytes; along a dim the kernel returns all three).
-    op = only_op(analyze_quiet(Fn(lambda t: torch.unique_consecutive(t, dim=0)), ROWS_4x2), "aten.unique_consecutive")
-    assert op.flops == 6
-    assert _writes(op, "compulsory") == (13, 104)
-    # aten.unique_dim_consecutive (a separate aten op, not what torch.unique_consecutive calls):
-    # the same 6 FLOPs and 13 written.
-    op = only_op(analyze_quiet(Fn(lambda t: torch.ops.aten.unique_dim_consecutive(t, 0)), ROWS_4x2), "aten.unique_dim_consecutive")
-    assert (op.flops, _writes(op, "compulsory")) == (6, (13, 104))
-
-
-# --- 3. embedding_bag offsets and per-sample weights ----------------------------------------------
-
-
-def test_embedding_bag_reads_offsets_and_per_sample_weights():
-    # nn.EmbeddingBag(100, 16, mode='sum') on 2x5 int64 indices: 2 bags of 5, the offsets (2 int64)
-    # made by an arange. Activation reads: 10 indices (80 bytes) + 2 offsets (16): 12, 96 bytes;
-    # weight reads: the 10 gathered rows, 160 (640 bytes); writes 2x16 = 32 (128); FLOPs
-    # 10 x 16 - 2 x 16 = 128 (4 adds per element of each bag of 5). Both models.
-    bag = nn.EmbeddingBag(100, 16, mode="sum")
-    idx = torch.randint(0, 100, (2, 5))
-    op = only_op(analyze_quiet(bag, idx), "aten._embedding_bag")
-    assert op.flops == 128
-    for model in MODELS:
-        assert (_reads(op, model), _weights(op, model), _writes(op, model)) == ((12, 96), (160, 640), (32, 128))
-    # With per_sample_weights (2x5 float32): + 10 weights read (40 bytes): 22, 136 bytes; + 1
-    # multiply per gathered element, 160: 288 FLOPs.
-    class Weighted(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bag = bag
-
-        def forward(self, i, p):
-            return self.bag(i, per_sample_weights=p)
-
-    op = only_op(analyze_quiet(Weighted(), (idx, torch.rand(2, 5))), "aten._embedding_bag")
-    assert op.flops == 288
-    for model in MODELS:
-        assert (_reads(op, model), _weights(op, model)) == ((22, 136), (160, 640))
-
-
-def test_embedding_bag_with_explicit_offsets():
-    # 1-D input of 10 indices with offsets [0, 3, 7]: bags of 3, 4, 3. FLOPs 10 x 16 - 3 x 16 = 112
-    # ('sum'); 'mean' + 3 x 16 divides = 160. Reads 10 x 8 + 3 x 8 = 104 bytes (13 elements);
-    # weights 160; writes 3 x 16 = 48.
-    idx = torch.randint(0, 100, (10,))
-    for mode, flops in (("sum", 112), ("mean", 160)):
-        op = only_op(analyze_quiet(nn.EmbeddingBag(100, 16, mode=mode), (idx, torch.tensor([0, 3, 7]))), "aten._embedding_bag")
-        assert op.flops == flops
-        for model in MODELS:
-            assert (_reads(op, model), _weights(op, model), op.memory[model]["output"]) == ((13, 104), (160, 640), 48)
-    # include_last_offset=True with offsets [0, 3, 7, 10]: the same 3 bags, 4 offsets read:
-    # 80 + 32 = 112 bytes (14 elements).
-    last = nn.EmbeddingBag(100, 16, mode="sum", include_last_offset=True)
-    op = only_op(analyze_quiet(last, (idx, torch.tensor([0, 3, 7, 10]))), "aten._embedding_bag")
-    assert op.flops == 112
-    for model in MODELS:
-        assert _reads(op, model) == (14, 112)
-
-
-# --- 3. nll_loss's class weights ------------------------------------------------------------------
-# PyTorch: l_i = -w[t_i] x[i, t_i]; 'mean' = sum_i l_i / sum_i w[t_i]; 'sum' = sum_i l_i.
-
-
-def test_nll_loss_with_class_weights():
-    # 4x5 float32, 4 int64 targets, a plain float32 weight of 5 classes. 'mean': 1 per target (4),
-    # + 4 multiplies by w[t_i], + 4 adds for the sum of the picked weights, + 1 divide = 13.
-    # Reads the 4 picked values (16 bytes), the 4 targets (32) and the 4 picked weights (16):
-    # 12 elements, 64 bytes, both models; writes the loss, 4 bytes.
-    x, t, w = torch.randn(4, 5), torch.randint(0, 5, (4,)), torch.rand(5)
-    for reduction, flops in (("mean", 13), ("sum", 8), ("none", 8)):
-        op = only_op(analyze_quiet(Fn(lambda a, b, c: F.nll_loss(a, b, weight=c, reduction=reduction)), (x, t, w)), "aten.nll_loss")
-        assert op.flops == flops, reduction
-        for model in MODELS:
-            assert _reads(op, model) == (12, 64)
-    # 'sum': 4 + 4 multiplies = 8, no weight sum, no divide. 'none': the 4 weighted losses, 4 + 4 =
-    # 8, writing 4 (16 bytes).
-    assert _writes(op, "compulsory") == (4, 16)
-    # Without a weight: 5 FLOPs, 8 elements, 48 bytes (unchanged).
-    op = only_op(analyze_quiet(Fn(F.nll_loss), (x, t)), "aten.nll_loss")
-    assert (op.flops, _reads(op, "compulsory")) == (5, (8, 48))
-
-
-def test_nll_loss_2d_with_class_weights():
-    # 2x5x3x3 float32 with 2x3x3 = 18 int64 targets, weight of 5: 'mean' 18 + 18 + 18 + 1 = 55.
-    # Reads 18 x 4 + 18 x 8 + 18 x 4 = 288 bytes (54 elements).
-    r = analyze_quiet(Fn(lambda a, b: F.nll_loss(a, b, weight=torch.rand(5))), (torch.randn(2, 5, 3, 3), torch.randint(0, 5, (2, 3, 3))))
-    op = only_op(r, "aten.nll_loss2d")
-    assert op.flops == 55
-    for model in MODELS:
-        assert _reads(op, model) == (54, 288)
-
-
-def test_cross_entropy_class_weight_buffer_is_read_as_weights():
-    # nn.CrossEntropyLoss(weight=w) registers w (5 float32) as a buffer: the 4 picked class weights
-    # are weight reads (16 bytes); activation reads the 4 picked log-probabilities (16) and the 4
-    # targets (32): 8, 48 bytes. FLOPs: log_softmax 4 x 3 x 5 = 60 + nll 13 = 73.
-    loss = nn.CrossEntropyLoss(weight=torch.rand(5))
-    r = analyze_quiet(loss, (torch.randn(4, 5), torch.randint(0, 5, (4,))))
-    assert r.totals.flops == 73
-    op = only_op(r, "aten.nll_loss")
-    for model in MODELS:
-        assert (_reads(op, model), _weights(op, model)) == ((8, 48), (4, 16))
-
-
-def test_copy_forms_of_views_copy_what_the_view_covers():
-    # x 4x6 float32 (24 elements). split_copy(x, 2): two 2x6 pieces, 24 read, 24 written (96 B each
-    # way). slice_copy(x, 1, 0, 3): keeps 4x3 = 12 -> reads 12, writes 12 (48 B). expand_copy of a
-    # 1x6 row to 4x6: reads the 6 row elements once, writes 24 (24 B read, 96 B written).
-    x = torch.randn(4, 6)
-    cases = [(lambda t: torch.ops.aten.split_copy(t, 2), "aten.split_copy", 24, 24),
-             (lambda t: torch.ops.aten.slice_copy(t, 1, 0, 3), "aten.slice_copy", 12, 12),
-             (lambda t: torch.ops.aten.expand_copy(t[:1], [4, 6]), "aten.expand_copy", 6, 24)]
-    for fn, name, read, written in cases:
-        op = only_op(analyze_quiet(Fn(fn), x), name)
-        for model in MODELS:
-            m = op.memory[model]
-            assert (m["input"], m["output"], m["input_bytes"], m["output_bytes"]) == (read, written, 4 * read, 4 * written)
-        assert op.activation_elements == written and op.flops == 0
+def test_one_hot_writes_only_what_it_sets():
+    one_hot = analyze_quiet(Fn(lambda x: torch.nn.functional.one_hot(x, 10)), torch.randint(0, 10, (6,)))
+    scatter = [o for o in one_hot.ops if o.op.startswith("aten.scatter_")][0]
+    assert scatter.memory["writeup"]["output"] == 6 and scatter.memory["compulsory"]["output"] == 6
