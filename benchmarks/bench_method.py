@@ -39,7 +39,7 @@ import torch
 import torch.utils.benchmark as tbench
 
 from howfast.bench import benchmark, per_layer_times
-from howfast.bench.runner import num_threads
+from howfast.bench.checks import num_threads
 from howfast.graph.inputs import materialise, parse_inputs
 from howfast.zoo import build, entries
 

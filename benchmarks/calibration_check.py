@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/calibration_check.py [--threads 1] [--rounds 5] [--statistic median]``
 
-In each round: ``howfast.hardware.calibrate.calibrate`` (fp32 GEMM and copy bandwidth only, no
+In each round: ``howfast.bench.calibrate.calibrate`` (fp32 GEMM and copy bandwidth only, no
 per-class layers), then independently with numpy: ``a @ b`` on n x n float32 matrices (n the size
 the calibration chose; numpy's own BLAS, OpenBLAS) and ``np.copyto`` between two buffers of the
 calibration's copy size (split across ``--threads`` Python threads when more than one; numpy
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.utils.benchmark as tbench
 
-    from howfast.hardware.calibrate import calibrate
+    from howfast.bench.calibrate import calibrate
 
     torch.set_num_threads(args.threads)
     if args.clock == "cpu" and args.threads != 1:

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/predict_vs_measure.py [--threads 1] [--statistic median] [--profile FILE]``
 
-1. Calibrate this machine (``howfast.hardware.calibrate.calibrate``: GEMM peak, copy bandwidth,
+1. Calibrate this machine (``howfast.bench.calibrate.calibrate``: GEMM peak, copy bandwidth,
    cache bandwidth, per-op overhead, per-op-class efficiencies), or read ``--profile FILE``.
 2. For every zoo model except ``llama2_70b`` (a meta-only shape), at its default input (batch 1;
    gpt2 and llama 1x128): ``howfast.analyze`` then ``howfast.roofline`` on that profile gives the
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     import howfast
     from howfast.bench.allocator import retain_freed_memory
     from howfast.graph.inputs import materialise, parse_inputs
-    from howfast.hardware.calibrate import calibrate
+    from howfast.bench.calibrate import calibrate
     from howfast.hardware.profiles import get_profile
     from howfast.zoo import build, entries
 
@@ -152,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("ignore")
             report = howfast.analyze(model, inputs, kwargs=kwargs, name=name)
         howfast.roofline(report, dataclasses.replace(profile, classes={}))  # plain roofline: no class figures
-        plain = report.roofline["predicted_latency_s"]
+        plain = report.roofline.predicted_latency_s
         howfast.roofline(report, profile)
-        predicted = report.roofline["predicted_latency_s"]
-        memory_share = report.roofline["summary"]["memory_bound_time_s"] / predicted if predicted else 0.0
+        predicted = report.roofline.predicted_latency_s
+        memory_share = report.roofline.summary.memory_bound_time_s / predicted if predicted else 0.0
         cases.append({"model": name, "input": entry.default_input, "macs": report.totals.macs, "predicted": predicted,
                       "plain": plain, "memory_share": memory_share, "module": model, "inputs": inputs, "kwargs": kwargs,
                       "wall": [], "cpu": [], "rounds": []})

@@ -50,7 +50,7 @@ OP_CLASSES = ("gemm", "gemv", "conv", "pwconv", "dwconv", "attention", "pool", "
 # without a formula stream memory as element-wise ops do.
 CLASS_FALLBACK = {"data": "elementwise", "unknown": "elementwise"}
 CACHE_LEVELS = ("l1", "l2", "l3", "slc", "shared")
-# Energy per operation / access in picojoules (``howfast.passes.energy``).
+# Energy per operation / access in picojoules (``howfast.hardware.energy``).
 ENERGY_KEYS = ("fp32_mult_pj", "fp32_add_pj", "sram_read_32b_pj", "dram_32b_pj")
 
 ENV_DIR = "HOWFAST_DEVICES_DIR"
