@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import howfast
     from howfast.bench.allocator import retain_freed_memory
-    from howfast.graph.inputs import materialise, parse_inputs
     from howfast.bench.calibrate import calibrate
+    from howfast.graph.inputs import materialise, parse_inputs
     from howfast.hardware.profiles import get_profile
     from howfast.zoo import build, entries
 

@@ -191,3 +191,20 @@ def test_compare_with_bench_adds_latency_fps_and_ratios(capsys):
     assert rows[0]["latency_s_ratio"] == 1.0 and rows[1]["latency_s_ratio"] == pytest.approx(rows[1]["latency_s"] / rows[0]["latency_s"])
     code, _, err = run(capsys, "compare", "mobilenet_v2", "resnet18", "--bench", "--device", "meta")
     assert_one_line_error(code, err, errors.USAGE, "meta")
+
+
+def test_output_file_is_replaced_whole_with_its_permissions(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    out.write_text("old")
+    out.chmod(0o640)
+    code = main(["analyze", "resnet18", "--device", "meta", "-f", "json", "-o", str(out)])
+    assert code == 0 and json.loads(out.read_text())["model"]["name"] == "resnet18"
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left behind
+
+
+def test_an_integer_dtype_is_refused_in_one_line(capsys):
+    code = main(["analyze", "resnet18", "--device", "meta", "--dtype", "int8"])
+    err = capsys.readouterr().err
+    assert code == errors.USAGE and "not a floating-point dtype" in err and "internal error" not in err
+    assert len(err.strip().splitlines()) == 1

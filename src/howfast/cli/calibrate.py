@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from howfast.bench.calibrate import calibrate as run_calibration
 from howfast.cli.app import app
-from howfast.cli.common import emit
+from howfast.cli.common import emit, write_atomically
 from howfast.cli.figures import figure_table
 from howfast.errors import UsageError
 from howfast.hardware.profiles import save_dir
@@ -93,11 +93,7 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
     if save_name is not None:
         target = save_dir() / f"{save_name}.toml"
     if target is not None:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(profile.to_toml(), encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+        write_atomically(target, profile.to_toml())
     if fmt == "json":
         emit(json.dumps({"profile": profile.to_dict(), "elapsed_s": result.elapsed_s, "written": str(target) if target else None,
                          "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}

@@ -74,6 +74,9 @@ def resolve(spec: str, inputs: tuple[str, ...] | list[str] | None, device: str,
 def _built(spec: str, loaded: LoadedModel, inputs: tuple[str, ...] | list[str] | None,
            dtype: str | None) -> tuple[LoadedModel, list[InputSpec]]:
     torch_dtype = parse_dtype(dtype) if dtype else None
+    if torch_dtype is not None and not torch_dtype.is_floating_point:
+        raise UsageError(f"--dtype {dtype} is not a floating-point dtype: --dtype casts the weights and float inputs "
+                         "(float32, float16, bfloat16, float64); an integer input's dtype goes in --input (1x128:int64)")
     specs = parse_inputs(list(inputs)) if inputs else None
     if torch_dtype is not None and torch_dtype != torch.float32:
         loaded.model.to(torch_dtype)
@@ -116,16 +119,33 @@ def emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
+    write_atomically(output, text)
+    click.echo(f"wrote {output}", err=True)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, renamed over it: a
+    reader never sees half a file, and a failed write leaves the old one."""
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 stream.write(text)
-            os.replace(temporary, output)
+            os.chmod(temporary, _file_mode(path))
+            os.replace(temporary, path)
         except BaseException:
             os.unlink(temporary)
             raise
     except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    click.echo(f"wrote {output}", err=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions a written file gets: those of the file it replaces, else the umask's default."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
