@@ -156,22 +156,25 @@ def roofline(report: Report, device: str | HardwareProfile, *, dtype: str | None
 
     ``dtype`` picks the profile's peak (default: the report's weight dtype; fp32 when the profile
     has no figure for it, with a note). ``memory_model`` defaults to the report's
-    (``conventions.memory_model``). A report with several phases gets a roofline per phase too.
+    (``conventions.memory_model``). A report with several phases gets a roofline per phase, and
+    ``report.roofline`` is the workload's (``workload_roofline``).
     Returns ``report``.
     """
     profile = get_profile(device)
     model = memory_model or report.memory_model
     if model not in MEMORY_MODELS:
         raise UsageError(f"unknown memory model {model!r}; use compulsory or writeup")
-    report.roofline = phase_roofline(report, report, profile, dtype, model, energy)
-    times = report.benchmark.layer_times if report.benchmark is not None else None
-    if times is not None:  # per-layer times measured before: beside the prediction
-        join_measured(report, times)
-    if len(report.phases) == 1:
-        report.phases[0].roofline = report.roofline
+    if len(report.phases) <= 1:
+        report.roofline = phase_roofline(report, report, profile, dtype, model, energy)
+        for phase in report.phases:
+            phase.roofline = report.roofline
     else:
         for phase in report.phases:
             phase.roofline = phase_roofline(report, phase, profile, dtype, model, energy)
+        report.roofline = workload_roofline(report)
+    times = report.benchmark.layer_times if report.benchmark is not None else None
+    if times is not None:  # per-layer times measured before: beside the prediction
+        join_measured(report, times)
     return report
 
 
@@ -268,6 +271,46 @@ def _device(profile: HardwareProfile, dtype: str, peak: float, weights_cached: b
         last_level_cache_bytes=profile.last_level_cache_bytes if profile.cache_bandwidth else None,
         calibrated=profile.calibrated, weights_cached=weights_cached,
     )
+
+
+def workload_roofline(report: Report) -> Roofline:
+    """The roofline of a workload of several phases, from the phases' rooflines: predicted seconds,
+    FLOPs, bytes and op counts summed with each phase weighted by how many times it runs (as the
+    report's totals are); layers matched by name; ``ops`` the phases' ops once each, in order."""
+    phases = [(p, p.roofline) for p in report.phases if p.roofline is not None]
+    first = phases[0][1]
+    total = sum(p.count * rl.predicted_latency_s for p, rl in phases)
+    summary = BoundSummary()
+    classes: dict[str, ClassTime] = {}
+    sums: dict[str, RooflineLayer] = {}
+    for phase, rl in phases:
+        n = phase.count
+        summary.compute_bound_ops += n * rl.summary.compute_bound_ops
+        summary.memory_bound_ops += n * rl.summary.memory_bound_ops
+        summary.compute_bound_time_s += n * rl.summary.compute_bound_time_s
+        summary.memory_bound_time_s += n * rl.summary.memory_bound_time_s
+        for name, c in rl.classes.items():
+            into = classes.setdefault(name, ClassTime(efficiency=c.efficiency))
+            into.ops, into.flops, into.bytes = into.ops + n * c.ops, into.flops + n * c.flops, into.bytes + n * c.bytes
+            into.predicted_s += n * c.predicted_s
+        for layer in rl.layers:
+            into_layer = sums.setdefault(layer.name, RooflineLayer(layer.name, layer.type, layer.depth, 0, 0, None, layer.bound, 0.0, 0.0, 0.0))
+            into_layer.flops += n * layer.flops
+            into_layer.bytes += n * layer.bytes
+            into_layer.predicted_s += n * layer.predicted_s
+    for c in classes.values():
+        c.share = c.predicted_s / total if total > 0 else 0.0
+    peak, bandwidth = first.device.peak_flops, first.device.bandwidth_bytes_per_s
+    for layer in sums.values():
+        point = predict_op(layer.flops, layer.bytes, peak, bandwidth)
+        layer.intensity, layer.attainable_flops = point.intensity, point.attainable_flops
+        layer.share = layer.predicted_s / total if total > 0 else 0.0
+    notes = list(dict.fromkeys(note for _, rl in phases for note in rl.notes))
+    notes.append("workload: " + " + ".join(f"{p.count} x {p.name} ({rl.predicted_latency_s:.4g} s)" for p, rl in phases))
+    return Roofline(device=first.device, memory_model=first.memory_model, predicted_latency_s=total,
+                    overhead_s=sum(p.count * rl.overhead_s for p, rl in phases), ops=[op for _, rl in phases for op in rl.ops],
+                    layers=list(sums.values()), summary=summary, classes=classes, fused=any(rl.fused for _, rl in phases),
+                    notes=notes, explanation=[f"{p.name}: {line.strip()}" for p, rl in phases for line in rl.explanation[:1]])
 
 
 # ---------------------------------------------------------------------------------- measured
