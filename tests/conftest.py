@@ -64,3 +64,25 @@ def set_mask(x, m):
     y = x.clone()
     y[m] = 1.0
     return y
+
+
+# Memory figures of one op row under one memory model, shared by the formula tests
+MODELS = ("writeup", "compulsory")
+
+
+def traffic(op, model: str) -> tuple[int, int, int]:
+    m = op.memory[model]
+    return m["input"], m["weights"], m["output"]
+
+
+def reads(op, model: str) -> tuple[int, int]:
+    """(activation elements read, their bytes)."""
+    return op.memory[model]["input"], op.memory[model]["input_bytes"]
+
+
+def writes(op, model: str) -> tuple[int, int]:
+    return op.memory[model]["output"], op.memory[model]["output_bytes"]
+
+
+def weights(op, model: str) -> tuple[int, int]:
+    return op.memory[model]["weights"], op.memory[model]["weights_bytes"]

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from tests.conftest import Fn, analyze_quiet, only_op
-
-MODELS = ("writeup", "compulsory")
+from tests.conftest import MODELS, Fn, analyze_quiet, only_op
 
 
 def test_copy_into_does_not_read_its_destination():

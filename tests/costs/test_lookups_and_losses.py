@@ -11,22 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import Fn, analyze_quiet, only_op
-
-MODELS = ("writeup", "compulsory")
-
-
-def _reads(op, model: str) -> tuple[int, int]:
-    """(activation elements read, their bytes)."""
-    return op.memory[model]["input"], op.memory[model]["input_bytes"]
-
-
-def _writes(op, model: str) -> tuple[int, int]:
-    return op.memory[model]["output"], op.memory[model]["output_bytes"]
-
-
-def _weights(op, model: str) -> tuple[int, int]:
-    return op.memory[model]["weights"], op.memory[model]["weights_bytes"]
+from tests.conftest import MODELS, Fn, analyze_quiet, only_op, reads, weights, writes
 
 
 def test_embedding_bag_gathers_and_reduces():
@@ -62,7 +47,7 @@ def test_embedding_bag_reads_offsets_and_per_sample_weights():
     op = only_op(analyze_quiet(bag, idx), "aten._embedding_bag")
     assert op.flops == 128
     for model in MODELS:
-        assert (_reads(op, model), _weights(op, model), _writes(op, model)) == ((12, 96), (160, 640), (32, 128))
+        assert (reads(op, model), weights(op, model), writes(op, model)) == ((12, 96), (160, 640), (32, 128))
     # With per_sample_weights (2x5 float32): + 10 weights read (40 bytes): 22, 136 bytes; + 1
     # multiply per gathered element, 160: 288 FLOPs.
     class Weighted(nn.Module):
@@ -76,7 +61,7 @@ def test_embedding_bag_reads_offsets_and_per_sample_weights():
     op = only_op(analyze_quiet(Weighted(), (idx, torch.rand(2, 5))), "aten._embedding_bag")
     assert op.flops == 288
     for model in MODELS:
-        assert (_reads(op, model), _weights(op, model)) == ((22, 136), (160, 640))
+        assert (reads(op, model), weights(op, model)) == ((22, 136), (160, 640))
 
 
 def test_embedding_bag_with_explicit_offsets():
@@ -88,14 +73,14 @@ def test_embedding_bag_with_explicit_offsets():
         op = only_op(analyze_quiet(nn.EmbeddingBag(100, 16, mode=mode), (idx, torch.tensor([0, 3, 7]))), "aten._embedding_bag")
         assert op.flops == flops
         for model in MODELS:
-            assert (_reads(op, model), _weights(op, model), op.memory[model]["output"]) == ((13, 104), (160, 640), 48)
+            assert (reads(op, model), weights(op, model), op.memory[model]["output"]) == ((13, 104), (160, 640), 48)
     # include_last_offset=True with offsets [0, 3, 7, 10]: the same 3 bags, 4 offsets read:
     # 80 + 32 = 112 bytes (14 elements).
     last = nn.EmbeddingBag(100, 16, mode="sum", include_last_offset=True)
     op = only_op(analyze_quiet(last, (idx, torch.tensor([0, 3, 7, 10]))), "aten._embedding_bag")
     assert op.flops == 112
     for model in MODELS:
-        assert _reads(op, model) == (14, 112)
+        assert reads(op, model) == (14, 112)
 
 
 def test_nll_loss_with_class_weights():
@@ -108,13 +93,13 @@ def test_nll_loss_with_class_weights():
         op = only_op(analyze_quiet(Fn(lambda a, b, c: F.nll_loss(a, b, weight=c, reduction=reduction)), (x, t, w)), "aten.nll_loss")
         assert op.flops == flops, reduction
         for model in MODELS:
-            assert _reads(op, model) == (12, 64)
+            assert reads(op, model) == (12, 64)
     # 'sum': 4 + 4 multiplies = 8, no weight sum, no divide. 'none': the 4 weighted losses, 4 + 4 =
     # 8, writing 4 (16 bytes).
-    assert _writes(op, "compulsory") == (4, 16)
+    assert writes(op, "compulsory") == (4, 16)
     # Without a weight: 5 FLOPs, 8 elements, 48 bytes (unchanged).
     op = only_op(analyze_quiet(Fn(F.nll_loss), (x, t)), "aten.nll_loss")
-    assert (op.flops, _reads(op, "compulsory")) == (5, (8, 48))
+    assert (op.flops, reads(op, "compulsory")) == (5, (8, 48))
 
 
 def test_nll_loss_2d_with_class_weights():
@@ -124,7 +109,7 @@ def test_nll_loss_2d_with_class_weights():
     op = only_op(r, "aten.nll_loss2d")
     assert op.flops == 55
     for model in MODELS:
-        assert _reads(op, model) == (54, 288)
+        assert reads(op, model) == (54, 288)
 
 
 def test_cross_entropy_class_weight_buffer_is_read_as_weights():
@@ -136,4 +121,4 @@ def test_cross_entropy_class_weight_buffer_is_read_as_weights():
     assert r.totals.flops == 73
     op = only_op(r, "aten.nll_loss")
     for model in MODELS:
-        assert (_reads(op, model), _weights(op, model)) == ((8, 48), (4, 16))
+        assert (reads(op, model), weights(op, model)) == ((8, 48), (4, 16))

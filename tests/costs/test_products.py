@@ -9,12 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tests.conftest import Fn, analyze_quiet, only_op
-
-
-def _traffic(op, model: str) -> tuple[int, int, int]:
-    m = op.memory[model]
-    return m["input"], m["weights"], m["output"]
+from tests.conftest import Fn, analyze_quiet, only_op, traffic
 
 
 def test_addbmm_sums_the_batch_inside_the_dot_product():
@@ -35,15 +30,15 @@ def test_einsum_step_without_macs_reads_each_side_once():
     # each side read once: 32 + 32 = 64 in both models (torch.mul's write-up figure), 32 written.
     ew = analyze_quiet(Fn(lambda a, b: torch.einsum("ij,ij->ij", a, b)), (torch.randn(4, 8), torch.randn(4, 8)))
     assert (ew.totals.macs, ew.totals.flops) == (0, 32)
-    assert _traffic(only_op(ew, "einsum"), "writeup") == (64, 0, 32)
-    assert _traffic(only_op(ew, "einsum"), "compulsory") == (64, 0, 32)
+    assert traffic(only_op(ew, "einsum"), "writeup") == (64, 0, 32)
+    assert traffic(only_op(ew, "einsum"), "compulsory") == (64, 0, 32)
     mul = analyze_quiet(Fn(torch.mul), (torch.randn(4, 8), torch.randn(4, 8)))
     assert mul.totals.memory["writeup"]["input"] == 64
     # 'i,j->ij' on 4 and 8: 32 products; each side read once: 4 + 8 = 12 (= the compulsory figure).
     outer = analyze_quiet(Fn(lambda a, b: torch.einsum("i,j->ij", a, b)), (torch.randn(4), torch.randn(8)))
     assert (outer.totals.macs, outer.totals.flops) == (0, 32)
-    assert _traffic(only_op(outer, "einsum"), "writeup") == (12, 0, 32)
-    assert _traffic(only_op(outer, "einsum"), "compulsory") == (12, 0, 32)
+    assert traffic(only_op(outer, "einsum"), "writeup") == (12, 0, 32)
+    assert traffic(only_op(outer, "einsum"), "compulsory") == (12, 0, 32)
 
 
 def test_einsum_reads_an_intermediate_once_in_a_step_without_macs():
@@ -54,8 +49,8 @@ def test_einsum_reads_an_intermediate_once_in_a_step_without_macs():
     r = analyze_quiet(Fn(lambda a, b, c: torch.einsum("ij,jk,k->ik", a, b, c)),
                       (torch.randn(2, 3), torch.randn(3, 4), torch.randn(4)))
     assert (r.totals.macs, r.totals.flops) == (24, 56)
-    assert _traffic(only_op(r, "einsum"), "writeup") == (48, 0, 8)
-    assert _traffic(only_op(r, "einsum"), "compulsory") == (22, 0, 8)
+    assert traffic(only_op(r, "einsum"), "writeup") == (48, 0, 8)
+    assert traffic(only_op(r, "einsum"), "compulsory") == (22, 0, 8)
 
 
 def test_einsum_with_a_parameter_reads_it_once_as_a_weight():
@@ -75,8 +70,8 @@ def test_einsum_with_a_parameter_reads_it_once_as_a_weight():
     for equation, weight_first in (("bd,de->be", False), ("de,bd->be", True)):
         r = analyze_quiet(WithParam(equation, weight_first), torch.randn(3, 8))
         assert r.totals.macs == 120
-        assert _traffic(only_op(r, "einsum"), "writeup") == (120, 40, 15)
-        assert _traffic(only_op(r, "einsum"), "compulsory") == (24, 40, 15)
+        assert traffic(only_op(r, "einsum"), "writeup") == (120, 40, 15)
+        assert traffic(only_op(r, "einsum"), "compulsory") == (24, 40, 15)
 
 
 def test_elementwise_einsum_reads_both_operands_per_term():

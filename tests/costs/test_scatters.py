@@ -13,29 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import ROWS, Fn, analyze_quiet, only_op, set_mask, set_rows, set_zero
-
-
-def _traffic(op, model: str) -> tuple[int, int, int]:
-    m = op.memory[model]
-    return m["input"], m["weights"], m["output"]
-
-
-MODELS = ("writeup", "compulsory")
-
-
-def _reads(op, model: str) -> tuple[int, int]:
-    """(activation elements read, their bytes)."""
-    return op.memory[model]["input"], op.memory[model]["input_bytes"]
-
-
-def _writes(op, model: str) -> tuple[int, int]:
-    return op.memory[model]["output"], op.memory[model]["output_bytes"]
-
-
-def _weights(op, model: str) -> tuple[int, int]:
-    return op.memory[model]["weights"], op.memory[model]["weights_bytes"]
-
+from tests.conftest import MODELS, ROWS, Fn, analyze_quiet, only_op, reads, set_mask, set_rows, set_zero, traffic, weights, writes
 
 IDX = torch.tensor([[0, 1, 2], [2, 0, 1]])  # 2x3 int64, no position repeated within a row
 
@@ -56,7 +34,7 @@ def test_one_hot_scatter_reads_its_indices_and_writes_what_it_sets():
     op = only_op(r, "aten.scatter_")
     assert op.flops == 0
     for model in ("writeup", "compulsory"):
-        assert _traffic(op, model) == (6, 0, 6)
+        assert traffic(op, model) == (6, 0, 6)
         assert op.memory[model]["input_bytes"] == 48 and op.memory[model]["output_bytes"] == 48
 
 
@@ -68,18 +46,18 @@ def test_scatter_reads_only_the_source_elements_it_scatters():
     r = analyze_quiet(Fn(lambda x: x.clone().scatter_(1, idx, src)), torch.zeros(2, 5))
     op = only_op(r, "aten.scatter_")
     assert op.flops == 0
-    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (12, 0, 6)
+    assert traffic(op, "writeup") == traffic(op, "compulsory") == (12, 0, 6)
     assert op.memory["writeup"]["input_bytes"] == 72
     # scatter_add_ accumulates: + the 6 targets updated, 1 add each: reads 6 + 6 + 6 = 18, 6 FLOPs,
     # writes 6.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_add_(1, idx, src)), torch.zeros(2, 5)), "aten.scatter_add_")
     assert op.flops == 6
-    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (18, 0, 6)
+    assert traffic(op, "writeup") == traffic(op, "compulsory") == (18, 0, 6)
     # scatter_ of a scalar with reduce='multiply' (scatter_.value_reduce): 6 multiplies; reads the 6
     # indices + the 6 targets = 12; writes 6.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, idx, 2.0, reduce="multiply")), torch.zeros(2, 5)), "aten.scatter_")
     assert op.flops == 6
-    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (12, 0, 6)
+    assert traffic(op, "writeup") == traffic(op, "compulsory") == (12, 0, 6)
 
 
 def test_scatter_add_with_repeated_indices():
@@ -89,25 +67,25 @@ def test_scatter_add_with_repeated_indices():
     r = analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_add_(0, idx, s)), torch.ones(8))
     op = only_op(r, "aten.scatter_add_")
     assert op.flops == 8
-    assert _traffic(op, "writeup") == (24, 0, 8)
-    assert _traffic(op, "compulsory") == (20, 0, 4)
+    assert traffic(op, "writeup") == (24, 0, 8)
+    assert traffic(op, "compulsory") == (20, 0, 4)
 
 
 def test_index_put_writes_the_selected_elements():
     # y[rows] = v, 3 rows of 5 in a 4x5 target: 15 set; reads 3 indices + 15 values = 18; writes 15.
     op = only_op(analyze_quiet(Fn(set_rows), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
-    assert (op.flops, _traffic(op, "writeup"), _traffic(op, "compulsory")) == (0, (18, 0, 15), (18, 0, 15))
+    assert (op.flops, traffic(op, "writeup"), traffic(op, "compulsory")) == (0, (18, 0, 15), (18, 0, 15))
     # y[rows] = 0.: the same 15 set, from a 0-d value read once: reads 3 + 1 = 4.
     op = only_op(analyze_quiet(Fn(set_zero), torch.zeros(4, 5)), "aten.index_put_")
-    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (4, 0, 15)
+    assert traffic(op, "writeup") == traffic(op, "compulsory") == (4, 0, 15)
     # index_put_ with accumulate=True: + the 15 targets updated, 1 add each: reads 3 + 15 + 15 = 33.
     acc = Fn(lambda x, v: x.clone().index_put_((ROWS,), v, accumulate=True))
     op = only_op(analyze_quiet(acc, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
-    assert (op.flops, _traffic(op, "writeup")) == (15, (33, 0, 15))
+    assert (op.flops, traffic(op, "writeup")) == (15, (33, 0, 15))
     # y[mask] = 1. with a 4x5 bool mask: every position the mask covers may be set (20); reads the
     # 20 mask bytes + the 0-d value (4 bytes): 21 elements, 24 bytes in the write-up model.
     op = only_op(analyze_quiet(Fn(set_mask), (torch.zeros(4, 5), torch.rand(4, 5) > 0.5)), "aten.index_put_")
-    assert _traffic(op, "writeup") == (21, 0, 20)
+    assert traffic(op, "writeup") == (21, 0, 20)
     assert op.memory["writeup"]["input_bytes"] == 20 * 1 + 4
 
 
@@ -116,19 +94,19 @@ def test_index_add_copy_fill_and_masked_scatter():
     # index_add_(0, rows, source 3x5) into 4x5: 3 slices of 5 = 15 updated, 1 add each; reads
     # 3 + 15 + 15 = 33; writes 15.
     op = only_op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, rows, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
-    assert (op.flops, _traffic(op, "writeup"), _traffic(op, "compulsory")) == (15, (33, 0, 15), (33, 0, 15))
+    assert (op.flops, traffic(op, "writeup"), traffic(op, "compulsory")) == (15, (33, 0, 15), (33, 0, 15))
     # index_copy_(0, [0, 3, 1], source 3x5): reads 3 + 15 = 18, writes 15, no FLOPs.
     copy = Fn(lambda x, s: x.clone().index_copy_(0, torch.tensor([0, 3, 1]), s))
     op = only_op(analyze_quiet(copy, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_copy_")
-    assert (op.flops, _traffic(op, "writeup")) == (0, (18, 0, 15))
+    assert (op.flops, traffic(op, "writeup")) == (0, (18, 0, 15))
     # index_fill_(0, rows, 1.0): a scalar value; reads the 3 indices, writes 15.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_fill_(0, rows, 1.0)), torch.zeros(4, 5)), "aten.index_fill_")
-    assert (op.flops, _traffic(op, "writeup"), _traffic(op, "compulsory")) == (0, (3, 0, 15), (3, 0, 15))
+    assert (op.flops, traffic(op, "writeup"), traffic(op, "compulsory")) == (0, (3, 0, 15), (3, 0, 15))
     # masked_scatter_(mask 4x5, source 4x5): the set count is data-dependent; every position the mask
     # covers (20) is counted: reads 20 mask + 20 source = 40 (WU bytes 20 x 1 + 20 x 4 = 100), writes 20.
     masked = Fn(lambda x, m, s: x.clone().masked_scatter_(m, s))
     op = only_op(analyze_quiet(masked, (torch.zeros(4, 5), torch.rand(4, 5) > 0.5, torch.randn(4, 5))), "aten.masked_scatter_")
-    assert _traffic(op, "writeup") == (40, 0, 20)
+    assert traffic(op, "writeup") == (40, 0, 20)
     assert op.memory["writeup"]["input_bytes"] == 100
 
 
@@ -140,21 +118,21 @@ def test_scatter_prices_indices_and_source_at_their_own_size_in_both_models():
     src = torch.randn(2, 4)
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, IDX, src)), torch.zeros(2, 5)), "aten.scatter_")
     for model in MODELS:
-        assert _reads(op, model) == (12, 72)
-        assert _writes(op, model) == (6, 24)
+        assert reads(op, model) == (12, 72)
+        assert writes(op, model) == (6, 24)
     # scatter_add_ of the same: + the 6 targets it adds into, 6 x 4 = 24: 18 elements, 96 bytes;
     # 6 FLOPs.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_add_(1, IDX, src)), torch.zeros(2, 5)), "aten.scatter_add_")
     assert op.flops == 6
     for model in MODELS:
-        assert _reads(op, model) == (18, 96)
-        assert _writes(op, model) == (6, 24)
+        assert reads(op, model) == (18, 96)
+        assert writes(op, model) == (6, 24)
     # scatter_(1, idx, 2.0, reduce='multiply'): the 6 indices (48) + the 6 targets multiplied (24):
     # 72 bytes; 6 FLOPs.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_(1, IDX, 2.0, reduce="multiply")), torch.zeros(2, 5)), "aten.scatter_")
     assert op.flops == 6
     for model in MODELS:
-        assert _reads(op, model) == (12, 72)
+        assert reads(op, model) == (12, 72)
 
 
 def test_half_precision_scatter_add_with_repeated_indices():
@@ -166,8 +144,8 @@ def test_half_precision_scatter_add_with_repeated_indices():
     r = analyze_quiet(Fn(lambda s: torch.zeros(4, dtype=torch.float16).scatter_add_(0, idx, s)), torch.ones(8, dtype=torch.float16))
     op = only_op(r, "aten.scatter_add_")
     assert op.flops == 8
-    assert (_reads(op, "writeup"), _writes(op, "writeup")) == ((24, 96), (8, 16))
-    assert (_reads(op, "compulsory"), _writes(op, "compulsory")) == ((20, 88), (4, 8))
+    assert (reads(op, "writeup"), writes(op, "writeup")) == ((24, 96), (8, 16))
+    assert (reads(op, "compulsory"), writes(op, "compulsory")) == ((20, 88), (4, 8))
 
 
 def test_index_put_prices_indices_values_and_masks_in_both_models():
@@ -175,23 +153,23 @@ def test_index_put_prices_indices_values_and_masks_in_both_models():
     # + 15 values (60): 18 elements, 84 bytes (the compulsory model said 18 x 4 = 72); writes 60.
     op = only_op(analyze_quiet(Fn(set_rows), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((18, 84), (15, 60))
+        assert (reads(op, model), writes(op, model)) == ((18, 84), (15, 60))
     # y[rows] = 0.: a 0-d float32 value read once: 24 + 4 = 28 bytes (4 elements).
     op = only_op(analyze_quiet(Fn(set_zero), torch.zeros(4, 5)), "aten.index_put_")
     for model in MODELS:
-        assert _reads(op, model) == (4, 28)
+        assert reads(op, model) == (4, 28)
     # index_put_ with accumulate=True: + the 15 targets added into: 24 + 60 + 60 = 144 bytes (33
     # elements); 15 FLOPs.
     acc = Fn(lambda x, v: x.clone().index_put_((ROWS,), v, accumulate=True))
     op = only_op(analyze_quiet(acc, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_put_")
     assert op.flops == 15
     for model in MODELS:
-        assert _reads(op, model) == (33, 144)
+        assert reads(op, model) == (33, 144)
     # y[bool 4x5] = 1.: the 20 mask bytes + the 0-d value's 4 = 24 bytes (21 elements), both models
     # (the compulsory model said 21 x 4 = 84); writes every position the mask covers, 20 x 4 = 80.
     op = only_op(analyze_quiet(Fn(set_mask), (torch.zeros(4, 5), torch.rand(4, 5) > 0.5)), "aten.index_put_")
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((21, 24), (20, 80))
+        assert (reads(op, model), writes(op, model)) == ((21, 24), (20, 80))
 
 
 def test_index_add_copy_fill_and_masked_scatter_in_both_models():
@@ -200,27 +178,27 @@ def test_index_add_copy_fill_and_masked_scatter_in_both_models():
     op = only_op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, ROWS, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
     assert op.flops == 15
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((33, 144), (15, 60))
+        assert (reads(op, model), writes(op, model)) == ((33, 144), (15, 60))
     # The same with int32 indices: 3 x 4 = 12 + 60 + 60 = 132 bytes.
     rows32 = ROWS.to(torch.int32)
     op = only_op(analyze_quiet(Fn(lambda x, s: x.clone().index_add_(0, rows32, s)), (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_add_")
     for model in MODELS:
-        assert _reads(op, model) == (33, 132)
+        assert reads(op, model) == (33, 132)
     # index_copy_(0, [0, 3, 1], source 3x5): 24 + 60 = 84 bytes (18 elements); writes 60.
     copy = Fn(lambda x, s: x.clone().index_copy_(0, torch.tensor([0, 3, 1]), s))
     op = only_op(analyze_quiet(copy, (torch.zeros(4, 5), torch.randn(3, 5))), "aten.index_copy_")
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((18, 84), (15, 60))
+        assert (reads(op, model), writes(op, model)) == ((18, 84), (15, 60))
     # index_fill_(0, rows, 1.0): a Python scalar, only the 3 indices read: 24 bytes; writes 60.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_fill_(0, ROWS, 1.0)), torch.zeros(4, 5)), "aten.index_fill_")
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((3, 24), (15, 60))
+        assert (reads(op, model), writes(op, model)) == ((3, 24), (15, 60))
     # masked_scatter_(bool 4x5, source 4x5): 20 x 1 + 20 x 4 = 100 bytes (40 elements), both models
     # (the compulsory model said 40 x 4 = 160); writes 80.
     masked = Fn(lambda x, m, s: x.clone().masked_scatter_(m, s))
     op = only_op(analyze_quiet(masked, (torch.zeros(4, 5), torch.rand(4, 5) > 0.5, torch.randn(4, 5))), "aten.masked_scatter_")
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((40, 100), (20, 80))
+        assert (reads(op, model), writes(op, model)) == ((40, 100), (20, 80))
 
 
 def test_scatter_into_a_buffer_prices_weight_reads_at_the_buffer_size():
@@ -238,7 +216,7 @@ def test_scatter_into_a_buffer_prices_weight_reads_at_the_buffer_size():
     op = only_op(analyze_quiet(Counter(), torch.tensor([1, 3, 5, 7])), "aten.index_add_")
     assert op.flops == 4
     for model in MODELS:
-        assert (_reads(op, model), _weights(op, model), _writes(op, model)) == ((8, 48), (4, 16), (4, 16))
+        assert (reads(op, model), weights(op, model), writes(op, model)) == ((8, 48), (4, 16), (4, 16))
 
 
 def test_scatter_reduce_include_self():
@@ -252,7 +230,7 @@ def test_scatter_reduce_include_self():
         op = only_op(r, "aten.scatter_reduce_")
         assert op.flops == 6, reduce
         for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((18, 96), (6, 24))
+            assert (reads(op, model), writes(op, model)) == ((18, 96), (6, 24))
     # mean: the 6 adds + 1 divide per target element set, min(6, 10) = 6: 12 FLOPs.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().scatter_reduce_(1, IDX, src, "mean")), torch.randn(2, 5)), "aten.scatter_reduce_")
     assert op.flops == 12
@@ -269,7 +247,7 @@ def test_scatter_reduce_without_self():
         op = only_op(analyze_quiet(fn, torch.randn(2, 5)), "aten.scatter_reduce_")
         assert op.flops == flops, reduce
         for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((12, 72), (6, 24))
+            assert (reads(op, model), writes(op, model)) == ((12, 72), (6, 24))
 
 
 def test_scatter_reduce_with_repeated_indices():
@@ -280,8 +258,8 @@ def test_scatter_reduce_with_repeated_indices():
     idx = torch.tensor([0, 1, 1, 2, 3, 3, 3, 0])
     op = only_op(analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_reduce_(0, idx, s, "amax")), torch.ones(8)), "aten.scatter_reduce_")
     assert op.flops == 8
-    assert (_reads(op, "writeup"), _writes(op, "writeup")) == ((24, 128), (8, 32))
-    assert (_reads(op, "compulsory"), _writes(op, "compulsory")) == ((20, 112), (4, 16))
+    assert (reads(op, "writeup"), writes(op, "writeup")) == ((24, 128), (8, 32))
+    assert (reads(op, "compulsory"), writes(op, "compulsory")) == ((20, 112), (4, 16))
     op = only_op(analyze_quiet(Fn(lambda s: torch.zeros(4).scatter_reduce_(0, idx, s, "mean")), torch.ones(8)), "aten.scatter_reduce_")
     assert op.flops == 12
 
@@ -297,7 +275,7 @@ def test_out_of_place_scatter_reduce_copies_then_scatters():
         op = only_op(analyze_quiet(fn, torch.randn(2, 5)), "aten.scatter_reduce.two")
         assert op.flops == 6
         for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((22, 112), (10, 40))
+            assert (reads(op, model), writes(op, model)) == ((22, 112), (10, 40))
 
 
 def test_index_reduce():
@@ -310,7 +288,7 @@ def test_index_reduce():
         op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_reduce_(0, ROWS, source, reduce)), torch.randn(4, 5)), "aten.index_reduce_")
         assert op.flops == 15, reduce
         for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((33, 144), (15, 60))
+            assert (reads(op, model), writes(op, model)) == ((33, 144), (15, 60))
     # mean: 15 + 15 divides = 30.
     op = only_op(analyze_quiet(Fn(lambda x: x.clone().index_reduce_(0, ROWS, source, "mean")), torch.randn(4, 5)), "aten.index_reduce_")
     assert op.flops == 30
@@ -319,13 +297,13 @@ def test_index_reduce():
     op = only_op(analyze_quiet(fn, torch.randn(4, 5)), "aten.index_reduce_")
     assert op.flops == 15
     for model in MODELS:
-        assert _reads(op, model) == (18, 84)
+        assert reads(op, model) == (18, 84)
     # Out of place, torch.index_reduce(x, 0, rows, source, 'amin'): reads x whole 20 x 4 = 80 + 24
     # + 60 = 164 bytes (38 elements); writes the 4x5 output, 80 bytes; 15 FLOPs.
     op = only_op(analyze_quiet(Fn(lambda x: torch.index_reduce(x, 0, ROWS, source, "amin")), torch.randn(4, 5)), "aten.index_reduce")
     assert op.flops == 15
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((38, 164), (20, 80))
+        assert (reads(op, model), writes(op, model)) == ((38, 164), (20, 80))
 
 
 def test_out_of_place_scatters_cost_what_their_in_place_forms_cost():
@@ -337,7 +315,7 @@ def test_out_of_place_scatters_cost_what_their_in_place_forms_cost():
         op = only_op(analyze_quiet(Fn(lambda x: fn(x, 1, IDX, src)), torch.randn(2, 5)), name)
         assert op.flops == flops
         for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((22, 112), (10, 40))
+            assert (reads(op, model), writes(op, model)) == ((22, 112), (10, 40))
     # torch.index_add(x 4x5, 0, rows, ones 3x5) (uncounted before): 15 adds; reads 80 + 24 + 60 =
     # 164 bytes (38 elements); writes 80. torch.index_put(x, (rows,), ones 3x5, accumulate=True):
     # the same (it had 0 FLOPs).
@@ -348,13 +326,13 @@ def test_out_of_place_scatters_cost_what_their_in_place_forms_cost():
         op = only_op(analyze_quiet(fn, torch.randn(4, 5)), name)
         assert op.flops == 15
         for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((38, 164), (20, 80))
+            assert (reads(op, model), writes(op, model)) == ((38, 164), (20, 80))
     # torch.index_fill(x, 0, rows, 1.0) (uncounted before): reads x 80 + the indices 24 = 104 bytes
     # (23 elements), writes 80, 0 FLOPs.
     op = only_op(analyze_quiet(Fn(lambda x: torch.index_fill(x, 0, ROWS, 1.0)), torch.randn(4, 5)), "aten.index_fill")
     assert op.flops == 0
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((23, 104), (20, 80))
+        assert (reads(op, model), writes(op, model)) == ((23, 104), (20, 80))
 
 
 def test_one_hot_writes_only_what_it_sets():

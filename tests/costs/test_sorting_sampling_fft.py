@@ -8,25 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from tests.conftest import Fn, analyze_quiet, only_op
-
-
-def _traffic(op, model: str) -> tuple[int, int, int]:
-    m = op.memory[model]
-    return m["input"], m["weights"], m["output"]
-
-
-MODELS = ("writeup", "compulsory")
-
-
-def _reads(op, model: str) -> tuple[int, int]:
-    """(activation elements read, their bytes)."""
-    return op.memory[model]["input"], op.memory[model]["input_bytes"]
-
-
-def _writes(op, model: str) -> tuple[int, int]:
-    return op.memory[model]["output"], op.memory[model]["output_bytes"]
-
+from tests.conftest import MODELS, Fn, analyze_quiet, only_op, reads, traffic, writes
 
 ROWS_4x2 = torch.tensor([[1, 3], [1, 3], [2, 2], [1, 3]])  # int64
 
@@ -49,9 +31,9 @@ def test_unique_is_a_sort_and_a_neighbour_compare():
     r = analyze_quiet(Fn(torch.unique), x)
     op = only_op(r, "aten._unique2")
     assert op.flops == 59
-    assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (12, 0, 7)
+    assert traffic(op, "writeup") == traffic(op, "compulsory") == (12, 0, 7)
     full = analyze_quiet(Fn(lambda t: torch.unique(t, return_inverse=True, return_counts=True)), x)
-    assert _traffic(only_op(full, "aten._unique2"), "compulsory") == (12, 0, 26)
+    assert traffic(only_op(full, "aten._unique2"), "compulsory") == (12, 0, 26)
 
 
 def test_multinomial_is_a_running_sum_and_a_search_per_sample():
@@ -63,7 +45,7 @@ def test_multinomial_is_a_running_sum_and_a_search_per_sample():
         r = analyze_quiet(Fn(lambda w: torch.multinomial(w, 4, replacement=replacement)), p)
         op = only_op(r, "aten.multinomial")
         assert op.flops == 34
-        assert _traffic(op, "writeup") == _traffic(op, "compulsory") == (12, 0, 8)
+        assert traffic(op, "writeup") == traffic(op, "compulsory") == (12, 0, 8)
         assert op.memory["compulsory"]["output_bytes"] == 64
 
 
@@ -76,12 +58,12 @@ def test_unique_dim_sorts_slices():
         op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=0, **kwargs)), ROWS_4x2), "aten.unique_dim")
         assert op.flops == 22
         for model in MODELS:
-            assert (_reads(op, model), _writes(op, model)) == ((8, 64), (10, 80))
+            assert (reads(op, model), writes(op, model)) == ((8, 64), (10, 80))
     # dim=1: m = 2 columns of w = 4: 4 x (2 x 1 + 1) = 12 FLOPs; both columns distinct: writes
     # 4x2 = 8 + 2 + 2 = 12 (96 bytes).
     op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), ROWS_4x2), "aten.unique_dim")
     assert op.flops == 12
-    assert _writes(op, "compulsory") == (12, 96)
+    assert writes(op, "compulsory") == (12, 96)
 
 
 def test_unique_dim_of_floats_writes_values_and_int64_counts():
@@ -92,7 +74,7 @@ def test_unique_dim_of_floats_writes_values_and_int64_counts():
     op = only_op(analyze_quiet(Fn(lambda t: torch.unique(t, dim=1)), x), "aten.unique_dim")
     assert op.flops == 33
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((12, 48), (12, 72))
+        assert (reads(op, model), writes(op, model)) == ((12, 48), (12, 72))
 
 
 def test_unique_consecutive_compares_neighbours_only():
@@ -102,20 +84,20 @@ def test_unique_consecutive_compares_neighbours_only():
     op = only_op(analyze_quiet(Fn(torch.unique_consecutive), seq), "aten.unique_consecutive")
     assert op.flops == 7
     for model in MODELS:
-        assert (_reads(op, model), _writes(op, model)) == ((8, 64), (5, 40))
+        assert (reads(op, model), writes(op, model)) == ((8, 64), (5, 40))
     full = Fn(lambda t: torch.unique_consecutive(t, return_inverse=True, return_counts=True))
     op = only_op(analyze_quiet(full, seq), "aten.unique_consecutive")
-    assert (op.flops, _writes(op, "writeup")) == (7, (18, 144))
+    assert (op.flops, writes(op, "writeup")) == (7, (18, 144))
     # dim=0 on the 4x2 rows (still aten.unique_consecutive, dim as an argument): 3 neighbour
     # compares of 2 elements = 6 FLOPs; runs [1,3], [2,2], [1,3]: values 3x2 = 6 + inverse 4 +
     # counts 3 = 13 written (104 bytes; along a dim the kernel returns all three).
     op = only_op(analyze_quiet(Fn(lambda t: torch.unique_consecutive(t, dim=0)), ROWS_4x2), "aten.unique_consecutive")
     assert op.flops == 6
-    assert _writes(op, "compulsory") == (13, 104)
+    assert writes(op, "compulsory") == (13, 104)
     # aten.unique_dim_consecutive (a separate aten op, not what torch.unique_consecutive calls):
     # the same 6 FLOPs and 13 written.
     op = only_op(analyze_quiet(Fn(lambda t: torch.ops.aten.unique_dim_consecutive(t, 0)), ROWS_4x2), "aten.unique_dim_consecutive")
-    assert (op.flops, _writes(op, "compulsory")) == (6, (13, 104))
+    assert (op.flops, writes(op, "compulsory")) == (6, (13, 104))
 
 
 def test_irfft_takes_the_output_signal_length():
