@@ -24,6 +24,14 @@ def count(value: float, digits: int = 2) -> str:
     return f"{int(value)}" if float(value).is_integer() else f"{value:.{digits}f}"
 
 
+def params(value: float, digits: int = 2) -> str:
+    """A parameter count as people say it: ``68976648192`` -> ``"68.98B"``, ``25557032`` -> ``"25.56M"``."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}f}{suffix}"
+    return f"{int(value)}"
+
+
 def nbytes(value: float, digits: int = 2) -> str:
     """``1536`` -> ``"1.50 KiB"``."""
     for scale, suffix in _BYTES:

@@ -28,11 +28,11 @@ def assert_one_line_error(code: int, err: str, expected_code: int, fragment: str
 
 
 def test_table_output_has_tree_totals_and_conventions(capsys):
-    code, out, _ = run(capsys, "analyze", "mobilenet_v2", "--device", "meta", "--depth", "1")
+    code, out, _ = run(capsys, "analyze", "mobilenet_v2", "--device", "meta", "--depth", "1", "--conventions")
     assert code == 0
     assert "features" in out and "classifier" in out
     assert "300.77M" in out  # MACs
-    assert "conventions:" in out and "2n (FLOPs = 2 x MACs)" in out
+    assert "conventions:" in out and "2n (FLOPs = 2 x MACs)" in out  # in full with --conventions (one line without)
     assert "coverage: 205/205" not in out or "100.0%" in out
 
 

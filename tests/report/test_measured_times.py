@@ -68,7 +68,7 @@ def test_markdown_and_table_show_the_measured_times(measured):
         text = report.render(fmt)
         for name in ("conv", "act", "head"):
             assert units.seconds(times.by_module[name]) in text, (fmt, name)
-        assert "Measured" in text and "Pred/Meas" in text  # the layer table's and the roofline's
+        assert "Measured" in text and "Pred/Meas" in text  # beside the predicted time, and their ratio
 
 
 def test_the_roofline_carries_the_join(measured):

@@ -16,7 +16,17 @@ from howfast.bench.layers import per_layer_times
 from howfast.bench.rapl import measure_rapl
 from howfast.capture.inputs import resolve_inputs
 from howfast.cli.app import app
-from howfast.cli.common import conventions_from, conventions_options, emit, hardware_from_device, input_options, open_model, with_batch
+from howfast.cli.common import (
+    conventions_from,
+    conventions_options,
+    emit,
+    hardware_from_device,
+    input_options,
+    open_model,
+    table_options,
+    terminal,
+    with_batch,
+)
 from howfast.errors import UsageError
 from howfast.graph.inputs import InputSpec, parse_dtype
 from howfast.graph.request import LoadedModel
@@ -32,7 +42,6 @@ from howfast.report.report import Report
 @input_options
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
-@click.option("--depth", "-d", type=click.IntRange(min=0), help="Show layers down to this module depth (0 = the model only).")
 @click.option("--until", help="Stop after this module (a dotted path, e.g. features.11).")
 @conventions_options
 @click.option("--strict", is_flag=True, help="Fail (exit 5) if an op has no cost formula.")
@@ -47,11 +56,14 @@ from howfast.report.report import Report
 @click.option("--plot-roofline", "plot_to", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a roofline chart of the layers on the --hardware device to this .png/.svg file.")
 @click.option("--bench", is_flag=True, help="With --hardware: measure time per layer and show it beside the predicted time.")
+@click.option("--writeup-accesses", is_flag=True, help="Add the write-up's accesses column (a conv input counted once per MAC window).")
+@table_options
 def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None,
-            depth: int | None, until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool,
+            depth: int | str | None, until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool,
             train: bool, fused: bool = False, plots: Path | None = None, conv_reads: str = "window",
             hardware: str | None = None, plot_to: Path | None = None, bench: bool = False,
-            batch: int | None = None) -> None:
+            batch: int | None = None, writeup_accesses: bool = False, width: int | None = None, sort: str | None = None,
+            top: int | None = None, pattern: str | None = None, flat: bool = False, all_conventions: bool = False) -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,
@@ -76,7 +88,9 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
             _measure(report, loaded, specs or [], profile, device)
         if plot_to is not None:
             click.echo(f"wrote {plot_roofline(report, str(plot_to))}", err=True)
-    emit(report.render(fmt, depth=depth), output)
+    columns, colour = terminal(output, width)
+    emit(report.render(fmt, depth=depth if fmt == "table" else (None if depth == "all" else depth), width=columns, color=colour,
+                       sort=sort, top=top, filter=pattern, flat=flat, conventions=all_conventions, writeup=writeup_accesses), output)
     if plots is not None:
         written = write_plots(report, plots)
         click.echo(f"wrote {len(written)} plots to {plots}", err=True)

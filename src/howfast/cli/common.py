@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ from howfast.errors import DeviceError, InputSpecError, UsageError
 from howfast.graph.inputs import InputSpec, materialise, parse_dtype, parse_inputs
 from howfast.graph.request import LoadedModel
 from howfast.hardware.profiles import HardwareProfile, get_profile, is_torch_device
+from howfast.report.render.tree import SORT_KEYS
 
 INPUT_HELP = (
     "Input shape: 1x3x224x224, 1x128:int64, or name=1x128:int64 for a keyword input. "
@@ -112,6 +115,50 @@ def conventions_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def conventions_from(flops: str, bias: bool, memory_model: str, conv_reads: str = "window") -> Conventions:
     return Conventions(flops=flops, count_bias=bias, memory_model=memory_model, conv_reads=conv_reads)  # type: ignore[arg-type]
+
+
+NON_TERMINAL_WIDTH = 100
+
+
+def terminal(output: Path | None, width: int | None) -> tuple[int, bool]:
+    """(width, colour) for text going to ``output`` (None: stdout): the real terminal's width and
+    colour on a terminal (no colour with ``NO_COLOR`` set or ``TERM=dumb``); a fixed width and no
+    colour when piped or written to a file. ``width`` (``--width``) overrides the width."""
+    on_terminal = output is None and sys.stdout.isatty()
+    colour = on_terminal and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    if width is not None:
+        return width, colour
+    return (shutil.get_terminal_size((NON_TERMINAL_WIDTH, 24)).columns if on_terminal else NON_TERMINAL_WIDTH), colour
+
+
+class DepthType(click.ParamType):
+    """``--depth``: a module depth (0 = the model only) or ``all``."""
+
+    name = "N|all"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        text = str(value).strip().lower()
+        if text == "all":
+            return "all"
+        if text.isdigit():
+            return int(text)
+        self.fail(f"{value!r} is not a depth: give a whole number (0 = the model only) or all", param, ctx)
+
+
+def table_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How the terminal table is laid out: --depth, --width, --sort, --top, --filter, --flat, --conventions."""
+    for option in reversed((
+        click.option("--depth", "-d", type=DepthType(), help="Show layers down to this module depth (0 = the model only), "
+                     "or all (every layer, nothing folded). Default: as deep as fits about a screen."),
+        click.option("--width", type=click.IntRange(min=40), help="Lay the table out for this many columns (default: the terminal's; 100 when piped)."),
+        click.option("--sort", type=click.Choice(SORT_KEYS), help="Order layers by this cost, largest first (a flat list of leaf layers)."),
+        click.option("--top", type=click.IntRange(min=1), help="Show only the N heaviest layers (a flat list; with --sort, by that cost)."),
+        click.option("--filter", "pattern", help="Show only layers whose type is this (Conv2d) or whose name matches this glob (layer3.*)."),
+        click.option("--flat", is_flag=True, help="List leaf layers by their full dotted names instead of the tree."),
+        click.option("--conventions", "all_conventions", is_flag=True, help="Print every counting convention in full (JSON always has them)."),
+    )):
+        command = option(command)
+    return command
 
 
 def emit(text: str, output: Path | None) -> None:

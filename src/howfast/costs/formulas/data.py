@@ -45,7 +45,7 @@ def view_copy(op: OpRecord, conv: Conventions) -> Cost:
     copied into new storage. Reads min(input elements, output elements) -- a slice or select reads
     only what it keeps, an expand or overlapping unfold reads each input element once -- and
     writes every output."""
-    source = need(op, 0, "self")
+    source = tensor(op, 0, "self")
     if source is None:
         return Cost()
     written = sum(t.numel for t in op.outputs)
@@ -71,7 +71,7 @@ def copy(op: OpRecord, conv: Conventions) -> Cost:
 def copy_into(op: OpRecord, conv: Conventions) -> Cost:
     # dst.copy_(src) overwrites dst without reading it; src is read at its own item size (a
     # float64 source copied into a float32 destination: 8 bytes read and 4 written per element).
-    source = need(op, 1, "src")
+    source = tensor(op, 1, "src")
     reads = [access(source.numel, source)] if source is not None and not source.is_weight else []
     return Cost(input_reads=reads, compulsory_input=reads)
 
@@ -316,12 +316,11 @@ def dropout(op: OpRecord, conv: Conventions) -> Cost:
     # The English write-up: "probability of dropout x input", and zero when not training. Recorded
     # at the function level, since the kernels differ by device (native_dropout, or bernoulli_,
     # div_ and mul).
-    x = need(op, 0, "input")
     p = float(arg(op, 1, "p", 0.0) or 0.0)
     train = arg(op, 2, "train", op.kwargs.get("training", True))
     if not train:
         return Cost(input_reads=0, compulsory_input=0)  # identity: no arithmetic, nothing moved
-    return Cost(flops=round(p * x.numel))
+    return Cost(flops=round(p * need(op, 0, "input").numel))
 
 
 # Interpolation: FLOPs per output element and input elements read per output element.

@@ -82,7 +82,7 @@ def aminmax(op: OpRecord, conv: Conventions) -> Cost:
 
 @cost("aten.bucketize", "aten.searchsorted", op_class=OpClass.ELEMENTWISE)
 def bucketize(op: OpRecord, conv: Conventions) -> Cost:
-    values = tensor(op, 1, "self") if op.op.startswith("aten.searchsorted") else need(op, 0, "self")
+    values = tensor(op, 1, "self") if op.op.startswith("aten.searchsorted") else tensor(op, 0, "self")
     boundaries = tensor(op, 0, "sorted_sequence") if op.op.startswith("aten.searchsorted") else tensor(op, 1, "boundaries")
     n = values.numel if values is not None else out_numel(op)
     return Cost(flops=n * _log2(boundaries.shape[-1] if boundaries is not None and boundaries.shape else 1))
@@ -150,7 +150,7 @@ def grid_sample(op: OpRecord, conv: Conventions) -> Cost:
     mode = int(arg(op, 2, "interpolation_mode", 0) or 0)
     flops, reads = _GRID.get(mode, _GRID[0])
     outputs = out_numel(op)
-    grid = need(op, 1, "grid")
+    grid = tensor(op, 1, "grid")
     return Cost(flops=flops * outputs, input_reads=reads * outputs + (grid.numel if grid is not None else 0))
 
 

@@ -53,16 +53,21 @@ def tile(n: NodeContext) -> None:
     n.emit("aten.repeat.default", (n.req(0), n.ints(1)))
 
 
+# Record names by spatial rank, as PyTorch names its kernels.
+REFLECTION_PAD = {1: "aten.reflection_pad1d.default", 2: "aten.reflection_pad2d.default", 3: "aten.reflection_pad3d.default"}
+REPLICATION_PAD = {1: "aten.replication_pad1d.default", 2: "aten.replication_pad2d.default", 3: "aten.replication_pad3d.default"}
+
+
 @handles("Pad")
 def pad(n: NodeContext) -> None:
     x = n.req(0)
     mode = n.attr("mode", "constant")
     pads = n.attr("pads") if n.opset < 11 else n.ints(1)
     spatial = max(len(x.shape) - 2, 1)
-    if mode == "reflect" and spatial <= 3:
-        n.emit(f"aten.reflection_pad{spatial}d.default", (x, pads))
-    elif mode == "edge" and spatial <= 3:
-        n.emit(f"aten.replication_pad{spatial}d.default", (x, pads))
+    if mode == "reflect" and spatial in REFLECTION_PAD:
+        n.emit(REFLECTION_PAD[spatial], (x, pads))
+    elif mode == "edge" and spatial in REPLICATION_PAD:
+        n.emit(REPLICATION_PAD[spatial], (x, pads))
     else:
         n.emit("aten.constant_pad_nd.default" if mode == "constant" else "aten.pad.default", (x, pads))
 

@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from howfast.onnx.context import NodeContext, handles, spatial_list
 
+# Record names by spatial rank (1-D, 2-D, 3-D), as PyTorch names its kernels.
+MAX_POOL = {1: "aten.max_pool1d.default", 2: "aten.max_pool2d.default", 3: "aten.max_pool3d.default"}
+MAX_POOL_WITH_INDICES = {
+    1: "aten.max_pool1d_with_indices.default", 2: "aten.max_pool2d_with_indices.default", 3: "aten.max_pool3d_with_indices.default",
+}
+AVG_POOL = {1: "aten.avg_pool1d.default", 2: "aten.avg_pool2d.default", 3: "aten.avg_pool3d.default"}
+ADAPTIVE_AVG_POOL = {1: "aten.adaptive_avg_pool1d.default", 2: "aten._adaptive_avg_pool2d.default", 3: "aten._adaptive_avg_pool3d.default"}
+ADAPTIVE_MAX_POOL = {1: "aten.adaptive_max_pool1d.default", 2: "aten.adaptive_max_pool2d.default", 3: "aten.adaptive_max_pool3d.default"}
+# (Resize mode, spatial rank) -> record name.
+RESIZE = {
+    ("nearest", 1): "aten.upsample_nearest1d.vec", ("nearest", 2): "aten.upsample_nearest2d.vec",
+    ("nearest", 3): "aten.upsample_nearest3d.vec", ("linear", 1): "aten.upsample_linear1d.vec",
+    ("linear", 2): "aten.upsample_bilinear2d.vec", ("linear", 3): "aten.upsample_trilinear3d.vec",
+    ("bilinear", 2): "aten.upsample_bilinear2d.vec", ("cubic", 2): "aten.upsample_bicubic2d.vec",
+}
+
 
 @handles("MaxPool", "AveragePool")
 def pool(n: NodeContext) -> None:
@@ -19,11 +35,11 @@ def pool(n: NodeContext) -> None:
     if n.op_type == "MaxPool":
         dilations = spatial_list(n.attr("dilations"), spatial, 1)
         indices = len([o for o in n.node.output if o]) > 1
-        op = f"aten.max_pool{spatial}d_with_indices.default" if indices else f"aten.max_pool{spatial}d.default"
+        op = MAX_POOL_WITH_INDICES[spatial] if indices else MAX_POOL[spatial]
         n.emit(op, (x, kernel, strides, pads[:spatial], dilations, ceil_mode))
     else:
         include_pad = bool(int(n.attr("count_include_pad", 0)))
-        n.emit(f"aten.avg_pool{spatial}d.default", (x, kernel, strides, pads[:spatial], ceil_mode, include_pad))
+        n.emit(AVG_POOL[spatial], (x, kernel, strides, pads[:spatial], ceil_mode, include_pad))
 
 
 @handles("GlobalAveragePool", "GlobalMaxPool")
@@ -32,10 +48,7 @@ def global_pool(n: NodeContext) -> None:
     spatial = len(x.shape) - 2
     average = n.op_type == "GlobalAveragePool"
     if spatial in (1, 2, 3):
-        if average:
-            op = {1: "aten.adaptive_avg_pool1d.default", 2: "aten._adaptive_avg_pool2d.default", 3: "aten._adaptive_avg_pool3d.default"}[spatial]
-        else:
-            op = f"aten.adaptive_max_pool{spatial}d.default"
+        op = ADAPTIVE_AVG_POOL[spatial] if average else ADAPTIVE_MAX_POOL[spatial]
         n.emit(op, (x, [1] * spatial))
         return
     dims = list(range(2, len(x.shape)))
@@ -47,17 +60,11 @@ def resize(n: NodeContext) -> None:
     x = n.req(0)
     spatial = len(x.shape) - 2
     mode = n.attr("mode", "nearest")
-    names = {
-        "nearest": {1: "upsample_nearest1d", 2: "upsample_nearest2d", 3: "upsample_nearest3d"},
-        "linear": {1: "upsample_linear1d", 2: "upsample_bilinear2d", 3: "upsample_trilinear3d"},
-        "bilinear": {2: "upsample_bilinear2d"},
-        "cubic": {2: "upsample_bicubic2d"},
-    }
-    name = names.get(mode, {}).get(spatial)
-    if name is None:
+    op = RESIZE.get((mode, spatial))
+    if op is None:
         n.unknown()
         return
-    n.emit(f"aten.{name}.vec", (x, list(n.out_shape()[2:]), None))
+    n.emit(op, (x, list(n.out_shape()[2:]), None))
 
 
 @handles("GridSample")

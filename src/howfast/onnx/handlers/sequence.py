@@ -6,6 +6,10 @@ from howfast.graph.records import TensorMeta
 from howfast.onnx.context import NodeContext, handles
 
 
+# The composite records of PyTorch's nn.LSTM and nn.GRU (an RNN's depends on its activation).
+RECURRENT = {"LSTM": "lstm", "GRU": "gru"}
+
+
 @handles("Attention")
 def attention(n: NodeContext) -> None:
     q, k, v = n.req(0), n.req(1), n.req(2)
@@ -38,7 +42,7 @@ def recurrent(n: NodeContext) -> None:
         activations = [a.decode() if isinstance(a, bytes) else str(a) for a in (n.attr("activations") or ["Tanh"])]
         kind = "rnn_relu" if activations[0].lower() == "relu" else "rnn_tanh"
     else:
-        kind = n.op_type.lower()
+        kind = RECURRENT[n.op_type]
     hx = [t for t in (n.x(5), n.x(6)) if t is not None]
     batch_first = bool(int(n.attr("layout", 0)))
     n.emit(kind, (x, hx, params, b is not None, 1, 0.0, False, directions == 2, batch_first))

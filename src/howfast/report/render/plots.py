@@ -29,6 +29,7 @@ from howfast import units
 from howfast.errors import UsageError
 from howfast.graph.opnames import short
 from howfast.report.render.columns import measured_times
+from howfast.report.render.tree import leaf_indices
 from howfast.report.report import CostFields, Report
 
 CHARTS = ("layers", "op_types", "memory", "roofline")
@@ -50,29 +51,6 @@ def traffic_bytes(row: CostFields) -> int:
     and, for conv and matmul, grow with the MACs, so a bytes chart under it would repeat the MACs one.
     """
     return int(row.bytes_read) + int(row.bytes_written)
-
-
-def parents(report: Report) -> list[int]:
-    """For each layer, the index of its nearest ancestor in ``report.layers`` (-1 for the root)."""
-    index = {row.name: i for i, row in enumerate(report.layers)}
-    out = []
-    for row in report.layers:
-        parent = -1
-        if row.name != "":
-            parts = row.name.split(".")
-            for cut in range(len(parts) - 1, -1, -1):
-                candidate = ".".join(parts[:cut])
-                if candidate in index and candidate != row.name:
-                    parent = index[candidate]
-                    break
-        out.append(parent)
-    return out
-
-
-def leaf_indices(report: Report) -> list[int]:
-    """Indices of the layers with no submodule in the report (the root alone if it has none)."""
-    has_child = set(p for p in parents(report) if p >= 0)
-    return [i for i in range(len(report.layers)) if i not in has_child]
 
 
 def layer_times(report: Report) -> tuple[dict[str, float], str]:

@@ -1,13 +1,8 @@
-"""The roofline section of a report as a terminal table or Markdown: per layer FLOPs, bytes,
-intensity, bound, predicted time and share, with measured time beside it when joined."""
+"""The roofline section of a report as Markdown: per layer FLOPs, bytes, intensity, bound, predicted
+time and share, with measured time beside it when joined. (The terminal shows the same figures as
+columns of its layer tree: ``render/table.py``.)"""
 
 from __future__ import annotations
-
-import io
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from howfast import units
 from howfast.report.render.summary import roofline_lines
@@ -29,27 +24,6 @@ def _cells(layer: RooflineLayer, measured: bool) -> list[str]:
 
 def _visible(rl: Roofline, depth: int | None) -> list[RooflineLayer]:
     return [layer for layer in rl.layers if depth is None or layer.depth <= depth]
-
-
-def render_roofline_table(report: Report, depth: int | None = None, width: int | None = None) -> str:
-    """The roofline columns per layer as a rich table (text), with the device and a short explanation."""
-    rl = report.roofline
-    if rl is None:
-        return ""
-    measured = rl.measured is not None
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width or 160, force_terminal=False, no_color=True, highlight=False)
-    title = (f"roofline: {escape(report.model.name)} on {escape(rl.device.label)} ({rl.device.dtype}, {rl.memory_model} bytes)")
-    table = Table(title=title, header_style="bold")
-    for col in HEADERS + (MEASURED_HEADERS if measured else ()):
-        table.add_column(col, justify="left" if col in _LEFT else "right", overflow="fold")
-    for layer in _visible(rl, depth):
-        cells = ["  " * layer.depth + escape(layer.name or "(model)"), escape(layer.type)] + _cells(layer, measured)
-        table.add_row(*cells, style="bold" if layer.depth == 0 else None)
-    console.print(table)
-    for line in roofline_lines(rl):
-        console.print(escape(line))
-    return buffer.getvalue()
 
 
 def render_roofline_markdown(report: Report, depth: int | None = None) -> str:

@@ -23,9 +23,7 @@ def summary_lines(report: Report) -> list[str]:
         coverage_line(report),
     ]
     if len(report.phases) > 1:
-        lines.append("phases: " + "; ".join(
-            f"{p.name}{f' x{p.count}' if p.count != 1 else ''}: {units.count(p.totals.macs)} MACs, {units.count(p.totals.flops)} FLOPs, "
-            f"{units.nbytes(p.totals.bytes_read + p.totals.bytes_written)} moved" for p in report.phases))
+        lines.append(phases_line(report))
     if report.fusion is not None:
         saved = report.fusion.saved
         before = report.fusion.unfused_totals
@@ -35,6 +33,13 @@ def summary_lines(report: Report) -> list[str]:
             f"unfused: {units.count(before.flops)} FLOPs, {units.count(before.mem_accesses)} accesses"
         )
     return lines
+
+
+def phases_line(report: Report) -> str:
+    """The workload's phases, each with how often it runs and its MACs, FLOPs and bytes moved."""
+    return "phases: " + "; ".join(
+        f"{p.name}{f' x{p.count}' if p.count != 1 else ''}: {units.count(p.totals.macs)} MACs, {units.count(p.totals.flops)} FLOPs, "
+        f"{units.nbytes(p.totals.bytes_read + p.totals.bytes_written)} moved" for p in report.phases)
 
 
 def coverage_line(report: Report) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from howfast import units
-from howfast.report.render import plots
+from howfast.report.render import plots, tree
 from howfast.report.render.columns import LAYER_COLUMNS, Column
 from howfast.report.report import LayerRow, Report
 from howfast.report.sections import RooflineLayer
@@ -110,7 +110,7 @@ def _predicted(layer: RooflineLayer | None) -> float | None:
 
 def table_rows(report: Report, columns: list[TableColumn]) -> list[dict[str, Any]]:
     """One entry per layer, in the report's order, with each column's value and text."""
-    parent = plots.parents(report)
+    parent = tree.parents(report)
     hot = hot_layers(report)
     rows = []
     for i, row in enumerate(report.layers):
@@ -130,7 +130,7 @@ def table_rows(report: Report, columns: list[TableColumn]) -> list[dict[str, Any
 
 def hot_layers(report: Report) -> dict[int, list[str]]:
     """The top ``HOT_LAYERS`` leaf layers by MACs and by bytes: row index to its ranks (``MACs #1``...)."""
-    leaves = plots.leaf_indices(report)
+    leaves = tree.leaf_indices(report)
     by_macs = sorted((i for i in leaves if report.layers[i].macs > 0), key=lambda i: -report.layers[i].macs)[:HOT_LAYERS]
     by_bytes = sorted((i for i in leaves if plots.traffic_bytes(report.layers[i]) > 0),
                       key=lambda i: -plots.traffic_bytes(report.layers[i]))[:HOT_LAYERS]
