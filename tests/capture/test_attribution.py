@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -147,7 +148,7 @@ def test_model_is_not_mutated_even_in_training_mode():
     model = howfast.zoo.build("resnet18").train()
     before = _snapshot(model)
     global_hooks = (len(nn.modules.module._global_forward_hooks), len(nn.modules.module._global_forward_pre_hooks))
-    analyze_quiet(model, "2x3x32x32")
+    analyze_quiet(model, "2x3x32x32", train=True)
     after = _snapshot(model)
     assert before[1] == after[1] and before[2] == after[2]
     assert before[0].keys() == after[0].keys()
@@ -216,3 +217,31 @@ def test_inputs_forms():
     assert analyze_quiet(model, (3, 4)).totals.macs == expected
     assert analyze_quiet(model, [(3, 4)]).totals.macs == expected
     assert math.prod((3, 4)) == 12
+
+
+def test_a_model_left_in_training_mode_is_warned_about_and_its_mode_restored():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5)).train()
+    with pytest.warns(UserWarning, match="training mode"):
+        trained = howfast.analyze(model, "2x3x8x8")
+    evaluated = howfast.analyze(model, "2x3x8x8", train=False)  # counted as inference, no warning
+    assert all(m.training for m in model.modules())  # the model's own mode is kept
+    bn_flops = lambda r: sum(o.flops for o in r.ops if "batch_norm" in o.op)  # noqa: E731
+    assert bn_flops(trained) == 4 * (2 * 4 * 6 * 6) and bn_flops(evaluated) == 2 * (2 * 4 * 6 * 6)  # BN 4 / 2 FLOPs per element
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        howfast.analyze(nn.Linear(4, 4), "2x4")  # no batch norm or dropout: the mode changes nothing, no warning
+
+
+def test_keyword_inputs_alone_and_as_shape_strings():
+    class Embed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = nn.Embedding(100, 8)
+
+        def forward(self, input_ids, scale=None):
+            return self.table(input_ids) * (1 if scale is None else scale)
+
+    by_shape = howfast.analyze(Embed(), {"input_ids": "2x64:int64"})
+    by_kwargs = howfast.analyze(Embed(), kwargs={"input_ids": torch.zeros(2, 64, dtype=torch.long)})
+    assert by_shape.inputs[0].name == "input_ids" and by_shape.inputs[0].shape == [2, 64] and by_shape.inputs[0].dtype == "int64"
+    assert by_shape.totals.flops == by_kwargs.totals.flops == 2 * 64 * 8  # one multiply per embedded element

@@ -191,7 +191,7 @@ def test_pooling_flops_match_the_writeup():
 def test_batchnorm_training_flops_match_the_writeup():
     bn = nn.BatchNorm2d(4).train()
     x = torch.randn(2, 4, 3, 3)
-    report = analyze_quiet(bn, x)
+    report = analyze_quiet(bn, x, train=True)  # training mode on purpose (said, so no warning)
     batchnorm_ops = [o for o in report.ops if "batch_norm" in o.op]
     assert sum(o.flops for o in batchnorm_ops) == _reference(_bn_flops, bn, x) == 4 * 72
 
@@ -209,7 +209,7 @@ def test_softmax_flops_match_the_writeup():
 
 def test_dropout_is_p_times_input_in_training_and_zero_in_eval():
     x = torch.randn(4, 25)
-    assert analyze_quiet(nn.Dropout(0.2).train(), x).totals.flops == 20
+    assert analyze_quiet(nn.Dropout(0.2).train(), x, train=True).totals.flops == 20
     assert analyze_quiet(nn.Dropout(0.2).eval(), x).totals.flops == 0
 
 

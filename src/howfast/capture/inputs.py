@@ -34,7 +34,7 @@ def _arguments(model: nn.Module, inputs: Any, dtype: torch.dtype | None) -> tupl
     if isinstance(inputs, torch.Tensor):
         return (inputs,), {}
     if isinstance(inputs, dict):
-        return (), dict(inputs)
+        return (), {name: _keyword_value(model, name, value, dtype) for name, value in inputs.items()}
     specs = as_specs(inputs)
     if specs is not None:
         device, default_dtype = model_device_dtype(model)
@@ -42,6 +42,19 @@ def _arguments(model: nn.Module, inputs: Any, dtype: torch.dtype | None) -> tupl
     if isinstance(inputs, (tuple, list)):
         return tuple(inputs), {}
     return (inputs,), {}
+
+
+def _keyword_value(model: nn.Module, name: str, value: Any, dtype: torch.dtype | None) -> Any:
+    """A keyword input: a tensor (or any value) as it is; a shape (``"2x64:int64"``, ``(2, 64)``, an
+    ``InputSpec``) made into a tensor as positional shapes are."""
+    specs = as_specs(value) if isinstance(value, (str, InputSpec, tuple)) else None
+    if specs is None:
+        return value
+    if len(specs) != 1:
+        raise InputSpecError(f"keyword input {name!r} takes one shape, got {len(specs)}")
+    device, default_dtype = model_device_dtype(model)
+    spec = specs[0]
+    return InputSpec(shape=spec.shape, dtype=spec.dtype, name=name).make(device, dtype or default_dtype)
 
 
 def as_specs(inputs: Any) -> list[InputSpec] | None:

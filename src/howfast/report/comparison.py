@@ -76,6 +76,26 @@ class Comparison:
             row["fps_ratio"] = bench.fps / timings[0].fps
         return rows
 
+    def render(self, fmt: str = "table", width: int | None = None, color: bool = False) -> str:
+        """The comparison as text: table, md, csv, json or html."""
+        from howfast.report.render.comparison import render_comparison
+
+        return render_comparison(self, fmt, width=width, color=color)
+
+    def __repr__(self) -> str:
+        """One line per model: its totals and ratios to the first (``render()`` for the table)."""
+        lines = [f"Comparison of {len(self.reports)} models (ratios to {self.labels[0] if self.labels else 'the first'}):"]
+        for row in self.rows():
+            lines.append(f"  {row['model']}: {units.params(row['params'])} params, {units.count(row['macs'])} MACs "
+                         f"({row['macs_ratio'] or 0:.2f}x), {units.nbytes(row['bytes_moved'])} moved ({row['bytes_moved_ratio'] or 0:.2f}x)")
+        lines.extend(self.explanation[:1])
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<pre>" + html.escape(repr(self)) + "</pre>"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,

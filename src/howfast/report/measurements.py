@@ -99,6 +99,9 @@ class LayerTimes:
     calls: dict[str, int] = field(default_factory=dict)  # calls per run
     types: dict[str, str] = field(default_factory=dict)  # module class names
 
+    def __repr__(self) -> str:
+        return f"LayerTimes({len(self.by_module)} modules, total {self.total_s * 1e3:.3f} ms hooked, {self.plain_total_s * 1e3:.3f} ms plain)"
+
     @property
     def leaf_sum_s(self) -> float:
         """Sum of the leaf modules' medians (without ``"(other)"``)."""
@@ -144,6 +147,11 @@ class BenchmarkResult:
     @property
     def median_s(self) -> float:
         return self.stats.median
+
+    def __repr__(self) -> str:
+        s = self.stats
+        return (f"BenchmarkResult({self.model}: median {s.median * 1e3:.3f} ms, p90 {s.p90 * 1e3:.3f} ms over {s.n} runs, "
+                f"{self.throughput:,.1f} items/s at batch {self.batch}, {self.runtime} on {self.device})")
 
     @property
     def throughput(self) -> float:
@@ -220,6 +228,9 @@ class SweepResult:
     threads: int | None
     environment: Environment
     model: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SweepResult({self.model}: {len(self.rows)} points, knees {self.knees})"
 
     def to_dict(self) -> dict[str, Any]:
         return {

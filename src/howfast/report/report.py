@@ -216,6 +216,10 @@ class Phase(PhaseCosts):
     name: str
     count: int = 1
 
+    def __repr__(self) -> str:
+        t = self.totals
+        return f"Phase({self.name!r} x{self.count}: {t.macs:,} MACs, {t.flops:,} FLOPs, {len(self.layers)} layers, {len(self.ops)} ops)"
+
     def to_dict(self, full: bool = True, include_ops: bool = True) -> dict[str, Any]:
         """The phase's name, count and totals; with ``full``, every cost field as the report has them."""
         if not full:
@@ -267,6 +271,34 @@ class Report(PhaseCosts):
         from howfast.report.render import render
 
         return render(self, fmt, **options)
+
+    def __repr__(self) -> str:
+        """The summary and the heaviest layers (``render("table")`` for the tree, ``to_dict()`` for all)."""
+        from howfast.report.render.table import render_summary
+
+        return render_summary(self).rstrip("\n") + "\n(report.render('table') for the module tree, report.to_pandas() for a DataFrame)"
+
+    def _repr_html_(self) -> str:
+        """The summary and the folded module tree as light HTML for a notebook (no script)."""
+        from howfast.report.render.notebook import notebook_html
+
+        return notebook_html(self)
+
+    def to_pandas(self) -> Any:
+        """One row per layer as a pandas DataFrame (``layers_frame``); needs ``howfast[frames]``."""
+        return self.layers_frame()
+
+    def layers_frame(self) -> Any:
+        """One row per layer as a pandas DataFrame (``report/frames.py``)."""
+        from howfast.report.frames import layers_frame
+
+        return layers_frame(self)
+
+    def ops_frame(self) -> Any:
+        """One row per executed op as a pandas DataFrame."""
+        from howfast.report.frames import ops_frame
+
+        return ops_frame(self)
 
     @property
     def memory_model(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from howfast.graph.records import TensorMeta
 from howfast.onnx.context import NodeContext, handles
 
-
 # The composite records of PyTorch's nn.LSTM and nn.GRU (an RNN's depends on its activation).
 RECURRENT = {"LSTM": "lstm", "GRU": "gru"}
 

@@ -17,7 +17,7 @@ from howfast.report.comparison import COLUMNS, Comparison
 FORMATS = ("table", "json", "csv", "md", "html")
 
 
-def render_comparison(comparison: Comparison, fmt: str) -> str:
+def render_comparison(comparison: Comparison, fmt: str, width: int | None = None, color: bool = False) -> str:
     rows = comparison.rows()
     if fmt == "json":
         return json.dumps(comparison.to_dict(), indent=2)
@@ -45,7 +45,7 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
         lines += [f"- measured: {line}" for line in comparison.measurement_notes] + [""] + _conventions(comparison)
         return "\n".join(lines) + "\n"
     buffer = io.StringIO()
-    console = Console(file=buffer, width=180, no_color=True, highlight=False)
+    console = Console(file=buffer, width=width or 100, force_terminal=color, no_color=not color, highlight=False)
     table = Table(title="howfast compare (ratios to the first model)", header_style="bold")
     for title in titles:
         table.add_column(title, justify="left" if title == "Model" else "right")

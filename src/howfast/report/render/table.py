@@ -57,12 +57,7 @@ def render_table(report: Report, depth: int | str | None = None, width: int | No
     console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, color_system="standard" if color else None,
                       highlight=False, legacy_windows=False)
     figures = _Figures(report)
-    for line in _summary(report, figures):
-        console.print(line)
-    heavy = _heaviest(report, figures, width)
-    if heavy is not None:
-        console.print()
-        console.print(heavy)
+    _print_summary(console, report, figures, width)
     console.print()
     console.print(_layers(report, figures, depth, sort, top, filter, flat, writeup, width))
     if report.roofline is not None:
@@ -76,6 +71,24 @@ def render_table(report: Report, depth: int | str | None = None, width: int | No
     for line in _conventions(report, conventions):
         console.print(line)
     return buffer.getvalue()
+
+
+def render_summary(report: Report, width: int = DEFAULT_WIDTH, color: bool = False) -> str:
+    """The summary and the heaviest layers alone (what ``repr(report)`` shows)."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, color_system="standard" if color else None,
+                      highlight=False, legacy_windows=False)
+    _print_summary(console, report, _Figures(report), width)
+    return buffer.getvalue()
+
+
+def _print_summary(console: Console, report: Report, figures: _Figures, width: int) -> None:
+    for line in _summary(report, figures):
+        console.print(line)
+    heavy = _heaviest(report, figures, width)
+    if heavy is not None:
+        console.print()
+        console.print(heavy)
 
 
 class _Figures:
