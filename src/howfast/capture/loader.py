@@ -65,7 +65,7 @@ def load_model(spec: str, device: str = "cpu") -> LoadedModel:
         factory_name, options = _factory_and_options(spec, rest)
         return _build(_load_module_factory(head, factory_name), spec, options, device)
     raise ModelLoadError(
-        f"unknown model {spec!r}: not a zoo name (the zoo has: {', '.join(registry.names())}), "
+        f"unknown model {spec!r}{registry.did_you_mean(head, registry.names())}: not a zoo name (the zoo has: {', '.join(registry.names())}), "
         "nor file.py:factory, nor package.module:factory"
     )
 

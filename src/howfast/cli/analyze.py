@@ -69,6 +69,15 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,
     package.module:factory (a callable returning a torch.nn.Module), or an .onnx file (its symbolic
     dimensions sized by --input).
+
+    \b
+    Examples:
+      howfast analyze resnet50
+      howfast analyze mobilenet_v2 --input 1x3x160x160 --top 10
+      howfast analyze gpt2 --device meta -i 1x128:int64 --depth all
+      howfast analyze resnet18 --device t4 --fused
+      howfast analyze my_model.py:make_model -i 1x3x32x32 -f html -o report.html
+      howfast analyze model.onnx -i x=1x3x224x224
     """
     device, profile = hardware_from_device(device, hardware)
     if profile is None and (bench or plot_to is not None):

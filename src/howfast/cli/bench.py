@@ -16,7 +16,7 @@ from howfast.bench.runner import benchmark, benchmark_onnx_file
 from howfast.bench.sweep import parse_list, sweep
 from howfast.bench.timing import Progress
 from howfast.cli.app import app
-from howfast.cli.common import emit, input_options, open_model, tensors_for
+from howfast.cli.common import emit, input_options, open_model, tensors_for, terminal
 from howfast.errors import UsageError
 from howfast.report.measurements import BenchmarkResult, SweepResult
 from howfast.report.render.benchmark import render
@@ -67,6 +67,13 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, b
     MODEL is a zoo name (with options, as resnet50 or mobilenet_v2:width=1.4), file.py:factory,
     package.module:factory, or an .onnx file (timed in ONNX Runtime; --input sizes symbolic
     dimensions). Throughput is batch / median latency, in items per second.
+
+    \b
+    Examples:
+      howfast bench resnet50 --threads 1
+      howfast bench resnet18 --per-layer
+      howfast bench mobilenet_v2 --batch 1,2,4,8,16
+      howfast bench model.onnx -i x=1x3x224x224
     """
     batches = parse_list(batch, "batch")
     sizes = parse_list(sweep_size, "size")
@@ -84,7 +91,7 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, b
         with progress_bar() as update:
             onnx_result = benchmark_onnx_file(loaded.model, specs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
                                               device=device, progress=update)
-        emit(render(onnx_result, fmt), output)
+        emit(render(onnx_result, fmt, width=terminal(output, None)[0]), output)
         return
     assert specs is not None
     args, kwargs = tensors_for(specs, device, dtype)
@@ -99,5 +106,5 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, b
             result = benchmark(loaded.model, args, kwargs=kwargs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
                                batch=batches[0] if batches else None, runtime=runtime, per_layer=per_layer,
                                layer_runs=layer_runs, progress=update, name=loaded.name, allocator=allocator)
-    emit(render(result, fmt), output)
+    emit(render(result, fmt, width=terminal(output, None)[0]), output)
 

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from howfast.bench.calibrate import calibrate as run_calibration
 from howfast.cli.app import app
-from howfast.cli.common import emit, write_atomically
+from howfast.cli.common import emit, terminal, write_atomically
 from howfast.cli.figures import figure_table
 from howfast.errors import UsageError
 from howfast.hardware.profiles import save_dir
@@ -64,6 +64,11 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
     representative layers of each op class (conv, depthwise conv, GEMM, norm, ...) their
     efficiency against the roofline. --output or --save writes a profile for
     `howfast analyze MODEL --hardware NAME|FILE`.
+
+    \b
+    Examples:
+      howfast calibrate --save this_cpu
+      howfast calibrate --threads 1 --clock cpu --quick
     """
     if output is not None and save_name is not None:
         raise UsageError("give --output FILE or --save NAME, not both")
@@ -100,10 +105,13 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
                                           for m in result.measurements]}, indent=2) + "\n", None)
         return
     buffer = io.StringIO()
-    out = Console(file=buffer, width=160, no_color=True, highlight=False)
-    table = figure_table(f"howfast calibrate: {escape(profile.title)}", "How it was measured",
-                         [(m.key, m.value, m.method.split(": ", 1)[-1]) for m in result.measurements])
+    columns, colour = terminal(None, None)
+    out = Console(file=buffer, width=columns, force_terminal=colour, no_color=not colour, highlight=False)
+    table, notes = figure_table(f"howfast calibrate: {escape(profile.title)}", "How it was measured",
+                                [(m.key, m.value, m.method.split(": ", 1)[-1]) for m in result.measurements])
     out.print(table)
+    for note in notes:
+        out.print(escape(note))
     out.print(f"ridge point (fp32): {profile.ridge_point('fp32'):.2f} FLOP/byte; {result.threads} thread(s); "
               f"took {result.elapsed_s:.1f} s")
     if target is not None:

@@ -10,7 +10,7 @@ import click
 from howfast.api import analyze
 from howfast.capture.loader import split_until
 from howfast.cli.app import app
-from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for
+from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for, terminal
 from howfast.compare import Comparison, explain, measured_all
 from howfast.errors import UsageError
 from howfast.report.render.comparison import FORMATS, render_comparison
@@ -29,13 +29,20 @@ from howfast.zoo import registry
 @click.option("--rounds", type=int, default=5, show_default=True,
               help="With --bench, the models are timed in this many interleaved rounds (drift lands on all alike).")
 @click.option("--threads", "-t", type=int, help="With --bench: torch.set_num_threads for the runs (restored after).")
+@click.option("--width", type=click.IntRange(min=40), help="Lay the table out for this many columns (default: the terminal's).")
 @conventions_options
 def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None,
             features: bool, fused: bool, flops: str, bias: bool, memory_model: str, conv_reads: str = "window",
-            with_bench: bool = False, runs: int = 30, rounds: int = 5, threads: int | None = None) -> None:
+            with_bench: bool = False, runs: int = 30, rounds: int = 5, threads: int | None = None, width: int | None = None) -> None:
     """Compare MODELS side by side: params, size, MACs, FLOPs, memory, ratios to the first.
 
     A model may end in @LAYER to cut it after that module (mobilenet_v1@features.conv_pw_11).
+
+    \b
+    Examples:
+      howfast compare resnet18 resnet50 mobilenet_v2
+      howfast compare mobilenet_v1 mobilenet_v2:width=1.4 --input 1x3x126x224 --features --fused
+      howfast compare resnet18 mobilenet_v2 --bench -f json -o cmp.json
     """
     if len(models) < 2:
         raise UsageError("compare needs at least two models")
@@ -58,7 +65,8 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str | None,
     benches, notes = measured_all(cases, labels, runs=runs, rounds=rounds, threads=threads) if with_bench else ([], [])
     comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports), benchmarks=benches,
                             measurement_notes=notes)
-    emit(render_comparison(comparison, fmt), output)
+    columns, colour = terminal(output, width)
+    emit(render_comparison(comparison, fmt, width=columns, color=colour), output)
 
 
 def _feature_layer(spec: str) -> str | None:

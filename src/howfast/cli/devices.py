@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from howfast import units
 from howfast.cli.app import app
-from howfast.cli.common import emit
+from howfast.cli.common import emit, terminal
 from howfast.cli.figures import figure_table
 from howfast.hardware.profiles import get_profile, list_profiles, user_dirs
 
@@ -27,6 +28,12 @@ def devices(name: str | None, fmt: str, output: Path | None) -> None:
 
     NAME is a built-in or saved profile name, or a .toml file. Saved profiles live in
     $HOWFAST_DEVICES_DIR or ~/.config/howfast/devices/ (see `howfast calibrate --save`).
+
+    \b
+    Examples:
+      howfast devices
+      howfast devices t4
+      howfast devices my_box.toml -f json
     """
     if name:
         profile = get_profile(name)
@@ -34,9 +41,13 @@ def devices(name: str | None, fmt: str, output: Path | None) -> None:
             emit(json.dumps(profile.to_dict(), indent=2) + "\n", output)
             return
         buffer = io.StringIO()
-        console = Console(file=buffer, width=160, no_color=True, highlight=False)
-        console.print(figure_table(f"{escape(profile.title)} ({escape(profile.name)}, {profile.kind}, {profile.origin})", "Source",
-                                   [(key, fig.value, fig.source) for key, fig in profile.figures().items()]))
+        columns, colour = terminal(output, None)
+        console = Console(file=buffer, width=columns, force_terminal=colour, no_color=not colour, highlight=False)
+        table, notes = figure_table(f"{escape(profile.title)} ({escape(profile.name)}, {profile.kind}, {profile.origin})", "Source",
+                                    [(key, fig.value, fig.source) for key, fig in profile.figures().items()])
+        console.print(table)
+        for note in notes:
+            console.print(escape(note))
         console.print(f"ridge point (fp32): {profile.ridge_point('fp32'):.2f} FLOP/byte")
         if profile.description:
             console.print(escape(profile.description))
@@ -49,10 +60,12 @@ def devices(name: str | None, fmt: str, output: Path | None) -> None:
         emit(json.dumps([p.summary() for p in profiles], indent=2) + "\n", output)
         return
     buffer = io.StringIO()
-    console = Console(file=buffer, width=160, no_color=True, highlight=False)
-    table = Table(title="howfast devices", header_style="bold")
+    columns, colour = terminal(output, None)
+    console = Console(file=buffer, width=columns, force_terminal=colour, no_color=not colour, highlight=False)
+    table = Table(title="howfast devices", header_style="bold", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
     for col in ("Name", "Device", "Kind", "Peak fp32", "Bandwidth", "Ridge (FLOP/B)", "Dtypes", "Origin"):
-        table.add_column(col, justify="right" if col in ("Peak fp32", "Bandwidth", "Ridge (FLOP/B)") else "left")
+        table.add_column(col, justify="right" if col in ("Peak fp32", "Bandwidth", "Ridge (FLOP/B)") else "left",
+                         no_wrap=col in ("Name", "Peak fp32", "Bandwidth", "Kind"), overflow="fold")
     for p in profiles:
         s = p.summary()
         table.add_row(p.name, escape(p.title), p.kind, units.flop_rate(s["peak_fp32_flops"]), units.byte_rate(s["bandwidth_bytes_per_s"]),

@@ -23,6 +23,11 @@ def export_command(model: str, output: Path, inputs: tuple[str, ...], dtype: str
     the weights keep their PyTorch names, so `howfast analyze OUTPUT` lines up with
     `howfast analyze MODEL` module by module (docs/onnx.md). Build on cpu: a meta model has no
     weights to write.
+
+    \b
+    Examples:
+      howfast export resnet18 resnet18.onnx
+      howfast export vit_tiny vit.onnx --opset 18
     """
     loaded, specs = resolve(model, inputs, device, dtype)
     args, kwargs = tensors_for(specs, device, dtype)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import click
 
 from howfast import units
 from howfast.api import analyze
 from howfast.cli.app import app
-from howfast.cli.common import input_options, resolve, tensors_for
+from howfast.cli.common import emit, input_options, resolve, tensors_for
 from howfast.errors import UsageError
 from howfast.transforms.fold import fold, max_difference
 
@@ -22,9 +23,16 @@ _ROWS = (("params", units.count), ("param_bytes", units.nbytes), ("macs", units.
 @click.argument("model")
 @input_options
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @click.option("--train", is_flag=True, help="Put the model in training mode first (folding then refuses: for testing that path).")
-def fold_command(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, train: bool) -> None:
-    """Fold every eval-mode conv/linear -> batch-norm pair of MODEL and verify the outputs match."""
+def fold_command(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None, train: bool) -> None:
+    """Fold every eval-mode conv/linear -> batch-norm pair of MODEL and verify the outputs match.
+
+    \b
+    Examples:
+      howfast fold resnet18
+      howfast fold my_model.py:make_model -i 1x3x32x32 -f json -o fold.json
+    """
     if device == "meta":
         raise UsageError("fold checks the folded model's outputs numerically: use --device cpu (or cuda), not meta")
     loaded, specs = resolve(model, inputs, device, dtype)
@@ -46,15 +54,15 @@ def fold_command(model: str, inputs: tuple[str, ...], dtype: str | None, device:
         **result.as_dict(),
     }
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
+        emit(json.dumps(data, indent=2) + "\n", output)
         return
-    click.echo(f"folded {len(result.folded)} batch norm(s) into their conv/linear; kept {len(result.kept)}")
-    click.echo(f"{'':14s} {'before':>12s} {'after':>12s} {'change':>12s}")
+    lines = [f"folded {len(result.folded)} batch norm(s) into their conv/linear; kept {len(result.kept)}",
+             f"{'':14s} {'before':>12s} {'after':>12s} {'change':>12s}"]
     for key, human in _ROWS:
         b, a = data["before"][key], data["after"][key]
-        click.echo(f"{key:14s} {human(b):>12s} {human(a):>12s} {('-' + human(b - a)) if b >= a else ('+' + human(a - b)):>12s}")
-    click.echo(f"params: -{result.params_removed:,} (gamma, beta: 2 x C per folded BN) +{result.params_added:,} "
-               f"(a new bias of C for each layer that had none); buffers: -{result.buffers_removed:,} (running statistics)")
-    click.echo(f"outputs on random inputs: max |difference| {absolute:.3g} ({relative:.3g} of the largest output)")
-    for bn, reason in result.kept:
-        click.echo(f"kept {bn}: {reason}")
+        lines.append(f"{key:14s} {human(b):>12s} {human(a):>12s} {('-' + human(b - a)) if b >= a else ('+' + human(a - b)):>12s}")
+    lines.append(f"params: -{result.params_removed:,} (gamma, beta: 2 x C per folded BN) +{result.params_added:,} "
+                 f"(a new bias of C for each layer that had none); buffers: -{result.buffers_removed:,} (running statistics)")
+    lines.append(f"outputs on random inputs: max |difference| {absolute:.3g} ({relative:.3g} of the largest output)")
+    lines.extend(f"kept {bn}: {reason}" for bn, reason in result.kept)
+    emit("\n".join(lines) + "\n", output)

@@ -18,7 +18,7 @@ from howfast.report.report import SCHEMA_VERSION, Report, conventions_dict
 
 # (key, title, value of a report, human formatter)
 COLUMNS: tuple[tuple[str, str, Callable[[Report], int], Callable[[float], str]], ...] = (
-    ("params", "Params", lambda r: r.totals.params, units.count),
+    ("params", "Params", lambda r: r.totals.params, units.params),
     ("param_bytes", "Model size", lambda r: r.totals.param_bytes, units.nbytes),
     ("macs", "MACs", lambda r: r.totals.macs, units.count),
     ("flops", "FLOPs", lambda r: r.totals.flops, units.count),

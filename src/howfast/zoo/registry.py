@@ -7,6 +7,7 @@ parse ``mobilenet_v2:width=1.4`` and ``howfast zoo`` can list what each model ac
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,10 +59,17 @@ class ZooEntry:
             if opt.name == name:
                 return opt
         known = ", ".join(o.name for o in self.options) or "none"
-        raise ModelLoadError(f"model {self.name!r} has no option {name!r} (options: {known})")
+        raise ModelLoadError(f"model {self.name!r} has no option {name!r}{did_you_mean(name, [o.name for o in self.options])}; "
+                             f"its options: {known}")
 
 
 ZOO: dict[str, ZooEntry] = {}
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """``" (did you mean resnet18?)"`` for the closest of ``choices`` to a misspelt ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def register(entry: ZooEntry) -> ZooEntry:

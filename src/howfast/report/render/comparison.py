@@ -6,7 +6,9 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -34,30 +36,38 @@ def render_comparison(comparison: Comparison, fmt: str, width: int | None = None
     columns: list[tuple[str, str, Callable[[float], str]]] = [(key, title, human) for key, title, _, human in COLUMNS]
     if comparison.benchmarks:
         columns += [("latency_s", "Latency", units.seconds), ("fps", "FPS", lambda v: f"{v:.1f}")]
-    cells = [[_label(r)] + [f"{human(r[key])} ({r[key + '_ratio']:.2f}x)" if r[key + "_ratio"] is not None else human(r[key])
-                            for key, _, human in columns] + [f"{r['accesses_per_mac']:.2f}" if r["accesses_per_mac"] else "-"]
-             for r in rows]
-    titles = ["Model"] + [title for _, title, _ in columns] + ["Acc/MAC"]
+
+    def cell(r: dict[str, Any], key: str, human: Callable[[float], str]) -> str:
+        ratio = r.get(key + "_ratio")
+        return f"{human(r[key])} ({ratio:.2f}x)" if ratio is not None and r is not rows[0] else human(r[key])
+
+    acc = [("Acc/MAC", [f"{r['accesses_per_mac']:.2f}" if r["accesses_per_mac"] else "-" for r in rows])]
+    metrics = [(title, [cell(r, key, human) for r in rows]) for key, title, human in columns] + acc
+    models = [_label(r) for r in rows]
     if fmt == "md":
-        lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        lines = ["| Metric | " + " | ".join(m.replace("|", "\\|") for m in models) + " |", "|---|" + "---:|" * len(models)]
+        lines += ["| " + title + " | " + " | ".join(c.replace("|", "\\|") for c in values) + " |" for title, values in metrics]
         lines += [""] + [f"- {line}" for line in comparison.explanation]
         lines += [f"- measured: {line}" for line in comparison.measurement_notes] + [""] + _conventions(comparison)
         return "\n".join(lines) + "\n"
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or 100, force_terminal=color, no_color=not color, highlight=False)
-    table = Table(title="howfast compare (ratios to the first model)", header_style="bold")
-    for title in titles:
-        table.add_column(title, justify="left" if title == "Model" else "right")
-    for row in cells:
-        table.add_row(*(escape(c) for c in row))
+    table = Table(title=f"howfast compare (ratios to {escape(models[0])})", header_style="bold", box=box.SIMPLE_HEAD,
+                  title_justify="left", title_style="bold")
+    table.add_column("Metric", no_wrap=True)
+    for model in models:
+        table.add_column(escape(model), justify="right", overflow="fold")
+    for title, values in metrics:
+        table.add_row(title, *(escape(v) for v in values))
     console.print(table)
     for line in comparison.explanation:
         console.print(escape(line))
     for line in comparison.measurement_notes:
         console.print(escape(f"measured: {line}"))
-    for line in _conventions(comparison):
-        console.print(escape(line))
+    c = comparison.reports[0].conventions
+    fused = "; fused programs (BN folded, element-wise ops fused)" if comparison.reports[0].fusion else ""
+    console.print(f"conventions: FLOPs {'= 2 x MACs' if c.flops == '2mac' else '2n-1 per dot product'}, {c.memory_model} bytes"
+                  f"{escape(fused)} · all: -f md or docs/conventions.md", style="dim")
     return buffer.getvalue()
 
 
