@@ -25,7 +25,7 @@ def attach(report: Report, result: BenchmarkResult | SweepResult | LayerTimes, i
 
     A ``BenchmarkResult`` gives the statistics (and per-layer times when measured), a
     ``SweepResult`` the sweep rows, a ``LayerTimes`` the per-layer times alone; attaching several
-    keeps each. Raw per-run times are in the JSON only with ``include_times``. Per-layer times are
+    keeps each. Raw per-run times are in the JSON only with ``include_times`` (given at any attach). Per-layer times are
     joined to the report's roofline when it has one (``howfast.hardware.roofline.join_measured``).
     """
     section = report.benchmark or Benchmark()
@@ -37,7 +37,7 @@ def attach(report: Report, result: BenchmarkResult | SweepResult | LayerTimes, i
         section.sweep = result
     else:
         raise TypeError(f"attach takes a BenchmarkResult, SweepResult or LayerTimes, not {type(result).__name__}")
-    section.include_times = include_times
+    section.include_times = section.include_times or include_times
     report.benchmark = section
     times = section.layer_times
     if report.roofline is not None and times is not None:  # beside the prediction

@@ -53,6 +53,8 @@ def load_model(spec: str, device: str = "cpu") -> LoadedModel:
         if not Path(path).is_file():
             raise BadFileError(f"no such file: {path}")
         raise ModelLoadError(f"{path!r} is an ONNX model; this command needs a PyTorch model (`howfast analyze` takes .onnx files)")
+    if spec.lower().endswith(".json"):
+        raise ModelLoadError(f"{spec!r} is a JSON file, not a model: a saved report is rendered again with `howfast show {spec}`")
     entry = registry.get(head)
     if entry is not None:
         options = registry.parse_options(entry, rest)

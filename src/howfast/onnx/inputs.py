@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from howfast.errors import InputSpecError
-from howfast.graph.inputs import InputSpec, parse_inputs
+from howfast.graph.inputs import InputSpec, parse_dtype, parse_inputs
 from howfast.onnx.dtypes import dtype_name
 
 _SPEC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -110,8 +110,6 @@ def _one_spec(value: Any, name: str | None) -> InputSpec:
     if isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return _shape_spec(tuple(value), name)
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        from howfast.graph.inputs import parse_dtype
-
         dtype_text = str(value.dtype).removeprefix("torch.")
         try:
             dtype = parse_dtype(dtype_text)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from howfast.errors import BadFileError, first_line
+from howfast.errors import BadFileError, ModelLoadError, first_line
+from howfast.onnx.dtypes import itemsize_of
 
 # Tensors up to this many elements have their values read (shape arguments, indices, scalars).
 SMALL_TENSOR = 4096
@@ -40,8 +41,6 @@ def require_onnx() -> Any:
     try:
         import onnx
     except ImportError as exc:  # pragma: no cover - the onnx extra is installed in tests
-        from howfast.errors import ModelLoadError
-
         raise ModelLoadError("ONNX support needs the onnx extra: pip install 'howfast[onnx]'") from exc
     return onnx
 
@@ -133,8 +132,6 @@ def check_external_data(model: Any, base_dir: Path, path: Path) -> dict[str, tup
 
 def _tensor_bytes(tensor: Any) -> int | None:
     """Bytes a tensor's data occupies, from its dims and element type (None if unknown)."""
-    from howfast.onnx.dtypes import itemsize_of
-
     count = 1
     for d in tensor.dims:
         count *= int(d)

@@ -15,6 +15,7 @@ import numpy as np
 
 from howfast.errors import BadFileError, DeviceError, InputSpecError, ModelLoadError, first_line
 from howfast.onnx.inputs import GraphInput, normalize_specs, resolve_inputs
+from howfast.onnx.load import read_onnx
 
 # ONNX Runtime's tensor type strings -> (numpy dtype, ONNX elem type).
 _ORT_TYPES: dict[str, tuple[Any, int]] = {
@@ -35,8 +36,6 @@ def _require_ort() -> Any:
 
 def create_session(path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None) -> Any:
     """An ``onnxruntime.InferenceSession`` for ``path`` on ``device`` (``cpu`` or ``cuda[:N]``)."""
-    from howfast.onnx.load import read_onnx
-
     ort = _require_ort()
     loaded = read_onnx(path)  # parse and validate (external data beside the model) before ORT sees it
     del loaded

@@ -96,6 +96,13 @@ class Comparison:
 
         return "<pre>" + html.escape(repr(self)) + "</pre>"
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        """The comparison a ``to_dict()`` document (``howfast compare -f json``) describes."""
+        from howfast.report.load import comparison_from_dict
+
+        return comparison_from_dict(data)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,

@@ -266,6 +266,13 @@ class Report(PhaseCosts):
             data["ops"] = costs["ops"]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The report a ``to_dict()`` document (a saved JSON report) describes (``report/load.py``)."""
+        from howfast.report.load import report_from_dict
+
+        return report_from_dict(data)
+
     def render(self, fmt: str = "table", **options: Any) -> str:
         """The report as text in ``fmt``: table, json, csv, md or html (html needs the plot extra)."""
         from howfast.report.render import render
