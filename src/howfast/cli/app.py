@@ -26,14 +26,14 @@ def app(debug: bool) -> None:
     _state["debug"] = debug
 
 
-def _register_commands() -> None:
+def register_commands() -> None:
     # Importing a command module adds its command to ``app``.
     from howfast.cli import analyze, bench, calibrate, compare, devices, export, fold, show, zoo  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    _register_commands()
+    register_commands()
     args = sys.argv[1:] if argv is None else list(argv)
     _state["debug"] = "--debug" in args
     try:

@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from howfast import units
+from howfast.errors import InputSpecError
 from howfast.report.render import tree
 from howfast.report.render.columns import measured_times
 from howfast.report.render.summary import coverage_line, phases_line, roofline_lines
@@ -185,6 +186,8 @@ def _layers(report: Report, figures: _Figures, depth: int | str | None, sort: st
         key = lambda r: r.total(heaviness)  # noqa: E731
     if flat or pattern or top or sort:
         rows = tree.flat_rows(report, pattern)
+        if pattern and not rows:
+            raise InputSpecError(tree.unmatched(report, pattern))
         if key is not None:
             rows.sort(key=key, reverse=True)
         shown = rows[:top] if top else rows

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Callable
@@ -167,6 +168,17 @@ def flat_rows(report: Report, pattern: str | None = None) -> list[TreeRow]:
     else:
         chosen = [report.layers[i] for i in leaf_indices(report)]
     return [TreeRow([layer], 0, layer.name or "(model)") for layer in chosen]
+
+
+def unmatched(report: Report, pattern: str) -> str:
+    """Why no layer matches ``pattern``, with the closest layer types and names to try instead."""
+    types = sorted({layer.type for layer in report.layers if layer.name})
+    names = [layer.name for layer in report.layers if layer.name]
+    close = difflib.get_close_matches(pattern, types, n=2, cutoff=0.6) + difflib.get_close_matches(pattern, names, n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    shown = ", ".join(types[:12]) + (", ..." if len(types) > 12 else "")
+    return (f"no layer's type or name matches {pattern!r}{hint}; --filter takes a type ({shown}) "
+            "or a glob of dotted names (layer3.*)")
 
 
 def _matches(layer: LayerRow, pattern: str) -> bool:
