@@ -281,4 +281,4 @@ def _conventions(report: Report, full: bool) -> list[str]:
         return ["conventions:"] + [f"  {key}: {escape(text)}" for key, text in c.describe().items()]
     flops = "FLOPs = 2 x MACs" if c.flops == "2mac" else "FLOPs = 2n-1 per dot product"
     bias = "bias counted" if c.count_bias else "bias not counted"
-    return [f"[dim]conventions: {flops}, {bias}, {c.memory_model} bytes · all: --conventions, docs/conventions.md[/dim]"]
+    return [f"[dim]conventions: {flops}, {bias}, {c.memory_model} bytes (docs/conventions.md)[/dim]"]
