@@ -80,3 +80,24 @@ def test_the_roofline_carries_the_join(measured):
     data = json.loads(report.render("json"))
     assert data["benchmark"]["per_layer"]["by_module"]["conv"] == times.by_module["conv"]
     assert data["roofline"]["measured"]["layers"][1]["measured_s"] is not None
+
+
+def test_analyze_bench_keeps_the_tree_on_one_clock(tmp_path, capsys):
+    """``analyze --bench``: every row of the tree is a hooked median, so no layer takes more than the
+    model (the plain, unhooked total is the summary's and the roofline total's); the per-layer times
+    are in the JSON's benchmark section as well."""
+    from howfast.cli.app import main
+
+    target = tmp_path / "r.json"
+    assert main(["analyze", "resnet18", "-i", "1x3x32x32", "--hardware", "t4", "--bench", "-f", "json", "-o", str(target)]) == 0
+    capsys.readouterr()
+    data = json.loads(target.read_text())
+    times = data["benchmark"]["per_layer"]
+    model_s = times["by_module"][""]  # the model's own hooks, around every child's
+    children = [layer["name"] for layer in data["layers"] if layer["depth"] == 1]
+    assert all(times["by_module"][name] < model_s for name in children)
+    assert data["roofline"]["measured"]["total"]["measured_s"] == times["plain_total_s"]
+    again = howfast.load(target)
+    table = again.render("table", width=160, depth=1)
+    root = next(line for line in table.splitlines() if line.startswith("(model)"))
+    assert units.seconds(model_s) in root and "100.0%" in root

@@ -12,6 +12,7 @@ import click
 import torch
 
 from howfast.api import analyze as analyze_model
+from howfast.bench import attach
 from howfast.bench.layers import per_layer_times
 from howfast.bench.rapl import measure_rapl
 from howfast.capture.inputs import resolve_inputs
@@ -31,7 +32,7 @@ from howfast.errors import UsageError
 from howfast.graph.inputs import InputSpec, parse_dtype
 from howfast.graph.request import LoadedModel
 from howfast.hardware.profiles import HardwareProfile
-from howfast.hardware.roofline import join_measured, roofline
+from howfast.hardware.roofline import roofline
 from howfast.report.render import FORMATS
 from howfast.report.render.plots import plot_roofline, write_plots
 from howfast.report.report import Report
@@ -125,7 +126,9 @@ def _measure(report: Report, loaded: LoadedModel, specs: list[InputSpec], profil
     # a calibrated CPU profile holds for the thread count it was measured with: time with that count
     calibrated = profile.calibration.get("threads")
     threads = calibrated if device == "cpu" and isinstance(calibrated, int) else None
-    measured = join_measured(report, per_layer_times(module, args, kwargs, runs=20, warmup=3, threads=threads))
+    attach(report, per_layer_times(module, args, kwargs, runs=20, warmup=3, threads=threads))  # joins them to the roofline
+    measured = report.roofline.measured if report.roofline is not None else None
+    assert measured is not None
     measured.threads = threads if threads is not None else torch.get_num_threads()
     with torch.inference_mode():
         measured.energy = measure_rapl(lambda: module(*args, **kwargs), runs=10)
