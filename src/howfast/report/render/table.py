@@ -147,7 +147,7 @@ def _columns(figures: _Figures, writeup: bool) -> list[Col]:
                      Col("ratio", "Pred/Meas", lambda r: f"{predicted(r) / measured(r):.2f}" if measured(r) else "-", 6.5)]
     if f.bounds:  # a roofline: where each layer sits on it matters more than its parameters
         cols.append(Col("bound", "Bound", lambda r: f.bounds.get(r.layer.name, ""), 6.8, numeric=False))
-        cols.append(Col("intensity", "FLOP/B", lambda r: _intensity(f.intensity.get(r.layer.name)) if r.count == 1 else "", 6.9))
+        cols.append(Col("intensity", "FLOP/B", lambda r: _intensity(f.intensity.get(r.layer.name)), 6.9))  # copies: the same
     if writeup:
         cols.append(Col("writeup", "Write-up accesses", lambda r: units.count(r.total(lambda x: x.mem_accesses)), 12))
     return cols
@@ -234,14 +234,16 @@ def _macs(layer: LayerRow) -> float:
 
 
 def _heaviest(report: Report, figures: _Figures, width: int) -> Table | None:
-    """The leaf layers that cost most (``_heaviness``)."""
-    leaves = tree.flat_rows(report)
+    """The leaf layers that cost most (``_heaviness``), a layer repeated in identical blocks summed
+    over its copies (``tree.repeated_leaves``)."""
+    leaves = tree.repeated_leaves(report)
     if len(leaves) < 2:
         return None
     by, value = _heaviness(figures)
     ranked = sorted(leaves, key=lambda r: r.total(value), reverse=True)[:TOP_LAYERS]
     cols = [c for c in _columns(figures, False) if c.key not in ("output", "flops")]
-    return _table(f"heaviest layers (by {by})", ranked, [r.label for r in ranked], cols, width)
+    repeats = "; repeated layers summed" if any(r.count > 1 for r in ranked) else ""
+    return _table(f"heaviest layers (by {by}{repeats})", ranked, [r.label for r in ranked], cols, width)
 
 
 def _summary(report: Report, figures: _Figures) -> list[str]:

@@ -181,6 +181,34 @@ def unmatched(report: Report, pattern: str) -> str:
             "or a glob of dotted names (layer3.*)")
 
 
+def repeated_leaves(report: Report) -> list[TreeRow]:
+    """The leaf layers, those that are the same layer of repeated blocks (names that differ only in
+    their first numbered part, the block's index; identical type and costs) in one row:
+    ``layers.0-79.mlp.up_proj (x80)``."""
+    groups: dict[tuple[object, ...], list[LayerRow]] = {}
+    for i in leaf_indices(report):
+        layer = report.layers[i]
+        parts = layer.name.split(".")
+        block = next((k for k, part in enumerate(parts) if part.isdigit()), None)
+        pattern = tuple("#" if k == block else part for k, part in enumerate(parts))
+        groups.setdefault((pattern, _signature(layer)), []).append(layer)
+    return [TreeRow(members, 0, _repeated_label(members)) for members in groups.values()]
+
+
+def _repeated_label(layers: list[LayerRow]) -> str:
+    if len(layers) == 1:
+        return layers[0].name or "(model)"
+    columns = zip(*(layer.name.split(".") for layer in layers))
+    parts = [_index_range(sorted({int(v) for v in values})) if len(set(values)) > 1 else values[0] for values in columns]
+    return f"{'.'.join(parts)} (x{len(layers)})"
+
+
+def _index_range(indices: list[int]) -> str:
+    if indices == list(range(indices[0], indices[-1] + 1)):
+        return f"{indices[0]}-{indices[-1]}"
+    return "{" + ",".join(map(str, indices)) + "}"
+
+
 def _matches(layer: LayerRow, pattern: str) -> bool:
     text = pattern.lower()
     glob = text if any(c in text for c in "*?[") else f"*{text}*"
