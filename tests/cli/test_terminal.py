@@ -98,3 +98,25 @@ def test_no_color_and_width_are_honoured():
     raw = in_terminal(["analyze", "resnet18", "--device", "meta", "--width", "90"], 200, NO_COLOR="1")
     assert not ANSI.search(raw)
     assert max(len(line) for line in raw.splitlines()) <= 90
+
+
+OTHER_COMMANDS = {
+    "devices": ["devices"],
+    "devices-h100": ["devices", "h100"],
+    "zoo": ["zoo"],
+    "compare": ["compare", "resnet18", "mobilenet_v2", "vgg16", "--device", "meta", "-i", "1x3x64x64"],
+    "show": None,  # a saved report, rendered again
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_COMMANDS))
+def test_every_other_command_fits_an_80_column_terminal(name, tmp_path):
+    args = OTHER_COMMANDS[name]
+    if args is None:
+        saved = tmp_path / "r.json"
+        piped(["analyze", "mobilenet_v2", "--device", "meta", "--hardware", "xeon_8480", "-f", "json", "-o", str(saved)])
+        args = ["show", str(saved)]
+    raw = in_terminal(args, 80)
+    (_artifacts(tmp_path) / f"{name}-80.txt").write_text(raw, encoding="utf-8")
+    lines = ANSI.sub("", raw).rstrip("\n").split("\n")
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)

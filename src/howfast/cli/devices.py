@@ -18,6 +18,8 @@ from howfast.cli.common import emit, terminal
 from howfast.cli.figures import figure_table
 from howfast.hardware.profiles import get_profile, list_profiles, user_dirs
 
+WIDE = 150  # columns from which the list shows each profile's dtypes
+
 
 @app.command()
 @click.argument("name", required=False)
@@ -63,13 +65,24 @@ def devices(name: str | None, fmt: str, output: Path | None) -> None:
     columns, colour = terminal(output, None)
     console = Console(file=buffer, width=columns, force_terminal=colour, no_color=not colour, highlight=False)
     table = Table(title="howfast devices", header_style="bold", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
-    for col in ("Name", "Device", "Kind", "Peak fp32", "Bandwidth", "Ridge (FLOP/B)", "Dtypes", "Origin"):
-        table.add_column(col, justify="right" if col in ("Peak fp32", "Bandwidth", "Ridge (FLOP/B)") else "left",
-                         no_wrap=col in ("Name", "Peak fp32", "Bandwidth", "Kind"), overflow="fold")
+    wide = columns >= WIDE  # the dtypes (shown by `howfast devices NAME`) only when there is room
+    titles = ["Name", "Device", "Kind", "Peak fp32", "Bandwidth", "Ridge FLOP/B", "Origin"]
+    rows = []
     for p in profiles:
         s = p.summary()
-        table.add_row(p.name, escape(p.title), p.kind, units.flop_rate(s["peak_fp32_flops"]), units.byte_rate(s["bandwidth_bytes_per_s"]),
-                      f"{s['ridge_point']:.2f}", ", ".join(s["dtypes"]), p.origin + (" (calibrated)" if p.calibrated else ""))
+        rows.append([p.name, escape(p.title), p.kind, units.flop_rate(s["peak_fp32_flops"]), units.byte_rate(s["bandwidth_bytes_per_s"]),
+                     f"{s['ridge_point']:.2f}", p.origin + (" (calibrated)" if p.calibrated else "")])
+        if wide:
+            rows[-1].insert(6, ", ".join(s["dtypes"]))
+    if wide:
+        titles.insert(6, "Dtypes")
+    widest = [max([len(col)] + [len(row[k]) for row in rows]) for k, col in enumerate(titles)]
+    device_room = max(columns - sum(w + 3 for k, w in enumerate(widest) if k != 1) - 4, 12)  # 3: padding and rule per column
+    for k, col in enumerate(titles):  # every column as wide as its widest cell; the device name gives way
+        table.add_column(col, justify="right" if col in ("Peak fp32", "Bandwidth", "Ridge FLOP/B") else "left", no_wrap=True,
+                         overflow="ellipsis", max_width=device_room if k == 1 else None, min_width=None if k == 1 else widest[k])
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     console.print("show one with `howfast devices NAME` (every figure with its source); saved profiles are read from: "
                   + ", ".join(str(d) for d in user_dirs()))
