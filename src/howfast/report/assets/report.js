@@ -226,6 +226,24 @@
   });
   timings.table = performance.now();
 
+  // The charts' configuration: nothing on the page may make a network request, even on a click.
+  // Plotly's toolbar can share a chart to Chart Studio (sendDataToCloud in plotly.js 1.x-2.x,
+  // sendChartToCloud in 3.x+, "Edit in Chart Studio" via showLink/showEditInChartStudio) and its logo
+  // links to plot.ly: all are turned off, and the cloud address emptied, so that even a button
+  // left over by another version of plotly has nowhere to go. "Download plot as a PNG" (toImage)
+  // draws the image in the page and saves it from a data: URL: local, kept.
+  var CHART_CONFIG = {
+    responsive: true,
+    displaylogo: false,
+    showLink: false,
+    linkText: "",
+    showSendToCloud: false,
+    showEditInChartStudio: false,
+    plotlyServerURL: "",
+    modeBarButtonsToRemove: ["sendDataToCloud", "sendChartToCloud", "editInChartStudio", "downloadJson"]
+  };
+  window.howfastChartConfig = CHART_CONFIG;
+
   // Called by the page once plotly.js (inlined after this script) has been parsed.
   window.howfastDrawCharts = function () {
     timings.plotlyLoaded = performance.now();
@@ -239,7 +257,7 @@
         div.textContent = "Charts are unavailable: plotly.js did not load.";
         return;
       }
-      var config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["sendDataToCloud"] };
+      var config = Object.assign({}, CHART_CONFIG, { toImageButtonOptions: { format: "png", filename: "howfast-" + name } });
       pending.push(window.Plotly.newPlot(div, fig.data, fig.layout, config));
     });
     timings.chartsCalled = performance.now();

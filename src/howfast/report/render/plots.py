@@ -1,14 +1,15 @@
 """The report's charts: the series they plot, and static images of them (matplotlib).
 
 The series functions here read a ``Report`` and return plain numbers and names; they import no
-plotting library. The HTML renderer (``render/html.py``) turns them into interactive plotly
+plotting library. The HTML renderer (``render/html/``) turns them into interactive plotly
 charts; ``write_plots`` draws the same charts with matplotlib (Agg backend, imported lazily) and
 writes them as PNG and SVG files (``howfast analyze MODEL --plots DIR``).
 
 Charts:
 
 * ``layers``: per-layer MACs and bytes (read + written, compulsory model), one bar per leaf module (a module with no submodule in the report), in execution order.
-* ``op_types``: each op type's share of MACs and of bytes; of time too when the report has
+* ``op_types``: each op type's share of MACs and of bytes, op types named as people know them
+  (``opdisplay.friendly``: ``conv``, ``batch norm``, ``ReLU``; ATen ops of one name summed); of time too when the report has
   per-layer times (measured ones from ``report.benchmark``, else the roofline's predicted ones),
   grouped by leaf module type.
 * ``memory``: live activation bytes after each op (``report.timeline``, from the liveness pass) with
@@ -27,8 +28,8 @@ from typing import Any
 
 from howfast import units
 from howfast.errors import UsageError
-from howfast.graph.opnames import short
 from howfast.report.render.columns import measured_times
+from howfast.report.render.opdisplay import aten_label, friendly
 from howfast.report.render.tree import leaf_indices
 from howfast.report.report import CostFields, Report
 
@@ -76,26 +77,41 @@ def layer_series(report: Report) -> dict[str, Any]:
     }
 
 
+OTHER = "other"
+
+
 def op_type_shares(report: Report, top: int = TOP_OP_TYPES) -> dict[str, Any]:
     """Each op type's share (0..1) of MACs and bytes; the smallest ones are summed as ``other``.
 
+    Op types are named as people know them (``opdisplay.friendly``): the ATen ops of one friendly
+    name (``aten.relu.default`` and ``aten.relu_.default``: ``ReLU``) are summed into one entry, and
+    ``aten`` lists, per entry, the op names it sums (``opdisplay.aten_label``: ``aten.relu_``).
     Adds ``time`` (share by leaf module type) when the report has per-layer times.
     """
-    rows = [(r.op, int(r.macs), traffic_bytes(r)) for r in report.op_types]
-    total_macs = sum(m for _, m, _ in rows)
-    total_bytes = sum(b for _, _, b in rows)
+    groups: dict[str, tuple[int, int, list[str]]] = {}
+    for r in report.op_types:
+        key = friendly(r.op)
+        macs_, bytes_, names_ = groups.get(key, (0, 0, []))
+        groups[key] = (macs_ + int(r.macs), bytes_ + traffic_bytes(r), [*names_, r.op])
+    rows = [(name, m, b, ops) for name, (m, b, ops) in groups.items()]
+    total_macs = sum(row[1] for row in rows)
+    total_bytes = sum(row[2] for row in rows)
     ranked = sorted(rows, key=lambda r: (-(r[1] / total_macs if total_macs else 0) - (r[2] / total_bytes if total_bytes else 0), r[0]))
     keep, rest = ranked[:top], ranked[top:]
-    names = [short(name) for name, _, _ in keep]
-    macs = [m for _, m, _ in keep]
-    nbytes = [b for _, _, b in keep]
+    names = [name for name, _, _, _ in keep]
+    macs = [m for _, m, _, _ in keep]
+    nbytes = [b for _, _, b, _ in keep]
+    full = [ops for _, _, _, ops in keep]
     if rest:
-        names.append(f"other ({len(rest)} types)")
-        macs.append(sum(m for _, m, _ in rest))
-        nbytes.append(sum(b for _, _, b in rest))
+        names.append(OTHER)
+        macs.append(sum(m for _, m, _, _ in rest))
+        nbytes.append(sum(b for _, _, b, _ in rest))
+        full.append([op for _, _, _, ops in rest for op in ops])
     out: dict[str, Any] = {
         "ops": names,
-        "full_ops": [name for name, _, _ in keep] + ([f"{len(rest)} other op types"] if rest else []),
+        "full_ops": full,
+        "aten": [[aten_label(op) for op in ops] for ops in full],
+        "other_types": len(rest),
         "macs": [m / total_macs if total_macs else 0.0 for m in macs],
         "bytes": [b / total_bytes if total_bytes else 0.0 for b in nbytes],
         "total_macs": total_macs,
@@ -128,17 +144,19 @@ def memory_series(report: Report) -> dict[str, Any]:
     inputs and outputs are live together, so it can exceed every after-op value.
     """
     peak_live = int(report.totals.peak_activation_bytes)
-    x, step, names = [], [], []
+    x, step, names, modules = [], [], [], []
     for op in report.ops:
         x.append(int(op.index))
         step.append(int(op.traffic("compulsory").get("output_bytes", op.bytes_written)))
         names.append(op.op)
+        modules.append(op.module)
     timeline = list(report.timeline) or None
     if timeline is not None:
         if len(timeline) != len(x):  # not one value per op row: plot against the position
             x, names, step = list(range(len(timeline))), [""] * len(timeline), [0] * len(timeline)
+            modules = [""] * len(timeline)
         pos = max(range(len(timeline)), key=lambda i: timeline[i])
-        return {"kind": "live", "x": x, "y": timeline, "step": step, "ops": names,
+        return {"kind": "live", "x": x, "y": timeline, "step": step, "ops": names, "modules": modules,
                 "peak_index": x[pos], "peak_position": pos, "peak_bytes": timeline[pos], "peak_live_bytes": peak_live,
                 "label": "live activation bytes after each op (liveness)"}
     y, running = [], 0
@@ -146,7 +164,7 @@ def memory_series(report: Report) -> dict[str, Any]:
         running += written
         y.append(running)
     pos = max(range(len(step)), key=lambda i: step[i]) if step else 0
-    return {"kind": "cumulative", "x": x, "y": y, "step": step, "ops": names,
+    return {"kind": "cumulative", "x": x, "y": y, "step": step, "ops": names, "modules": modules,
             "peak_index": x[pos] if x else 0, "peak_position": pos,
             "peak_bytes": step[pos] if step else 0, "peak_live_bytes": peak_live,
             "label": "cumulative activation bytes written by ops (op outputs, compulsory model)"}
@@ -284,7 +302,35 @@ def _title(reports: list[Report], labels: list[str], what: str) -> str:
     return f"{what}: {labels[0]}" if len(reports) == 1 else f"{what}: {' vs '.join(labels)}"
 
 
+MAX_NAMED_TICKS = 40  # a static image names at most this many layers on its axis (evenly spread)
+
+
+def si_tick(value: float, _position: object = None) -> str:
+    """An axis tick in SI units with no offset: ``1.5e8`` -> ``150M``, ``2e9`` -> ``2G`` (a matplotlib formatter)."""
+    text = units.count(value, 2)
+    number = text.rstrip("kMGT")
+    suffix = text[len(number):]
+    if "." in number:
+        number = number.rstrip("0").rstrip(".")
+    return number + suffix
+
+
+def named_ticks(names: list[str], most: int = MAX_NAMED_TICKS) -> tuple[list[int], list[str]]:
+    """Positions and module names for a layer axis: every layer, or every k-th past ``most`` layers;
+    a long name keeps its end (``…layers.31.self_attn.q_proj``), the part that tells layers apart."""
+    stride = max(1, -(-len(names) // most))
+    positions = list(range(0, len(names), stride))
+    return positions, [tail(names[i]) for i in positions]
+
+
+def tail(text: str, width: int = 40) -> str:
+    """``text``, or its last ``width - 1`` characters after an ellipsis when longer."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
 def _draw_layers(plt: Any, reports: list[Report], labels: list[str]) -> Any:
+    from matplotlib.ticker import FuncFormatter
+
     fig, (ax_macs, ax_bytes) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
     single = len(reports) == 1
     for k, (report, label) in enumerate(zip(reports, labels)):
@@ -293,11 +339,14 @@ def _draw_layers(plt: Any, reports: list[Report], labels: list[str]) -> Any:
         alpha = 1.0 if single else 0.6
         ax_macs.bar(xs, series["macs"], width=1.0 if len(xs) > 60 else 0.8, alpha=alpha, label=label, color=None if not single else "C0")
         ax_bytes.bar(xs, series["bytes"], width=1.0 if len(xs) > 60 else 0.8, alpha=alpha, label=label, color=None if not single else "C1")
-        if single and len(xs) <= 40:
-            ax_bytes.set_xticks(xs, [_clip(n) for n in series["names"]], rotation=90, fontsize=7)
+        if single and xs:
+            positions, names = named_ticks(series["names"])
+            ax_bytes.set_xticks(positions, names, rotation=90, fontsize=7 if len(positions) <= 30 else 6)
+    for ax in (ax_macs, ax_bytes):
+        ax.yaxis.set_major_formatter(FuncFormatter(si_tick))
     ax_macs.set_ylabel("MACs")
     ax_bytes.set_ylabel(layer_series(reports[0])["bytes_label"])
-    ax_bytes.set_xlabel("leaf layer, execution order")
+    ax_bytes.set_xlabel("leaf module, execution order" if single else "leaf layer position, execution order")
     ax_macs.set_title(_title(reports, labels, "per-layer MACs and bytes"))
     if not single:
         ax_macs.legend()

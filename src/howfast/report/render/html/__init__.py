@@ -7,12 +7,15 @@ plotly.js library (``plotly.offline.get_plotlyjs()``, once) and a small script
 ``textContent`` only. Text in the static header is escaped with ``html.escape``; text shown by plotly
 (names in hovers and ticks) is entity-escaped too, since plotly reads a subset of HTML in labels.
 
-``render_html(report)`` renders one report; ``render_comparison_html(reports, labels)`` renders several
-side by side with the same charts overlaid. ``docs/html-report.md`` describes the page.
+``render_html(report)`` renders one report, with a per-layer chart; ``render_comparison_html(reports,
+labels)`` renders several side by side, comparing them by their totals and by op type (never layer
+against layer). The page makes no network request: the charts' toolbar keeps only local actions
+(``report.js``). ``docs/html-report.md`` describes the page.
 
 The modules: ``page`` (the shell: head, CSP, inline data and scripts), ``header`` and ``facts`` (the
 header), ``sections`` (coverage, charts, layer tables, conventions), ``table`` (the layer table's
-data), ``figures`` (the plotly figure specs) and ``escape``.
+data), ``figures`` and ``totals`` (the plotly figure specs) and ``escape``. Op types are named by
+``report/render/opdisplay.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def render_html(report: Report, depth: int | None = None, title: str | None = No
     layers are in the page either way.
     """
     label = report.model.name or "model"
-    figures = build_figures([report], [label])
+    figures = build_figures([report], [label], compare=False)
     payload: dict[str, Any] = {
         "kind": "single",
         "labels": [label],
@@ -56,7 +59,7 @@ def render_html(report: Report, depth: int | None = None, title: str | None = No
 
 
 def render_comparison_html(reports: list[Report], labels: list[str], explanation: str = "") -> str:
-    """Several reports on one page: summaries side by side, the same charts overlaid, one table each.
+    """Several reports on one page: summaries side by side, charts of their totals and op types, one table each.
 
     ``labels`` names each report (as the comparison's command line gave them); ``explanation`` is
     free text shown under the title (escaped; line breaks kept).
@@ -68,7 +71,7 @@ def render_comparison_html(reports: list[Report], labels: list[str], explanation
     if len(labels) != len(reports):
         raise UsageError(f"{len(reports)} reports but {len(labels)} labels")
     tables = [layer_table(r, f"layers-{k}", None) for k, r in enumerate(reports)]
-    figures = build_figures(reports, labels)
+    figures = build_figures(reports, labels, compare=True)
     payload: dict[str, Any] = {"kind": "compare", "labels": labels, "tables": tables, "figures": figures}
     body = [header_compare(reports, labels, explanation)]
     body.extend(coverage_section(report, label, k) for k, (report, label) in enumerate(zip(reports, labels)))

@@ -2,7 +2,9 @@
 
 The device profile and the benchmark are listed field by field: every scalar in their JSON
 (``RooflineDevice.to_dict()``, ``Benchmark.to_dict()``), titled by ``key_title`` and formatted by
-``human_value`` from the key's name; the roofline's own scalars follow the device's.
+``human_value`` from the key's name (rates as ``67 TFLOP/s`` and ``3.35 TB/s``, booleans in words:
+``BOOLEAN_WORDS``). The device card leads with the roofline's predicted latency, then the device's
+fields, then the roofline's other scalars; each value carries its exact figure as a tooltip.
 """
 
 from __future__ import annotations
@@ -26,7 +28,21 @@ KEY_TITLES = {
     "bandwidth_bytes_per_s": "Memory bandwidth",
     "ridge_point": "Ridge point",
     "predicted_s": "Predicted time",
+    "calibrated": "Calibrated",
+    "weights_cached": "Weights in cache",
+    "fused": "Fused program (roofline)",
+    "overhead_s": "Per-op overhead, all ops (roofline)",
+    "cache_bandwidth_bytes_per_s": "Cache bandwidth",
+    "last_level_cache_bytes": "Last-level cache",
 }
+
+# Booleans in words, (true, false) by key; any other boolean is "yes" or "no".
+BOOLEAN_WORDS = {
+    "calibrated": ("yes: per-op-class efficiencies measured on the machine", "no: datasheet peaks"),
+    "weights_cached": ("yes: weights read at cache bandwidth", "no: weights read from memory"),
+    "fused": ("yes: the fused program's ops", "no: every op on its own"),
+}
+LEADING_KEYS = ("predicted_latency_s",)  # the device card's first fields
 
 
 def model_text(report: Report) -> str:
@@ -49,29 +65,53 @@ def param_dtypes_text(report: Report) -> str:
 
 
 def totals_items(report: Report) -> list[ExactFact]:
-    """(label, human value, exact value) for the header."""
+    """(label, human value, exact value) for the header: what limits speed first (work, bytes moved,
+    peak memory), then the parts of the bytes and the write-up's element count."""
     t = report.totals
+    moved = t.bytes_read + t.bytes_written
     return [
-        ("Parameters", units.count(t.params), f"{t.params:,} ({units.nbytes(t.param_bytes)})"),
+        ("Parameters", units.params(t.params), f"{t.params:,}"),
+        ("Model size", units.nbytes(t.param_bytes), f"{t.param_bytes:,} B of parameters"),
         ("MACs", units.count(t.macs), f"{t.macs:,}"),
         ("FLOPs", units.count(t.flops), f"{t.flops:,}"),
-        ("Memory accesses (write-up model)", units.count(t.mem_accesses), f"{t.mem_accesses:,} elements"),
+        ("Bytes moved (read + written)", units.nbytes(moved), f"{moved:,} B (compulsory model)"),
+        ("Peak live activation memory", units.nbytes(t.peak_activation_bytes), f"{t.peak_activation_bytes:,} B"),
         ("Bytes read (compulsory model)", units.nbytes(t.bytes_read), f"{t.bytes_read:,} B"),
         ("Bytes written (compulsory model)", units.nbytes(t.bytes_written), f"{t.bytes_written:,} B"),
         ("Activations", units.count(t.activation_elements), f"{t.activation_elements:,} elements"),
-        ("Peak live activation memory", units.nbytes(t.peak_activation_bytes), f"{t.peak_activation_bytes:,} B"),
+        ("Write-up accesses (elements)", units.count(t.mem_accesses), f"{t.mem_accesses:,} elements: input + weights + output per op"),
         ("Buffers", units.count(t.buffers), f"{t.buffers:,} ({units.nbytes(t.buffer_bytes)})"),
     ]
 
 
-def device_items(report: Report) -> list[Fact]:
-    """The device profile's scalar fields, then the roofline's; empty without a roofline."""
+def device_items(report: Report) -> list[ExactFact]:
+    """(label, human value, exact value) of the device card: the predicted latency first, then the
+    device profile's scalar fields, then the roofline's others; empty without a roofline."""
     roofline = report.roofline
     if roofline is None:
         return []
-    device = [(key_title(key), human_value(key, value)) for key, value in _scalars(roofline.device.to_dict().items())]
-    own = [(key_title(key, "roofline "), human_value(key, value)) for key, value in _scalars(roofline_scalars(roofline))]
-    return device + own
+    own = _scalars(roofline_scalars(roofline))
+    first = [(key, value) for key, value in own if key in LEADING_KEYS]
+    rest = [(key, value) for key, value in own if key not in LEADING_KEYS]
+    device = _scalars(roofline.device.to_dict().items())
+    return ([device_fact(key, value, "roofline ") for key, value in first]
+            + [device_fact(key, value) for key, value in device]
+            + [device_fact(key, value, "roofline ") for key, value in rest])
+
+
+def device_fact(key: str, value: object, prefix: str = "") -> ExactFact:
+    """One field of the device card: its title, its value in human units, and its exact value."""
+    return key_title(key, prefix), human_value(key, value), exact_value(value)
+
+
+def exact_value(value: object) -> str:
+    """A number as stored, for a tooltip: with thousands separators (``989,500,000,000,000``); empty for
+    anything else (text and booleans show in full already)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.6g}" if abs(value) >= 1e6 else f"{value:.6g}"
+    return f"{int(value):,}"
 
 
 def roofline_scalars(roofline: Roofline) -> list[tuple[str, object]]:
@@ -103,15 +143,21 @@ def key_title(key: str, prefix: str = "") -> str:
 
 
 def human_value(key: str, value: object) -> str:
-    """``value`` in the unit its key names (bandwidth, intensity, FLOP, seconds, bytes), else as is."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """``value`` in the unit its key names (bandwidth, intensity, FLOP, seconds, bytes), booleans in
+    words (``BOOLEAN_WORDS``, else yes/no), else as is."""
+    if isinstance(value, bool):
+        words = BOOLEAN_WORDS.get(key, ("yes", "no"))
+        return words[0] if value else words[1]
+    if not isinstance(value, (int, float)):
         return str(value)
     if "bytes_per_s" in key or "bandwidth" in key:
-        return units.count(value) + "B/s"  # bandwidths are quoted in powers of 1000
+        return units.byte_rate(value)  # bandwidths are quoted in powers of 1000
     if key == "ridge_point" or "intensity" in key:
         return f"{value:.4g} FLOP/B"
     if "flops" in key:
-        return units.count(value) + (" FLOP/s" if "peak" in key or key.endswith("_per_s") else " FLOP")
+        if "peak" in key or key.endswith("_per_s"):
+            return units.flop_rate(value)
+        return units.count(value) + " FLOP"
     if key.endswith("_s") or key in ("seconds", "latency", "time"):
         return units.seconds(value)
     if "bytes" in key:

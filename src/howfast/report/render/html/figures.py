@@ -1,7 +1,11 @@
 """The charts as plotly figure specs (plain dicts: data, layout, caption); plotly.js draws them in the page.
 
 The series come from ``report/render/plots.py``; every name plotly shows is entity-escaped
-(``plot_text``). With several reports, each one's traces are overlaid in its own colour.
+(``plot_text``). A report's page has the per-layer chart (``layers``: one bar per leaf module, named
+on the axis and in the hover); a comparison page has the totals chart instead (``totals``: each
+model's totals side by side, ``html/totals.py``), since layers of different models do not pair up by
+position. The op-type chart names op types as people know them (``opdisplay``) with the ATen names in
+the hover; with several reports, each one's traces are grouped (or overlaid) in its own colour.
 """
 
 from __future__ import annotations
@@ -10,27 +14,39 @@ import math
 from typing import Any
 
 from howfast import units
-from howfast.graph.opnames import short
 from howfast.report.render import plots
 from howfast.report.render.html.escape import plot_text
+from howfast.report.render.html.ticks import byte_axis
+from howfast.report.render.html.totals import totals_figure
+from howfast.report.render.opdisplay import aten_label, friendly
 from howfast.report.report import Report
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 ORDER = ["layers", "op_types", "memory", "roofline"]
+COMPARE_ORDER = ["totals", "op_types", "memory", "roofline"]
+TICK_CHARS = 36  # a module name on the per-layer axis keeps its last this many characters
+HOVER_OPS = 8  # the ATen names listed in an op-type bar's hover
 
 Figure = dict[str, Any]
 Trace = dict[str, Any]
 
 
-def build_figures(reports: list[Report], labels: list[str]) -> dict[str, Any]:
-    """Every chart of ``reports`` by name, and their ``order``; ``roofline`` is None when no report has one."""
-    return {
-        "order": list(ORDER),
-        "layers": layers_figure(reports, labels),
-        "op_types": op_types_figure(reports, labels),
-        "memory": memory_figure(reports, labels),
-        "roofline": roofline_figure(reports, labels),
-    }
+def build_figures(reports: list[Report], labels: list[str], compare: bool | None = None) -> dict[str, Any]:
+    """Every chart of ``reports`` by name, and their ``order``; ``roofline`` is None when no report has one.
+
+    One report (``compare`` false) gets the per-layer chart, a comparison (``compare`` true, the
+    default for several reports) the totals chart in its place.
+    """
+    compare = len(reports) > 1 if compare is None else compare
+    figures: dict[str, Any] = {"order": list(COMPARE_ORDER if compare else ORDER)}
+    if compare:
+        figures["totals"] = totals_figure(reports, labels, [color(k) for k in range(len(reports))])
+    else:
+        figures["layers"] = layers_figure(reports[0], labels[0])
+    figures["op_types"] = op_types_figure(reports, labels)
+    figures["memory"] = memory_figure(reports, labels)
+    figures["roofline"] = roofline_figure(reports, labels)
+    return figures
 
 
 def color(k: int) -> str:
@@ -52,8 +68,9 @@ def base_layout(title: str, height: int = 460) -> dict[str, Any]:
 
 
 def axis(title: str, **extra: Any) -> dict[str, Any]:
-    """An axis titled ``title``, with ``extra`` plotly axis settings."""
-    return {"title": {"text": plot_text(title)}, "gridcolor": "#e5e5e5", "zeroline": False, "exponentformat": "SI", **extra}
+    """An axis titled ``title``, with ``extra`` plotly axis settings; numbers in SI units (``150M``), no offsets."""
+    return {"title": {"text": plot_text(title)}, "gridcolor": "#e5e5e5", "zeroline": False, "exponentformat": "SI",
+            "showexponent": "all", "automargin": True, **extra}
 
 
 def _extra(label: str) -> str:
@@ -64,54 +81,58 @@ def _extra(label: str) -> str:
 # ---------------------------------------------------------------------------------------------- layers
 
 
-def layers_figure(reports: list[Report], labels: list[str]) -> Figure:
-    """Per leaf layer in execution order: MACs above, bytes below."""
-    single = len(reports) == 1
-    series_all = [plots.layer_series(r) for r in reports]
-    data: list[Trace] = []
-    for k, (series, label) in enumerate(zip(series_all, labels)):
-        data.extend(_layer_traces(k, series, label, single))
-    caption = (f"One bar per leaf module (no submodules) in execution order: MACs above, {plots.BYTES_LABEL} below. "
-               "Hover a bar for the layer.")
-    return {"data": data, "layout": _layers_layout(series_all[0], single), "caption": caption}
+def layers_figure(report: Report, label: str) -> Figure:
+    """Per leaf layer in execution order: MACs above, bytes below; the axis names the modules."""
+    series = plots.layer_series(report)
+    ticks = tick_names(series["names"])
+    data = _layer_traces(series, ticks, label)
+    caption = (f"One bar per leaf module (no submodules) in execution order, named on the axis (zoom in for every name): "
+               f"MACs above, {plots.BYTES_LABEL} below. Hover a bar for the module's full name and type.")
+    return {"data": data, "layout": _layers_layout(series), "caption": caption}
 
 
-def _layer_traces(k: int, series: dict[str, Any], label: str, single: bool) -> list[Trace]:
-    xs = list(range(len(series["names"])))
-    custom = [[plot_text(n), plot_text(t)] for n, t in zip(series["names"], series["types"])]
-    common = {"type": "bar", "x": xs, "customdata": custom, "legendgroup": plot_text(label),
-              "opacity": 1.0 if single else 0.65}
-    macs = {**common, "y": series["macs"], "name": plot_text(f"{label} MACs" if not single else "MACs"),
-            "marker": {"color": color(k) if not single else color(0)}, "xaxis": "x", "yaxis": "y",
-            "hovertemplate": "%{customdata[0]} (%{customdata[1]})<br>%{y:.4s} MACs" + _extra(label)}
-    nbytes = {**common, "y": series["bytes"], "name": plot_text(f"{label} bytes" if not single else "bytes"),
-              "marker": {"color": color(k) if not single else color(1)}, "xaxis": "x2", "yaxis": "y2",
-              "showlegend": not single,
-              "hovertemplate": "%{customdata[0]} (%{customdata[1]})<br>%{y:.4s}B" + _extra(label)}
+def tick_names(names: list[str], width: int = TICK_CHARS) -> list[str]:
+    """The per-layer axis's categories: each module name (its last ``width`` characters), made unique."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        tick = plots.tail(name, width)
+        seen[tick] = seen.get(tick, 0) + 1
+        out.append(tick if seen[tick] == 1 else f"{tick} #{seen[tick]}")
+    return out
+
+
+def _layer_traces(series: dict[str, Any], ticks: list[str], label: str) -> list[Trace]:
+    xs = [plot_text(t) for t in ticks]
+    custom = [[plot_text(n), plot_text(t), units.nbytes(b)] for n, t, b in zip(series["names"], series["types"], series["bytes"])]
+    common = {"type": "bar", "x": xs, "customdata": custom}
+    macs = {**common, "y": series["macs"], "name": "MACs", "marker": {"color": color(0)}, "xaxis": "x", "yaxis": "y",
+            "hovertemplate": "%{customdata[0]}<br>type %{customdata[1]}<br>%{y:.4s} MACs" + _extra(label)}
+    nbytes = {**common, "y": series["bytes"], "name": "bytes", "marker": {"color": color(1)}, "xaxis": "x2", "yaxis": "y2",
+              "showlegend": False,
+              "hovertemplate": "%{customdata[0]}<br>type %{customdata[1]}<br>%{customdata[2]} moved" + _extra(label)}
     return [macs, nbytes]
 
 
-def _layers_layout(first: dict[str, Any], single: bool) -> dict[str, Any]:
-    layout = base_layout("Per-layer MACs and bytes (leaf modules, execution order)", 560)
+def _layers_layout(series: dict[str, Any]) -> dict[str, Any]:
+    layout = base_layout("Per-layer MACs and bytes (leaf modules, execution order)", 680)
     layout.update({
         "barmode": "overlay",
         "bargap": 0.05,
-        "xaxis": axis("", anchor="y", showticklabels=False),
-        "xaxis2": axis("leaf layer, execution order", anchor="y2", matches="x"),
-        "yaxis": axis("MACs", domain=[0.56, 1.0]),
-        "yaxis2": axis(first["bytes_label"], domain=[0.0, 0.44]),
-        "showlegend": not single,
+        "xaxis": axis("", anchor="y", type="category", showticklabels=False),
+        "xaxis2": axis("leaf module, execution order", anchor="y2", matches="x", type="category", tickangle=-60,
+                       tickfont={"size": 10}),
+        "yaxis": axis("MACs", domain=[0.58, 1.0]),
+        "yaxis2": axis(series["bytes_label"], domain=[0.0, 0.46], **byte_axis(series["bytes"])),
+        "showlegend": False,
     })
+    layout["margin"]["b"] = 40
     layout["updatemenus"] = [{
         "type": "buttons", "direction": "left", "x": 1.0, "xanchor": "right", "y": 1.09, "yanchor": "bottom",
         "showactive": True, "pad": {"r": 0, "t": 0},
-        "buttons": [{"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear", "yaxis2.type": "linear"}]},
-                    {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log", "yaxis2.type": "log"}]}],
+        "buttons": [{"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear", "yaxis2.type": "linear", "yaxis2.tickmode": "array"}]},
+                    {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log", "yaxis2.type": "log", "yaxis2.tickmode": "auto"}]}],
     }]
-    if single and len(first["names"]) <= 40:  # few layers: name each bar
-        layout["xaxis2"].update({"tickmode": "array", "tickvals": list(range(len(first["names"]))),
-                                 "ticktext": [plot_text(n) for n in first["names"]], "tickangle": -60})
-        layout["margin"]["b"] = 160
     return layout
 
 
@@ -119,7 +140,7 @@ def _layers_layout(first: dict[str, Any], single: bool) -> dict[str, Any]:
 
 
 def op_types_figure(reports: list[Report], labels: list[str]) -> Figure:
-    """Each op type's share of MACs and bytes; below, the share of measured time by module type when known."""
+    """Each op type's share of MACs and bytes (by friendly name, per model); below, the share of time by module type when known."""
     single = len(reports) == 1
     shares = [plots.op_type_shares(r) for r in reports]
     ops = union([s["ops"] for s in shares])
@@ -129,25 +150,38 @@ def op_types_figure(reports: list[Report], labels: list[str]) -> Figure:
         data.extend(_op_type_traces(k, s, label, ops, single))
         if "time" in s:
             data.append(_time_share_trace(k, s["time"], label, single))
-    caption = (f"Each op type's share of the model's MACs and of its {plots.BYTES_LABEL}; "
-               f"beyond the top {plots.TOP_OP_TYPES} op types the rest are summed as 'other'.")
+    caption = (f"Each op type's share of the model's MACs and of its {plots.BYTES_LABEL}, op types named as people know "
+               "them (the ATen ops each one sums are in the hover); "
+               f"beyond the top {plots.TOP_OP_TYPES} op types the rest are summed as '{plots.OTHER}'.")
+    if not single:
+        caption += " One colour per model: MACs plain, bytes hatched."
     if has_time:
         caption += " Below: " + "; ".join((f"{label}: " if not single else "") + s["time"]["label"]
                                            for s, label in zip(shares, labels) if "time" in s) + "."
     return {"data": data, "layout": _op_types_layout(has_time), "caption": caption}
 
 
+def op_hover(aten: list[str], other_types: int = 0) -> str:
+    """The ATen names an op-type bar sums, for its hover (plotly markup, names escaped)."""
+    shown = [plot_text(name) for name in aten[:HOVER_OPS]]
+    more = f"<br>and {len(aten) - HOVER_OPS} more" if len(aten) > HOVER_OPS else ""
+    head = f"{other_types} op types: " if other_types else ""
+    return head + "<br>".join(shown) + more
+
+
 def _op_type_traces(k: int, s: dict[str, Any], label: str, ops: list[str], single: bool) -> list[Trace]:
     macs = dict(zip(s["ops"], s["macs"]))
     nbytes = dict(zip(s["ops"], s["bytes"]))
+    hovers = {op: op_hover(aten, s["other_types"] if op == plots.OTHER else 0) for op, aten in zip(s["ops"], s["aten"])}
     traces = []
     for metric, values, pattern, colour in (("MACs", macs, "", color(k) if not single else color(0)),
                                             ("bytes", nbytes, "/", color(k) if not single else color(1))):
         traces.append({"type": "bar", "x": [plot_text(o) for o in ops], "y": [100 * values.get(o, 0.0) for o in ops],
+                       "customdata": [hovers.get(o, "not run by this model") for o in ops],
                        "name": plot_text(metric if single else f"{label} {metric}"), "legendgroup": plot_text(label),
                        "marker": {"color": colour, "pattern": {"shape": pattern if not single else ""}},
                        "xaxis": "x", "yaxis": "y",
-                       "hovertemplate": "%{x}<br>%{y:.1f}% of " + plot_text(metric) + _extra(label)})
+                       "hovertemplate": "<b>%{x}</b><br>%{customdata}<br>%{y:.1f}% of " + plot_text(metric) + _extra(label)})
     return traces
 
 
@@ -163,10 +197,11 @@ def _op_types_layout(has_time: bool) -> dict[str, Any]:
     layout = base_layout("Share by op type: MACs and bytes" + (", and time by module type" if has_time else ""),
                          620 if has_time else 460)
     layout.update({"barmode": "group", "xaxis": axis("op type", anchor="y", type="category", tickangle=-30),
-                   "yaxis": axis("% of the model's total", domain=[0.6, 1.0] if has_time else [0.0, 1.0], rangemode="tozero")})
+                   "yaxis": axis("% of the model's total", domain=[0.6, 1.0] if has_time else [0.0, 1.0], rangemode="tozero",
+                                 ticksuffix="%")})
     if has_time:
         layout["xaxis2"] = axis("leaf module type", anchor="y2", type="category")
-        layout["yaxis2"] = axis("% of time", domain=[0.0, 0.3], rangemode="tozero")
+        layout["yaxis2"] = axis("% of time", domain=[0.0, 0.3], rangemode="tozero", ticksuffix="%")
     layout["margin"]["b"] = 110
     layout["legend"]["y"] = -0.35 if not has_time else -0.2
     return layout
@@ -179,9 +214,11 @@ def memory_figure(reports: list[Report], labels: list[str]) -> Figure:
     """Activation memory over execution order (live, or cumulative without a liveness timeline), and its peaks."""
     data: list[Trace] = []
     kinds: set[str] = set()
+    tops: list[float] = []
     for k, (report, label) in enumerate(zip(reports, labels)):
         s = plots.memory_series(report)
         kinds.add(s["kind"])
+        tops.extend([max(s["y"], default=0), s["peak_live_bytes"]])
         data.append(_memory_line(color(k), s, label))
         if s["x"]:
             data.append(_memory_peak_marker(color(k), s, label))
@@ -189,7 +226,7 @@ def memory_figure(reports: list[Report], labels: list[str]) -> Figure:
     title = ("Live activation memory over execution order" if kinds == {"live"}
              else "Activation memory over execution order")
     layout = base_layout(title, 480)
-    layout.update({"xaxis": axis("op index (execution order)"), "yaxis": axis("bytes", rangemode="tozero")})
+    layout.update({"xaxis": axis("op index (execution order)"), "yaxis": axis("bytes", **byte_axis(tops))})
     layout["legend"]["y"] = -0.25
     layout["margin"]["b"] = 110
     return {"data": data, "layout": layout, "caption": _memory_caption(kinds)}
@@ -198,24 +235,31 @@ def memory_figure(reports: list[Report], labels: list[str]) -> Figure:
 def _memory_line(colour: str, s: dict[str, Any], label: str) -> Trace:
     trace: Trace = {"type": "scatter", "mode": "lines", "x": s["x"], "y": s["y"], "line": {"color": colour, "width": 1.5},
                     "name": plot_text(f"{label}: {s['label']}"), "legendgroup": plot_text(label),
-                    "customdata": [[plot_text(short(op)), w] for op, w in zip(s["ops"], s["step"])]}
+                    "customdata": [[plot_text(op_text(op)), units.nbytes(w), plot_text(module or "(model)"), units.nbytes(y)]
+                                   for op, w, module, y in zip(s["ops"], s["step"], s["modules"], s["y"])]}
     if s["kind"] == "cumulative":
-        trace["hovertemplate"] = ("op %{x}: %{customdata[0]}<br>wrote %{customdata[1]:.4s}B<br>cumulative %{y:.4s}B"
-                                  + _extra(label))
+        trace["hovertemplate"] = ("op %{x}: %{customdata[0]}<br>in %{customdata[2]}<br>wrote %{customdata[1]}<br>"
+                                  "cumulative %{customdata[3]}" + _extra(label))
     else:
         trace["line"]["shape"] = "hv"
-        trace["hovertemplate"] = ("after op %{x} (%{customdata[0]}): %{y:.4s}B live<br>its outputs: %{customdata[1]:.4s}B"
-                                  + _extra(label))
+        trace["hovertemplate"] = ("after op %{x}: %{customdata[0]}<br>in %{customdata[2]}<br>%{customdata[3]} live<br>"
+                                  "its outputs: %{customdata[1]}" + _extra(label))
     return trace
+
+
+def op_text(op: str) -> str:
+    """An op as the memory chart names it: friendly name and ATen name, ``ReLU (aten.relu_)``; empty for none."""
+    return f"{friendly(op)} ({aten_label(op)})" if op else ""
 
 
 def _memory_peak_marker(colour: str, s: dict[str, Any], label: str) -> Trace:
     pos = s["peak_position"]
-    op = short(s["ops"][pos]) if s["ops"][pos] else ""
+    op = friendly(s["ops"][pos]) if s["ops"][pos] else ""
+    where = f"{op} in {s['modules'][pos] or '(model)'}" if op else ""
     if s["kind"] == "live":
-        text = f"largest after an op: {units.nbytes(s['peak_bytes'])}" + (f" ({op})" if op else "")
+        text = f"largest after an op: {units.nbytes(s['peak_bytes'])}" + (f" ({where})" if where else "")
     else:
-        text = f"largest op output: {units.nbytes(s['peak_bytes'])} ({op})"
+        text = f"largest op output: {units.nbytes(s['peak_bytes'])} ({where})"
     return {"type": "scatter", "mode": "markers+text", "x": [s["x"][pos]], "y": [s["y"][pos]], "text": [plot_text(text)],
             "textposition": "middle right", "marker": {"color": colour, "size": 11, "symbol": "diamond"},
             "name": plot_text(f"{label}: {text}"), "legendgroup": plot_text(label), "hovertemplate": plot_text(text) + "<extra></extra>"}

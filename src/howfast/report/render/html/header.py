@@ -13,24 +13,26 @@ Metric = tuple[str, Callable[[Report], int], Callable[[int], str]]  # (title, va
 
 # The rows of the comparison's totals table.
 COMPARED_TOTALS: tuple[Metric, ...] = (
-    ("Parameters", lambda r: r.totals.params, units.count),
+    ("Parameters", lambda r: r.totals.params, units.params),
+    ("Model size", lambda r: r.totals.param_bytes, units.nbytes),
     ("MACs", lambda r: r.totals.macs, units.count),
     ("FLOPs", lambda r: r.totals.flops, units.count),
-    ("Memory accesses (write-up, elements)", lambda r: r.totals.mem_accesses, units.count),
+    ("Bytes moved (read + written)", lambda r: r.totals.bytes_read + r.totals.bytes_written, units.nbytes),
+    ("Peak live activation memory", lambda r: r.totals.peak_activation_bytes, units.nbytes),
     ("Bytes read (compulsory)", lambda r: r.totals.bytes_read, units.nbytes),
     ("Bytes written (compulsory)", lambda r: r.totals.bytes_written, units.nbytes),
-    ("Peak live activation memory", lambda r: r.totals.peak_activation_bytes, units.nbytes),
+    ("Write-up accesses (elements)", lambda r: r.totals.mem_accesses, units.count),
     ("Layers", lambda r: len(r.layers), lambda v: f"{v:,}"),
     ("Ops", lambda r: r.coverage.ops, lambda v: f"{v:,}"),
 )
 
 
 def definition_list(items: Sequence[tuple[str, ...]], cls: str = "facts") -> str:
-    """``<dl>`` of (label, value) items; a third element, when given, is the value's tooltip."""
+    """``<dl>`` of (label, value) items; a third element, when given and not empty, is the value's tooltip."""
     parts = [f'<dl class="{cls}">']
     for item in items:
         label, value = item[0], item[1]
-        tip = f' title="{escape(item[2])}"' if len(item) > 2 else ""
+        tip = f' title="{escape(item[2])}"' if len(item) > 2 and item[2] else ""
         parts.append(f"<div><dt>{escape(label)}</dt><dd{tip}>{escape(value)}</dd></div>")
     parts.append("</dl>")
     return "".join(parts)
@@ -58,7 +60,7 @@ def header_single(report: Report) -> str:
     ]
     device = device_items(report)
     parts.append('<h2 class="sub">Device profile</h2>')
-    parts.append(definition_list(device) if device
+    parts.append(definition_list(device, "facts device") if device
                  else '<p class="muted" id="no-device">No device profile: this report has no roofline.</p>')
     parts.append(roofline_notes(report))
     bench = benchmark_items(report)
@@ -90,7 +92,7 @@ def report_card(report: Report, label: str) -> str:
         f"<h2>{escape(label)}</h2>",
         definition_list([("Model", model_text(report)), ("Inputs", inputs_text(report))]),
         definition_list(totals_items(report), "facts totals"),
-        definition_list(device) if device else '<p class="muted">No device profile: no roofline.</p>',
+        definition_list(device, "facts device") if device else '<p class="muted">No device profile: no roofline.</p>',
         roofline_notes(report),
     ]
     bench = benchmark_items(report)
