@@ -3,17 +3,21 @@
 * counts: k/M/G/T, powers of 1000 (``1234567`` -> ``1.23M``);
 * bytes: KiB/MiB/GiB/TiB, powers of 1024 (``1536`` -> ``1.50 KiB``);
 * rates: FLOP/s and bytes/s in powers of 1000, as vendors quote them (``8.1e12`` -> ``8.1 TFLOP/s``);
-* time: s, ms, µs, ns (``0.0123`` -> ``12.30 ms``); energy: J, mJ, µJ.
+* time: s, ms, µs, ns (``0.0123`` -> ``12.30 ms``);
+* energy: J, mJ, µJ, nJ to three significant figures (``0.107656`` -> ``108 mJ``): an estimate, not
+  a figure to six places.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 _COUNT = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 _BYTES = ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
 _RATE = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"))
 _TIME = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+_ENERGY = ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ"))
 
 
 def count(value: float, digits: int = 2) -> str:
@@ -89,10 +93,25 @@ def items_rate(value: float) -> str:
     return f"{value:,.1f}" if value < 1e4 else f"{value:,.0f}"
 
 
+def significant(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant figures in fixed notation, trailing zeros kept:
+    ``108.0`` -> ``"108"``, ``15.0`` -> ``"15.0"``, ``2.345`` -> ``"2.35"``, ``1234.5`` -> ``"1230"``,
+    ``0`` -> ``"0"``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    rounded = float(f"{value:.{digits}g}")
+    decimals = max(digits - 1 - math.floor(math.log10(abs(rounded))), 0)
+    return f"{rounded:.{decimals}f}"
+
+
 def joules(value: float) -> str:
-    """``0.0123`` -> ``"12.300 mJ"``."""
-    if abs(value) >= 1:
-        return f"{value:.3f} J"
-    if abs(value) >= 1e-3:
-        return f"{value * 1e3:.3f} mJ"
-    return f"{value * 1e6:.2f} µJ"
+    """Energy to three significant figures (``significant``) in J, mJ, µJ or nJ, the unit chosen
+    after rounding: ``0.107656`` -> ``"108 mJ"``, ``1.5e-5`` -> ``"15.0 µJ"``, ``2.345`` ->
+    ``"2.35 J"``, ``0.0009996`` -> ``"1.00 mJ"`` (not ``"1000 µJ"``), ``0`` -> ``"0 J"``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} J"
+    rounded = float(f"{value:.3g}")
+    for scale, suffix in _ENERGY:
+        if abs(rounded) >= scale:
+            return f"{significant(rounded / scale)} {suffix}"
+    return f"{significant(rounded / 1e-9)} nJ"

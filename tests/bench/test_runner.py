@@ -9,6 +9,7 @@ from torch import nn
 import howfast
 from howfast.bench import BenchmarkResult, attach, benchmark
 from howfast.bench.inputs import rebatch, resize
+from howfast.bench.timing import Tick
 from howfast.errors import BenchmarkError, DeviceError, UsageError
 from tests.bench.models import Raises, Sleep
 
@@ -18,8 +19,8 @@ def linear() -> nn.Module:
 
 
 def test_runs_and_statistics() -> None:
-    seen: list[tuple[str, float, int]] = []
-    result = benchmark(linear(), torch.randn(2, 8), runs=7, warmup=2, progress=lambda *a: seen.append(a))
+    seen: list[Tick] = []
+    result = benchmark(linear(), torch.randn(2, 8), runs=7, warmup=2, progress=seen.append)
     assert isinstance(result, BenchmarkResult)
     assert result.stats.n == 7 and len(result.times_s) == 7
     assert result.stopped_by == "runs"
@@ -27,8 +28,9 @@ def test_runs_and_statistics() -> None:
     assert result.inputs == ["2x8"]
     assert result.throughput == pytest.approx(2 / result.stats.median)
     assert result.stats.min <= result.stats.median <= result.stats.p90 <= result.stats.p99 <= result.stats.max
-    assert {phase for phase, _, _ in seen} == {"warm-up", "timing"}
-    assert seen[-1] == ("timing", 1.0, 7)
+    assert {t.phase for t in seen} == {"warm-up", "timing"}
+    assert (seen[-1].phase, seen[-1].done, seen[-1].total, seen[-1].fraction) == ("timing", 7, 7, 1.0)
+    assert [(t.done, t.total) for t in seen if t.phase == "warm-up"] == [(1, 2), (2, 2)]
     data = result.to_dict()
     assert set(data["latency_s"]) >= {"min", "median", "mean", "std", "p90", "p99"}
     assert data["throughput_items_per_s"] == pytest.approx(result.throughput)
@@ -36,6 +38,14 @@ def test_runs_and_statistics() -> None:
     for key in ("torch_version", "threads", "cpu_model", "device_name", "batch", "dtype", "runtime"):
         assert key in env
     assert env["batch"] == 2 and env["dtype"] == "float32" and env["runtime"] == "torch"
+
+
+def test_per_layer_runs_report_their_ticks_after_the_timed_runs() -> None:
+    seen: list[Tick] = []
+    benchmark(linear(), "2x8", runs=4, warmup=1, per_layer=True, layer_runs=3, progress=seen.append)
+    assert list(dict.fromkeys(t.phase for t in seen)) == ["warm-up", "timing", "per-layer warm-up", "per-layer timing"]
+    last = seen[-1]
+    assert (last.phase, last.done, last.total, last.final) == ("per-layer timing", 3, 3, True)
 
 
 def test_exported_from_howfast() -> None:

@@ -9,6 +9,7 @@ from torch import nn
 from howfast.bench import sweep
 from howfast.bench.stats import knee
 from howfast.bench.sweep import parse_list
+from howfast.bench.timing import Tick
 from howfast.errors import BenchmarkError, UsageError
 from tests.bench.models import Sleep
 
@@ -42,6 +43,17 @@ def test_size_sweep_at_one_batch_and_sequence_length() -> None:
     result = sweep(model, "1x16:int64", sizes=[4, 8], batch=3, runs=2, warmup=0)
     assert [r.inputs for r in result.rows] == [["3x4:int64"], ["3x8:int64"]]
     assert result.knees == {} and result.to_dict()["sweep"]["knee"] is None
+
+
+def test_each_point_reports_its_ticks_under_its_place_in_the_sweep() -> None:
+    ticks: list[Tick] = []
+    sweep(nn.Linear(4, 2).eval(), "1x4", batches=[1, 2], runs=3, warmup=1, progress=ticks.append)
+    phases = list(dict.fromkeys(t.phase for t in ticks))
+    assert phases == ["batch 1 (1/2) warm-up", "batch 1 (1/2) timing", "batch 2 (2/2) warm-up", "batch 2 (2/2) timing"]
+    for name in phases:
+        last = [t for t in ticks if t.phase == name][-1]
+        assert last.final and last.done == last.total == (1 if "warm-up" in name else 3)
+    assert all(t.done <= t.total for t in ticks)
 
 
 def test_parse_list_and_errors() -> None:

@@ -101,9 +101,10 @@ def test_plot_roofline_and_bench(capsys, tmp_path):
 
 def test_calibrate_writes_and_saves_a_profile_usable_by_analyze(capsys, tmp_path):
     target = tmp_path / "box.toml"
-    code, out, err = run(capsys, "calibrate", "--quick", "--no-classes", "--threads", "1", "-o", str(target))
+    code, out, err = run(capsys, "calibrate", "--quick", "--no-classes", "--threads", "1", "-o", str(target), "--width", "80")
     assert code == 0, err
     assert "peak_flops.fp32" in out and "memory.bandwidth" in out and "torch.mm" in out and "wrote" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
     assert target.exists()
     code, out, err = run(capsys, "analyze", *SMALL, "--hardware", str(target), "-f", "json")
     assert code == 0, err

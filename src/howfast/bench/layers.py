@@ -26,7 +26,7 @@ from torch import nn
 from howfast.bench.allocator import apply as apply_allocator
 from howfast.bench.checks import check_allocator, check_counts, num_threads
 from howfast.bench.inputs import model_device
-from howfast.bench.timing import Plan, guarded, time_calls
+from howfast.bench.timing import Plan, Progress, guarded, prefixed, time_calls
 from howfast.report.measurements import OTHER, LayerTimes
 
 __all__ = ["OTHER", "LayerTimes", "per_layer_times"]
@@ -97,12 +97,14 @@ def per_layer_times(
     warmup: int = 3,
     threads: int | None = None,
     allocator: str = "retain",
+    progress: Progress | None = None,
 ) -> LayerTimes:
     """Median measured time per module of ``model(*args, **kwargs)`` over ``runs`` hooked runs.
 
     Runs ``warmup`` plain and hooked passes first, then ``runs`` pairs of one hooked and one plain
     pass (alternating, so drift in machine load hits both alike), all under ``inference_mode``.
-    ``allocator`` as for ``benchmark``.
+    ``allocator`` as for ``benchmark``; ``progress`` gets the plain runs' ticks (a fixed count), the
+    phase prefixed with ``per-layer``.
     """
     check_counts(runs=runs, warmup=warmup, threads=threads)
     check_allocator(allocator)
@@ -131,7 +133,8 @@ def per_layer_times(
     with num_threads(threads), torch.inference_mode():
         for _ in range(warmup):
             hooks.run(forward)
-        plain_times, _ = time_calls(forward, Plan(warmup=warmup, max_runs=runs), device, before=hooked)
+        plain_times, _ = time_calls(forward, Plan(warmup=warmup, max_runs=runs), device, before=hooked,
+                                    progress=prefixed(progress, "per-layer"))
     called = list(dict.fromkeys(name for name, _ in hooks.modules if any(name in r for r in per_run)))
     by_module = {name: statistics.median([r.get(name, 0) / 1e9 for r in per_run]) for name in called}
     total = statistics.median(hooked_times)

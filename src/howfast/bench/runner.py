@@ -72,7 +72,8 @@ def benchmark(
     The model is timed in the mode it is in (call ``model.eval()`` first for inference).
     ``allocator="retain"`` (the default) makes glibc keep freed memory for the next run, process-wide
     and for good (``howfast.bench.allocator``: otherwise whether a run pays page faults depends on what
-    the process allocated before); ``"system"`` leaves malloc as it is.
+    the process allocated before); ``"system"`` leaves malloc as it is. ``progress`` gets a
+    ``timing.Tick`` after every run (warm-up, timing, then the per-layer runs).
     """
     check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads,
                  batches=[batch] if batch is not None else None, layer_runs=layer_runs)
@@ -91,7 +92,7 @@ def benchmark(
                 times, stopped_by = time_runs(backend, plan, dev, progress)
         finally:
             backend.close()
-        layers = per_layer_times(model, args, kw, runs=layer_runs, warmup=min(warmup, 3)) if per_layer else None
+        layers = per_layer_times(model, args, kw, runs=layer_runs, warmup=min(warmup, 3), progress=progress) if per_layer else None
         used_threads = torch.get_num_threads()
     n = batch_of(args, kw)
     dtype = dtype_text(model, args, kw)

@@ -26,7 +26,7 @@ from howfast.bench.environment import collect
 from howfast.bench.inputs import batch_of, dtype_text, prepare, rebatch, resize, shapes_of
 from howfast.bench.runner import plan_for, time_runs
 from howfast.bench.stats import knee, steadiness, summarize
-from howfast.bench.timing import Progress
+from howfast.bench.timing import Progress, prefixed
 from howfast.errors import BenchmarkError, UsageError
 from howfast.report.measurements import KNEE_RULE, SweepPoint, SweepResult
 
@@ -75,6 +75,9 @@ def sweep(
 ) -> SweepResult:
     """Benchmark every (size, batch) point; ``runs``/``budget_s``/``warmup`` apply per point.
 
+    ``progress`` gets each point's ticks (``timing.Tick``), the phase prefixed with the point and its
+    place in the sweep (``"batch 4 (3/5) timing"``).
+
     ``batch`` sets the batch of a size-only sweep. Arguments otherwise as for ``benchmark``.
     """
     if not batches and not sizes:
@@ -100,16 +103,11 @@ def sweep(
             if point_batch is not None:
                 args, kw = rebatch(args, kw, point_batch)
             where = _where(point_batch, size)
-
-            def point_progress(phase: str, fraction: float, done: int, index: int = index, where: str = where) -> None:
-                if progress:
-                    progress(f"{where} {phase}", (index + fraction) / len(points), done)
-
             try:
                 backend = make_backend(runtime, model, args, kw, dev, threads)
                 try:
                     with backend.context():
-                        times, stopped_by = time_runs(backend, plan, dev, point_progress)
+                        times, stopped_by = time_runs(backend, plan, dev, prefixed(progress, f"{where} ({index + 1}/{len(points)})"))
                 finally:
                     backend.close()
             except BenchmarkError as exc:

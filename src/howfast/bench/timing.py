@@ -18,6 +18,7 @@ in which run it happened.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from collections.abc import Callable
@@ -26,12 +27,69 @@ from typing import Any
 
 import torch
 
+from howfast import units
+from howfast.bench.checks import MAX_RUNS
 from howfast.errors import BenchmarkError, HowfastError, describe
 
 CLOCKS: dict[str, Callable[[], int]] = {"wall": time.perf_counter_ns, "cpu": time.thread_time_ns}
 
-# progress(phase, fraction done 0..1, timed runs done); phase is "warm-up" or "timing"
-Progress = Callable[[str, float, int], None]
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Where the timing loop is, reported after every run: ``done`` of ``total`` runs of ``phase``,
+    and for a timing phase with a time budget ``spent_s`` of ``budget_s`` seconds.
+
+    What is known in advance decides what a progress bar can show (``text``, ``fraction``):
+
+    * warm-up: its run count, always (``done`` of ``total`` warm-up runs);
+    * timing with a fixed count (``--runs N``, no budget): ``done`` of ``total`` runs; the last
+      tick has ``done == total``;
+    * timing with a budget (``--budget S``; with neither option 100 runs or 10 s): it stops at the
+      budget or at ``total`` runs, whichever comes first, so the fraction is the larger of the two
+      and the text shows both (the run count alone when only a budget caps it, ``MAX_RUNS``).
+
+    ``done`` never exceeds ``total``; the last tick of a phase has ``final`` set (fraction 1).
+    """
+
+    phase: str  # "warm-up" or "timing"; a sweep or per-layer run prefixes it ("batch 4 timing")
+    done: int
+    total: int
+    spent_s: float = 0.0
+    budget_s: float | None = None
+    final: bool = False
+
+    @property
+    def fraction(self) -> float:
+        """How far the phase is, 0 to 1: the larger of the runs' and the budget's share (1 once final)."""
+        if self.final:
+            return 1.0
+        runs = self.done / self.total if self.total else 1.0
+        spent = self.spent_s / self.budget_s if self.budget_s else 0.0
+        return min(max(runs, spent), 1.0)
+
+    @property
+    def text(self) -> str:
+        """``"42/100 runs"``; with a budget ``"3.1/10 s, 42/100 runs"`` (``"3.1/10 s, 42 runs"`` with no run
+        limit), the seconds spent to two significant figures."""
+        runs = f"{self.done} runs" if self.budget_s is not None and self.total >= MAX_RUNS else f"{self.done}/{self.total} runs"
+        if self.budget_s is None:
+            return runs
+        return f"{units.significant(min(self.spent_s, self.budget_s), 2)}/{self.budget_s:g} s, {runs}"
+
+
+Progress = Callable[[Tick], None]  # called with a Tick after every warm-up and timed run, and once at the end
+
+
+def prefixed(progress: Progress | None, prefix: str) -> Progress | None:
+    """``progress`` with ``prefix`` put before every tick's phase ("batch 4" -> "batch 4 timing")."""
+    if progress is None:
+        return None
+    report = progress
+
+    def tell(tick: Tick) -> None:
+        report(dataclasses.replace(tick, phase=f"{prefix} {tick.phase}"))
+
+    return tell
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +107,20 @@ class Plan:
 
 def time_calls(call: Callable[[], Any], plan: Plan, device: torch.device | str = "cpu", *,
                before: Callable[[], Any] | None = None, progress: Progress | None = None) -> tuple[list[float], str]:
-    """Seconds per timed call of ``call`` under ``plan``, and what stopped it ("runs" or "budget")."""
+    """Seconds per timed call of ``call`` under ``plan``, and what stopped it ("runs" or "budget").
+
+    ``progress`` gets a ``Tick`` after every warm-up run, after every timed run but the last, and a
+    final one when the timed runs stop."""
     device = torch.device(device)
     cuda = device.type == "cuda"
     for i in range(plan.warmup):
         guarded(call, f"warm-up run {i + 1}")
         _sync(device)
         if progress:
-            progress("warm-up", (i + 1) / plan.warmup, 0)
+            progress(Tick("warm-up", i + 1, plan.warmup, final=i + 1 == plan.warmup))
     times: list[float] = []
     stopped_by = "runs"
+    spent = 0.0
     gc.collect()
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -77,12 +139,12 @@ def time_calls(call: Callable[[], Any], plan: Plan, device: torch.device | str =
                 stopped_by = "budget"
                 break
             if progress:
-                progress("timing", max(len(times) / plan.max_runs, spent / plan.target_s if plan.target_s else 0.0), len(times))
+                progress(Tick("timing", len(times), plan.max_runs, spent, plan.target_s))
     finally:
         if gc_was_enabled:
             gc.enable()
     if progress:
-        progress("timing", 1.0, len(times))
+        progress(Tick("timing", len(times), plan.max_runs, spent, plan.target_s, final=True))
     return times, stopped_by
 
 

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as ProgressBar
 
 from howfast.bench.checks import check_bench_device, check_counts
 from howfast.bench.runner import benchmark, benchmark_onnx_file
 from howfast.bench.sweep import parse_list, sweep
-from howfast.bench.timing import Progress
+from howfast.bench.timing import Progress, Tick
 from howfast.cli.app import app
-from howfast.cli.common import emit, input_options, open_model, tensors_for, terminal
+from howfast.cli.common import emit, input_options, open_model, progress_display, tensors_for, terminal
 from howfast.errors import UsageError
 from howfast.report.measurements import BenchmarkResult, SweepResult
 from howfast.report.render.benchmark import render
@@ -24,17 +22,28 @@ from howfast.report.render.benchmark import render
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Progress | None]:
-    """A rich progress bar on stderr (only when stderr is a terminal); yields the callback."""
+    """A rich progress bar on stderr (only when stderr is a terminal); yields the callback.
+
+    One bar per phase (warm-up, timing, a sweep's points, the per-layer runs), started again when
+    the phase changes. It shows the phase, how far it is (``Tick.fraction``), what is known of its
+    total (``Tick.text``): ``12/100 runs`` for a fixed count (``--runs N``, the warm-up); with a time
+    budget, which may stop it before the run count, the seconds of the budget and the runs
+    (``3.1/10 s, 42/100 runs``; ``3.1/10 s, 42 runs`` with ``--budget`` alone), then the time
+    elapsed and the time remaining at the pace so far.
+    """
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield None
         return
-    bar = ProgressBar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[runs]} runs"), TimeElapsedColumn(),
-                   console=console, transient=True)
-    task = bar.add_task("warm-up", total=1.0, runs=0)
+    bar = progress_display(console, "{task.fields[count]}")
+    task = bar.add_task("warm-up", total=1.0, count="")
+    phase = ["warm-up"]
 
-    def update(phase: str, fraction: float, done: int) -> None:
-        bar.update(task, description=phase, completed=min(fraction, 1.0), runs=done)
+    def update(tick: Tick) -> None:
+        if tick.phase != phase[0]:  # a new phase: a new bar, whose pace says nothing of the last one's
+            phase[0] = tick.phase
+            bar.reset(task, total=1.0, description=tick.phase)
+        bar.update(task, completed=tick.fraction, count=tick.text)
 
     with bar:
         yield update

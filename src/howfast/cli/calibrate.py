@@ -3,20 +3,19 @@ efficiencies) and write a hardware profile."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from howfast.bench.calibrate import CalibrationResult
 from howfast.bench.calibrate import calibrate as run_calibration
 from howfast.cli.app import app
-from howfast.cli.common import emit, terminal, write_atomically
-from howfast.cli.figures import figure_table
+from howfast.cli.calibrate_output import render
+from howfast.cli.common import emit, progress_display, terminal, write_atomically
 from howfast.errors import UsageError
 from howfast.hardware.profiles import save_dir
 
@@ -55,8 +54,9 @@ def _busy_warning(threads: int | None, clock: str) -> str | None:
               help="Wall-clock time, or the thread's CPU time (needs --threads 1; steady on a busy machine).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print the figures.")
+@click.option("--width", type=click.IntRange(min=40), help="Lay the tables out for this many columns (default: the terminal's).")
 def calibrate(output: Path | None, save_name: str | None, name: str | None, threads: int | None, device: str, quick: bool,
-              no_classes: bool, statistic: str, clock: str, fmt: str) -> None:
+              no_classes: bool, statistic: str, clock: str, fmt: str, width: int | None) -> None:
     """Measure this machine and print every figure with how it was measured.
 
     A large GEMM gives peak FLOP/s per dtype (fp32; bf16 and fp16 when they run), a large copy the
@@ -75,47 +75,43 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
     if save_name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", save_name):
         raise UsageError(f"--save takes a plain name (letters, digits, _ . -), got {save_name!r}")
     profile_name = name or save_name or "this_machine"
-    console = Console(stderr=True)
     busy = _busy_warning(threads, clock)
     if busy:
         click.echo(f"warning: {busy}", err=True)
-    if console.is_terminal:
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                       TimeElapsedColumn(), console=console, transient=True)
-        task = bar.add_task("calibrating", total=1)
-
-        def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, description=f"measuring {what}", completed=done, total=total)
-
-        with bar:
-            result = run_calibration(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
-                                     statistic=statistic, clock=clock, progress=progress)
-    else:
-        result = run_calibration(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
-                                 statistic=statistic, clock=clock)
-    profile = result.profile
-    target = output
-    if save_name is not None:
-        target = save_dir() / f"{save_name}.toml"
+    result = _measure(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
+                      statistic=statistic, clock=clock)
+    target = save_dir() / f"{save_name}.toml" if save_name is not None else output
     if target is not None:
-        write_atomically(target, profile.to_toml())
+        write_atomically(target, result.profile.to_toml())
     if fmt == "json":
-        emit(json.dumps({"profile": profile.to_dict(), "elapsed_s": result.elapsed_s, "written": str(target) if target else None,
-                         "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
-                                          for m in result.measurements]}, indent=2) + "\n", None)
+        emit(_as_json(result, target), None)
         return
-    buffer = io.StringIO()
-    columns, colour = terminal(None, None)
-    out = Console(file=buffer, width=columns, force_terminal=colour, no_color=not colour, highlight=False)
-    table, notes = figure_table(f"howfast calibrate: {escape(profile.title)}", "How it was measured",
-                                [(m.key, m.value, m.method.split(": ", 1)[-1]) for m in result.measurements])
-    out.print(table)
-    for note in notes:
-        out.print(escape(note))
-    out.print(f"ridge point (fp32): {profile.ridge_point('fp32'):.2f} FLOP/byte; {result.threads} thread(s); "
-              f"took {result.elapsed_s:.1f} s")
-    if target is not None:
-        out.print(f"wrote {escape(str(target))}" + (f"; use it as --hardware {save_name}" if save_name else f"; use it as --hardware {escape(str(target))}"))
+    columns, colour = terminal(None, width)
+    if target is None:
+        written = "not written: add --output FILE.toml or --save NAME to keep this profile"
     else:
-        out.print("not written: add --output FILE.toml or --save NAME to keep this profile")
-    emit(buffer.getvalue(), None)
+        written = f"wrote {target}; use it as --hardware {save_name if save_name else target}"
+    emit(render(result, columns, colour, written), None)
+
+
+def _as_json(result: CalibrationResult, target: Path | None) -> str:
+    """The profile, the time taken, where it was written and every measurement with its method."""
+    return json.dumps({"profile": result.profile.to_dict(), "elapsed_s": result.elapsed_s, "written": str(target) if target else None,
+                       "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
+                                        for m in result.measurements]}, indent=2) + "\n"
+
+
+def _measure(**options: Any) -> CalibrationResult:
+    """The calibration, with a progress bar on stderr when it is a terminal: what is measured now, the
+    bar, steps done of all, the time elapsed and the time remaining at the pace so far."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return run_calibration(**options)
+    bar = progress_display(console, "{task.fields[count]}")
+    task = bar.add_task("calibrating", total=None, count="")
+
+    def progress(what: str, done: int, total: int) -> None:
+        bar.update(task, description=what, completed=done, total=total, count=f"{done}/{total}")
+
+    with bar:
+        return run_calibration(**options, progress=progress)

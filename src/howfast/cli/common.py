@@ -12,6 +12,9 @@ from typing import Any
 
 import click
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Column
 
 from howfast.api import load
 from howfast.capture.loader import load_model
@@ -129,6 +132,15 @@ def terminal(output: Path | None, width: int | None) -> tuple[int, bool]:
     if width is not None:
         return width, colour
     return (shutil.get_terminal_size((NON_TERMINAL_WIDTH, 24)).columns if on_terminal else NON_TERMINAL_WIDTH), colour
+
+
+def progress_display(console: Console, count: str) -> Progress:
+    """The progress bar of a measurement, on ``console``, gone when done: what is being measured
+    (cut to fit), the bar, ``count`` (a template of the task's fields: ``"{task.completed}/{task.total}"``),
+    the time elapsed and rich's estimate of the time remaining from the pace so far."""
+    return Progress(TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+                    BarColumn(), TextColumn(count), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                    transient=True)
 
 
 class DepthType(click.ParamType):

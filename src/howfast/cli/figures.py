@@ -26,11 +26,12 @@ def figure_table(title: str, note_title: str, rows: list[tuple[str, float, str]]
             if note not in notes:
                 notes.append(note)
             note = f"[{notes.index(note) + 1}]"
-        table.add_row(key, _figure_text(key, value), escape(note))
+        table.add_row(key, figure_text(key, value), escape(note))
     return table, [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
 
 
-def _figure_text(key: str, value: float) -> str:
+def figure_text(key: str, value: float) -> str:
+    """A figure's value in the human unit its key implies (``peak_flops.*``: FLOP/s, ``*_s``: seconds, ...)."""
     if key.startswith("peak_flops."):
         return units.flop_rate(value)
     if key in ("memory.bandwidth", "memory.cache_bandwidth"):

@@ -31,7 +31,7 @@ in effect, on the wall clock or (``clock="cpu"``, one thread) the thread's CPU t
 
 from __future__ import annotations
 
-from howfast.bench.calibrate.assemble import WEIGHT_CLASSES, CalibrationResult, ClassFit, Measurement, Progress, calibrate
+from howfast.bench.calibrate.assemble import FORMULAS, WEIGHT_CLASSES, CalibrationResult, ClassFit, Measurement, Progress, calibrate
 from howfast.bench.calibrate.fit import fit_class, fit_efficiency, fit_with_weights
 from howfast.bench.calibrate.measure import (
     STATISTICS,
@@ -43,10 +43,13 @@ from howfast.bench.calibrate.measure import (
     gemm_flops,
     last_level_cache_bytes,
     op_overhead,
+    prepare_layers,
     time_call,
+    time_layers,
 )
 from howfast.bench.calibrate.representatives import Representative, representatives
 
-__all__ = ["STATISTICS", "WEIGHT_CLASSES", "CalibrationResult", "ClassFit", "Evictor", "Measurement", "Progress", "Representative",
+__all__ = ["FORMULAS", "STATISTICS", "WEIGHT_CLASSES", "CalibrationResult", "ClassFit", "Evictor", "Measurement", "Progress", "Representative",
            "TimedSample", "calibrate", "class_samples", "copy_bandwidth", "cpu_caches", "fit_class", "fit_efficiency",
-           "fit_with_weights", "gemm_flops", "last_level_cache_bytes", "op_overhead", "representatives", "time_call"]
+           "fit_with_weights", "gemm_flops", "last_level_cache_bytes", "op_overhead", "prepare_layers", "representatives", "time_call",
+           "time_layers"]

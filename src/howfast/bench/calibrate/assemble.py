@@ -20,11 +20,12 @@ from howfast.bench.calibrate.measure import (
     STATISTICS,
     Evictor,
     TimedSample,
-    class_samples,
     copy_bandwidth,
     cpu_caches,
     gemm_flops,
     op_overhead,
+    prepare_layers,
+    time_layers,
 )
 from howfast.bench.calibrate.representatives import Representative, representatives
 from howfast.bench.environment import device_name
@@ -32,7 +33,8 @@ from howfast.bench.timing import CLOCKS
 from howfast.errors import DeviceError
 from howfast.hardware.profiles import ClassFigures, Figure, HardwareProfile
 
-Progress = Callable[[str, int, int], None]  # (what is being measured, steps done, steps in all)
+# (what is measured next, steps done, steps in all): told before every step, then once with done == total
+Progress = Callable[[str, int, int], None]
 
 WEIGHT_CLASSES = ("conv", "pwconv", "dwconv")  # classes whose kernels re-lay out their weights on every call
 
@@ -40,6 +42,7 @@ TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.flo
 
 PLAIN_FORMULA = "t = roof / efficiency + overhead"
 WEIGHT_FORMULA = "t = roof / efficiency + weight bytes x weight_s_per_byte + overhead"
+FORMULAS = {"plain": PLAIN_FORMULA, "weights": WEIGHT_FORMULA}  # the fitted models by short name
 
 
 @dataclass
@@ -66,6 +69,8 @@ class ClassFit:
     overhead_s: float
     samples: list[TimedSample]
     weight_s_per_byte: float = 0.0
+    formula: str = PLAIN_FORMULA  # the model fitted (PLAIN_FORMULA or WEIGHT_FORMULA)
+    timing: str = ""  # how its layers were timed: "each timed after an untimed 4 MiB copy (...), median times"
 
 
 @dataclass
@@ -75,6 +80,11 @@ class CalibrationResult:
     fits: dict[str, ClassFit]
     elapsed_s: float
     threads: int
+
+
+def timing_passes(quick: bool) -> int:
+    """Timing passes over the representative layers: three, one with ``quick``."""
+    return 1 if quick else 3
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,10 @@ class Conditions:
         return 0.1 if self.quick else 0.3
 
     @property
+    def passes(self) -> int:
+        return timing_passes(self.quick)
+
+    @property
     def stat(self) -> str:
         """The statistic in words: "median" or "fastest", with " CPU time" on the cpu clock."""
         return ("median" if self.statistic == "median" else "fastest") + (" CPU time" if self.clock == "cpu" else "")
@@ -104,7 +118,8 @@ class Conditions:
 
 
 class Steps:
-    """Counts the steps of a calibration and reports each to ``progress`` (what, steps done, steps in all)."""
+    """Counts the steps of a calibration and reports each to ``progress`` (what, steps done, steps in all)
+    before it starts, so the bar says what is being measured; ``finish`` reports ``done == total``."""
 
     def __init__(self, progress: Progress | None, total: int) -> None:
         self.progress = progress
@@ -112,9 +127,27 @@ class Steps:
         self.done = 0
 
     def __call__(self, what: str) -> None:
-        if self.progress:
-            self.progress(what, self.done, self.total)
+        self._tell(what, self.done)
         self.done += 1
+
+    def _tell(self, what: str, done: int) -> None:
+        if self.progress:
+            self.progress(what, done, self.total)
+
+    def expect(self, remaining: int) -> None:
+        """``remaining`` more steps come (the total, once known exactly: layers with no counted op are not timed)."""
+        self.total = self.done + remaining
+
+    def finish(self) -> None:
+        """Every step done: report ``total`` of ``total``."""
+        self.done = self.total
+        self._tell("done", self.total)
+
+
+def step_count(dtypes: tuple[str, ...], reps: list[Representative], passes: int) -> int:
+    """The steps of a calibration: one GEMM per dtype, the two copies and the overhead, then per
+    representative layer one analysis and one timing per pass."""
+    return len(dtypes) + 3 + len(reps) * (1 + passes)
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -265,11 +298,11 @@ def fit_one_class(c: Conditions, cls: str, items: list[TimedSample], floor_s: fl
     else:
         eff, o = fit_efficiency([(s.roof_s, s.measured_s) for s in items], floor_s=floor_s)
         formula = PLAIN_FORMULA
-    method = (f"fitted by howfast calibrate {c.where}: {formula} over {len(items)} representative layer(s), "
-              f"each timed after an untimed {evict_mib} MiB copy (cache state of a network), {c.stat} times: {labels}")
+    timing = f"each timed after an untimed {evict_mib} MiB copy (cache state of a network), {c.stat} times"
+    method = f"fitted by howfast calibrate {c.where}: {formula} over {len(items)} representative layer(s), {timing}: {labels}"
     stage.figures[cls] = ClassFigures(efficiency=Figure(eff, method), overhead_s=Figure(o, method),
                                       weight_s_per_byte=Figure(weight_cost, method) if weight_cost is not None else None)
-    stage.fits[cls] = ClassFit(cls, eff, o, items, weight_cost or 0.0)
+    stage.fits[cls] = ClassFit(cls, eff, o, items, weight_cost or 0.0, formula, timing)
     stage.measurements.append(Measurement(f"classes.{cls}.efficiency", eff, "", method))
     stage.measurements.append(Measurement(f"classes.{cls}.overhead_s", o, "s", method))
     if weight_cost is not None:
@@ -282,7 +315,9 @@ def fit_classes(c: Conditions, reps: list[Representative], profile: HardwareProf
     stage = ClassStage()
     if not reps:
         return stage
-    samples = class_samples(reps, profile, c.device, c.statistic, progress=step, clock=c.clock, passes=1 if c.quick else 3)
+    layers = prepare_layers(reps, profile, c.device, progress=step)
+    step.expect(c.passes * len(layers))
+    samples = time_layers(layers, profile, c.device, c.statistic, progress=step, clock=c.clock, passes=c.passes)
     for cls, items in by_class(samples).items():
         fit_one_class(c, cls, items, floor_s, evict_mib, stage)
     return stage
@@ -323,12 +358,13 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
     ``statistic`` is ``median`` (default) or ``min`` (the fastest run). ``clock`` is ``wall``
     (default) or ``cpu``: the thread's CPU time, with one thread only, which other processes on a
     busy machine do not inflate (a prediction from such a profile is CPU time, the latency of an
-    otherwise idle machine).
+    otherwise idle machine). ``progress(what, done, total)`` is told before every step what it
+    measures (``done`` steps finished so far) and at the end ``total`` of ``total``.
     """
     dev = torch.device(device)
     check_options(dev, device, threads, statistic, clock)
     reps = representatives(quick) if classes else []
-    step = Steps(progress, len(dtypes) + 3 + len(reps))
+    step = Steps(progress, step_count(dtypes, reps, timing_passes(quick)))
     allocator = retain_freed_memory()  # time layers in the memory state howfast bench measures models in
     start = time.perf_counter()
     previous = torch.get_num_threads()
@@ -337,6 +373,7 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
     try:
         c = Conditions(dev, device, quick, statistic, clock, torch.get_num_threads(), datetime.date.today().isoformat())
         profile, measurements, fits = run_stages(c, dtypes, reps, name, allocator, step)
+        step.finish()
     finally:
         if threads is not None:
             torch.set_num_threads(previous)

@@ -256,14 +256,15 @@ def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, 
     return TimedSample(label=label, op_class=cls, flops=flops, bytes=nbytes, weight_bytes=weight_bytes, roof_s=roof)
 
 
-def _prepare(reps: list[Representative], profile: HardwareProfile, device: torch.device,
-             progress: Callable[[str], None] | None) -> list[TimedLayer]:
-    """Build and analyse each representative layer (``progress(label)`` before each)."""
+def prepare_layers(reps: list[Representative], profile: HardwareProfile, device: torch.device,
+                   progress: Callable[[str], None] | None = None) -> list[TimedLayer]:
+    """Build and analyse each representative layer (``progress("analysing LABEL")`` before each); a
+    layer with no counted op is left out."""
     peak = profile.peak("fp32")
     layers: list[TimedLayer] = []
     for label, factory, shapes in reps:
         if progress:
-            progress(label)
+            progress(f"analysing {label}")
         with torch.device(device):
             module = factory()
         inputs = tuple(torch.randn(*s, device=device) for s in shapes)
@@ -284,6 +285,24 @@ def _time_layer(layer: TimedLayer, device: torch.device, clock: str, evict: Evic
     return time_call(lambda: module(*inputs), device, warmup=3, min_runs=7, min_time_s=0.08, clock=clock, before=evict)
 
 
+def time_layers(layers: list[TimedLayer], profile: HardwareProfile, device: torch.device, statistic: str = "median",
+                progress: Callable[[str], None] | None = None, clock: str = "wall", passes: int = 3) -> list[TimedSample]:
+    """Time ``layers`` in ``passes`` passes over all of them (``progress("timing LABEL, pass P/N")``
+    before each layer of each pass); a layer's time is the median of its per-pass statistics."""
+    evict = _evictor(profile, device)
+    passes = max(1, passes)
+    with torch.inference_mode():
+        for number in range(1, passes + 1):
+            for layer in layers:
+                if progress:
+                    progress(f"timing {layer.sample.label}, pass {number}/{passes}")
+                layer.sample.pass_s.append(STATISTICS[statistic](_time_layer(layer, device, clock, evict)))
+    samples = [layer.sample for layer in layers]
+    for sample in samples:
+        sample.measured_s = statistics.median(sample.pass_s)
+    return samples
+
+
 def class_samples(reps: list[Representative], profile: HardwareProfile, device: torch.device, statistic: str = "median",
                   progress: Callable[[str], None] | None = None, clock: str = "wall", passes: int = 3) -> list[TimedSample]:
     """Analyse and time each representative layer; its class and plain roofline time on ``profile``.
@@ -291,15 +310,8 @@ def class_samples(reps: list[Representative], profile: HardwareProfile, device: 
     The layers are timed in ``passes`` passes over all of them, and a layer's time is the median of
     its per-pass statistics: a slow spell of the machine then spoils one pass of a layer, not the
     figure, and the layers of one class are not all timed in the same few seconds. Each call runs
-    after an untimed ``Evictor`` copy.
+    after an untimed ``Evictor`` copy. ``progress`` is told each step before it starts: one
+    analysis per layer (``prepare_layers``), then one timing per layer and pass (``time_layers``).
     """
-    evict = _evictor(profile, device)
-    layers = _prepare(reps, profile, device, progress)
-    with torch.inference_mode():
-        for _ in range(max(1, passes)):
-            for layer in layers:
-                layer.sample.pass_s.append(STATISTICS[statistic](_time_layer(layer, device, clock, evict)))
-    samples = [layer.sample for layer in layers]
-    for sample in samples:
-        sample.measured_s = statistics.median(sample.pass_s)
-    return samples
+    layers = prepare_layers(reps, profile, device, progress)
+    return time_layers(layers, profile, device, statistic, progress, clock, passes)
