@@ -291,10 +291,9 @@ def check_op_type_chart(page: Page, report, trace: int = 1) -> None:
     ``trace``: the bytes trace of the report (every op type moves bytes; not all have MACs)."""
     shares = plots.op_type_shares(report)
     assert set(shares["ops"]) <= set(ticks(page, "op_types"))
-    expected = {friendly(row.op): [aten_label(row.op) for row in report.op_types if friendly(row.op) == friendly(row.op)]
-                for row in report.op_types}
-    for op in expected:
-        expected[op] = [aten_label(row.op) for row in report.op_types if friendly(row.op) == op]
+    expected: dict[str, list[str]] = {}
+    for row in report.op_types:
+        expected.setdefault(friendly(row.op), []).append(aten_label(row.op))
     categories = page.page.eval_on_selector("#chart-op_types", "(d, t) => d.data[t].x", trace)
     for op in shares["ops"]:
         if op == plots.OTHER:

@@ -5,14 +5,12 @@ ops recorded whole before kernel selection have plain names (``scaled_dot_produc
 
 * ``packet``: the op without its overload, ``aten.add.Tensor`` -> ``aten.add``;
 * ``family``: the packet of the out-of-place op, ``aten.relu_.default`` -> ``aten.relu`` (an in-place
-  variant costs and behaves as its out-of-place op);
-* ``short``: the name people read, ``aten.convolution.default`` -> ``convolution``,
-  ``aten.add.Tensor`` -> ``add.Tensor``.
+  variant costs and behaves as its out-of-place op).
+
+The names people read on charts (``batch norm``, ``ReLU``) are ``report/render/opdisplay.py``'s.
 """
 
 from __future__ import annotations
-
-_NAMESPACES = ("aten", "prims", "quantized")
 
 
 def packet(name: str) -> str:
@@ -30,11 +28,3 @@ def family(name: str) -> str:
     """The out-of-place packet: ``"aten.relu_.default"`` -> ``"aten.relu"``."""
     p = packet(name)
     return p[:-1] if is_inplace(p) else p
-
-
-def short(name: str) -> str:
-    """The name without namespace and default overload: ``"aten.convolution.default"`` -> ``"convolution"``."""
-    parts = name.split(".")
-    if len(parts) == 3 and parts[0] in _NAMESPACES:
-        return parts[1] if parts[2] == "default" else f"{parts[1]}.{parts[2]}"
-    return name
