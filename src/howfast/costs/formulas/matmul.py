@@ -1,4 +1,5 @@
-"""Matrix products: mm, addmm, bmm, baddbmm, matmul, mv, dot (linear and einsum decompose to these).
+"""Matrix products: mm, addmm, bmm, baddbmm, matmul, mv, dot (linear and einsum decompose to these),
+and the grouped product of mixture-of-experts layers (``_grouped_mm``).
 
 MACs = (batch) x M x N x K. Write-up reads: the activation operand is read once per MAC (as a conv
 input is read once per MAC window: every output's dot product re-reads its row); a weight operand
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from howfast.conventions import Conventions
 from howfast.costs.formulas._util import arg, bias_flops, dot_flops, need, out_numel, prod, tensor
-from howfast.costs.registry import Cost, Fusion, OpClass, cost
+from howfast.costs.registry import Access, Cost, Fusion, OpClass, access, cost
 from howfast.graph.records import OpRecord, TensorMeta, tensor_metas
 
 
@@ -40,7 +41,11 @@ def product_cost(op: OpRecord, operands: list[TensorMeta], macs: int, conv: Conv
         reads = macs + sum(t.numel for t in activations[1:])
     if bias is not None and not bias.is_weight:
         reads += bias.numel
-    return Cost(macs=macs, flops=flops, input_reads=reads)
+    result = Cost(macs=macs, flops=flops, input_reads=reads)
+    destination = op.kwargs.get("out")
+    if isinstance(destination, TensorMeta):  # an out= call writes its destination and never reads it
+        result.compulsory_input = [access(t.numel, t) for t in op.inputs if not t.is_weight and t.tid != destination.tid]
+    return result
 
 
 @cost("aten.mm", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
@@ -74,6 +79,54 @@ def linear(op: OpRecord, conv: Conventions) -> Cost:
     x, w, bias = need(op, 0, "input"), need(op, 1, "weight"), tensor(op, 2, "bias")
     macs = prod(x.shape[:-1]) * w.shape[0] * w.shape[-1] if len(w.shape) == 2 else prod(x.shape)
     return product_cost(op, [x, w], macs, conv, bias=bias)
+
+
+def grouped_mm_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int]:
+    """(MACs, elements of ``a`` read, elements of ``b`` read) of ``torch._grouped_mm(a, b, offs=...)``.
+
+    * 2-D (M, K) x 3-D (G, K, N), offs slicing the M rows into groups: each row meets its group's
+      (K, N) matrix, so MACs = M x K x N. Which groups the rows go to is data (unknown on meta): the
+      rows are taken to reach min(G, M) distinct groups (balanced routing), so min(G, M) x K x N
+      elements of the 3-D operand are read.
+    * 3-D (G, M, K) x 2-D (K, N), offs slicing the N columns: M x K x N MACs; min(G, N) of the
+      3-D operand's (M, K) matrices read.
+    * 2-D (M, K) x 2-D (K, N), offs slicing the shared K into groups, output (G, M, N): each k
+      belongs to one group, so M x K x N MACs; each operand read once.
+    * 3-D (G, M, K) x 3-D (G, K, N), no offs: a batched product, G x M x K x N; all read.
+    """
+    numel_a, numel_b = prod(a), prod(b)
+    if len(a) == 2 and len(b) == 3:
+        (m, k), (g, n) = a, (b[0], b[2])
+        return m * k * n, numel_a, min(g, m) * k * n
+    if len(a) == 3 and len(b) == 2:
+        (g, m, k), n = a, b[1]
+        return m * k * n, min(g, n) * m * k, numel_b
+    if len(a) == 2 and len(b) == 2:
+        return a[0] * a[1] * b[1], numel_a, numel_b
+    return a[0] * a[1] * a[2] * b[-1], numel_a, numel_b
+
+
+@cost("aten._grouped_mm", op_class=OpClass.GEMM)
+def grouped_mm(op: OpRecord, conv: Conventions) -> Cost:
+    """``_grouped_mm(self, mat2, offs=None, bias=None, out_dtype=None)``: MACs and operand reads of
+    ``grouped_mm_shape``; FLOPs ``dot(MACs, outputs) + bias(outputs)``.
+
+    As for mm: the first activation operand is read once per MAC (write-up), the other operand once,
+    at the share ``grouped_mm_shape`` gives; ``offs`` (int32) and an activation bias once, each at
+    its own item size. Compulsory: every operand at its share, once.
+    """
+    a, b = need(op, 0, "self"), need(op, 1, "mat2")
+    offs, bias = tensor(op, 2, "offs"), tensor(op, 3, "bias")
+    macs, read_a, read_b = grouped_mm_shape(a.shape, b.shape)
+    outputs = out_numel(op)
+    shares = [(a, read_a), (b, read_b)]
+    activations = [(t, n) for t, n in shares if not t.is_weight]
+    once = [access(t.numel, t) for t in (offs, bias) if t is not None and not t.is_weight]
+    weights = [access(n, t) for t, n in shares if t.is_weight] + ([access(bias.numel, bias)] if bias is not None and bias.is_weight else [])
+    writeup: list[Access] = [access(macs, activations[0][0])] + [access(n, t) for t, n in activations[1:]] if activations else []
+    return Cost(macs=macs, flops=dot_flops(macs, outputs, conv) + bias_flops(outputs, bias is not None, conv),
+                input_reads=writeup + once, weight_reads=weights,
+                compulsory_input=[access(n, t) for t, n in activations] + once, compulsory_weights=weights)
 
 
 @cost("aten._trilinear", op_class=OpClass.GEMM)

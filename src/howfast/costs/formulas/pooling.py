@@ -12,7 +12,7 @@ values and their indices and writes its (zero-filled) output.
 
 Reductions over n elements per output: sum/amax/amin/argmax/prod n-1 per output; mean n (n-1 adds
 and a divide); var/std 3 per input element (subtract the mean, square, add) plus the mean's n and
-one divide (and a square root for std) per output.
+one divide (and a square root for std) per output. Histograms (histc, bincount): 1 per input element.
 """
 
 from __future__ import annotations
@@ -144,3 +144,11 @@ def scan(op: OpRecord, conv: Conventions) -> Cost:
     dim = int(arg(op, 1, "dim", -1))
     n = x.shape[dim] if x.shape else 1
     return Cost(flops=x.numel - (x.numel // n if n else 0))
+
+
+@cost("aten.histc", "aten.bincount", op_class=OpClass.REDUCE)
+def histogram(op: OpRecord, conv: Conventions) -> Cost:
+    """A histogram of the input (``histc`` into ``bins`` equal bins, ``bincount`` of int values): one
+    bin update per input element (an add; ``bincount``'s optional weight is the value added). No MACs;
+    the shared rules read the input (and weights) and write the bins."""
+    return Cost(flops=need(op, 0, "self").numel)
