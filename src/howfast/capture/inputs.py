@@ -5,6 +5,12 @@ a tensor, a tuple or list of tensors (positional arguments), a dict (keyword arg
 string (``"1x3x224x224"``, ``["1x128:int64"]``), ``InputSpec``s or shape tuples — and returns the
 positional and keyword arguments to call the model with. Shapes become tensors on the model's
 device (``meta`` allocates nothing), floats in ``dtype`` or the model's own float dtype.
+
+Values of tensors made from shapes: floats standard normal; integers zeros (a valid index for any
+embedding), except that an integer input whose name contains ``mask`` (``attention_mask``,
+``decoder_attention_mask``) is all ones (keep every position: the usual meaning of a 1 in such a mask);
+booleans True. ``filled_like`` gives the same values for an integer or boolean tensor, which is how a
+meta capture gives its small integer and boolean inputs real values (``capture.shadow``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import torch
 from torch import nn
 
 from howfast.errors import InputSpecError
-from howfast.graph.inputs import InputSpec, materialise, parse_inputs
+from howfast.graph.inputs import InputSpec, parse_inputs
 
 
 def resolve_inputs(model: nn.Module, inputs: Any, *, kwargs: dict[str, Any] | None = None,
@@ -38,7 +44,8 @@ def _arguments(model: nn.Module, inputs: Any, dtype: torch.dtype | None) -> tupl
     specs = as_specs(inputs)
     if specs is not None:
         device, default_dtype = model_device_dtype(model)
-        return materialise(specs, device, dtype or default_dtype)
+        made = [(spec.name, _make(spec, spec.name or f"input{i}", device, dtype or default_dtype)) for i, spec in enumerate(specs)]
+        return tuple(t for name, t in made if name is None), {name: t for name, t in made if name is not None}
     if isinstance(inputs, (tuple, list)):
         return tuple(inputs), {}
     return (inputs,), {}
@@ -53,8 +60,26 @@ def _keyword_value(model: nn.Module, name: str, value: Any, dtype: torch.dtype |
     if len(specs) != 1:
         raise InputSpecError(f"keyword input {name!r} takes one shape, got {len(specs)}")
     device, default_dtype = model_device_dtype(model)
-    spec = specs[0]
-    return InputSpec(shape=spec.shape, dtype=spec.dtype, name=name).make(device, dtype or default_dtype)
+    return _make(InputSpec(shape=specs[0].shape, dtype=specs[0].dtype, name=name), name, device, dtype or default_dtype)
+
+
+def is_mask_name(name: str) -> bool:
+    """Whether an input called ``name`` is a mask whose integer form keeps a position with a 1."""
+    return "mask" in name.lower()
+
+
+def filled_like(tensor: torch.Tensor, name: str, device: str | torch.device = "cpu") -> torch.Tensor:
+    """A tensor shaped like the integer or boolean ``tensor`` holding the values an input called
+    ``name`` gets when made from a shape: True, ones for a mask, zeros otherwise."""
+    fill = 1 if tensor.dtype == torch.bool or is_mask_name(name) else 0
+    return torch.full(tuple(tensor.shape), fill, dtype=tensor.dtype, device=device)
+
+
+def _make(spec: InputSpec, name: str, device: torch.device, default_dtype: torch.dtype) -> torch.Tensor:
+    tensor = spec.make(device, default_dtype)
+    if tensor.dtype.is_floating_point or tensor.dtype.is_complex:
+        return tensor
+    return filled_like(tensor, name, device)
 
 
 def as_specs(inputs: Any) -> list[InputSpec] | None:

@@ -10,6 +10,11 @@ Two interceptors run together while the model executes once:
   device, dtype and grad mode. Recording them as one op with one formula makes the counts
   independent of that choice; the aten ops they run inside are not recorded.
 
+On the meta device the dispatch mode also keeps real values beside small integer and boolean
+tensors (token ids, attention masks, positions, and those computed from them alone), so code that
+reads a value (``bool(mask.all())``, ``.item()``) runs; float tensors stay shape-only, and the ops
+recorded are those of a CPU run (``capture.shadow``, docs/huggingface.md).
+
 Global module forward hooks keep a stack of module paths, so each op is attributed to the
 innermost module it ran in. Every hook and mode is removed on exit, and buffers that a
 training-mode forward would update (batch-norm running stats) are restored, so the model is left
@@ -31,6 +36,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from howfast.capture.inputs import tensors_in
+from howfast.capture.shadow import Shadows, is_meta_capture
 from howfast.errors import InputSpecError, ModelRunError, first_line
 from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
 
@@ -242,17 +248,18 @@ class _Recorder:
 
 
 class _DispatchInterceptor(TorchDispatchMode):
-    def __init__(self, recorder: _Recorder) -> None:
+    def __init__(self, recorder: _Recorder, shadows: Shadows | None) -> None:
         super().__init__()
         self.recorder = recorder
+        self.call = shadows.call if shadows is not None else lambda func, args, kwargs: func(*args, **kwargs)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
         rec = self.recorder
         if rec.suppress:
-            return func(*args, **kwargs)
+            return self.call(func, args, kwargs)
         margs, mkwargs = rec.convert(args), {k: rec.convert(v) for k, v in kwargs.items()}
-        out = func(*args, **kwargs)
+        out = self.call(func, args, kwargs)
         rec.record(rec.aten_name(func), args, kwargs, margs, mkwargs, out, rec.alias_info(func))
         return out
 
@@ -300,6 +307,9 @@ def capture(
     modules.tensors = tensors
     if until is not None and until not in {p for p in modules.paths.values()}:
         raise InputSpecError(_unknown_layer_message(until, list(modules.paths.values())))
+    shadows = Shadows() if is_meta_capture(model, args, kwargs) else None
+    if shadows is not None:
+        args, kwargs = shadows.seed_inputs(model, args, kwargs)
     _register_weights(model, tensors)
     input_metas = _register_inputs(args, kwargs, tensors)
     recorder = _Recorder(tensors, modules)
@@ -309,7 +319,7 @@ def capture(
     saved = _snapshot_training_buffers(model)
     outputs: list[TensorMeta] = []
     try:
-        with torch.set_grad_enabled(not no_grad), modules.installed(), _FunctionInterceptor(recorder), _DispatchInterceptor(recorder):
+        with torch.set_grad_enabled(not no_grad), modules.installed(), _FunctionInterceptor(recorder), _DispatchInterceptor(recorder, shadows):
             result = model(*args, **kwargs)
         outputs = [tensors.lookup(t) for t in tensors_in(result)]
     except StopCapture:

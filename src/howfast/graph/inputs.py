@@ -1,7 +1,8 @@
 """Input specifications: ``1x3x224x224``, ``1x128:int64``, ``ids=1x128:int64`` -> tensors.
 
 Float inputs are filled with standard normal values; integer inputs with zeros (a valid index for
-any embedding); boolean inputs with True. On the ``meta`` device no memory is allocated.
+any embedding), or ones for a keyword input whose name contains ``mask`` (an attention mask that
+keeps every position; ``capture/inputs.py``); boolean inputs with True. On the ``meta`` device no memory is allocated.
 """
 
 from __future__ import annotations
