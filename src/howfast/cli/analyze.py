@@ -3,9 +3,6 @@ with the roofline on a device and measured time per layer beside it."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -26,6 +23,7 @@ from howfast.cli.common import (
     open_model,
     table_options,
     terminal,
+    warnings_to_stderr,
     with_batch,
 )
 from howfast.errors import UsageError
@@ -88,7 +86,7 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     if bench and loaded.front_end != "torch":
         raise UsageError("--bench applies to PyTorch models only, not to ONNX files")
     specs = with_batch(specs, batch)
-    with _warnings_to_stderr():
+    with warnings_to_stderr():
         report = analyze_model(loaded.model, specs, conventions=conventions, until=until, no_grad=not grad,
                                train=True if train else None, strict=strict, dtype=parse_dtype(dtype) if dtype else None,
                                name=loaded.name, fused=fused)
@@ -104,17 +102,6 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     if plots is not None:
         written = write_plots(report, plots)
         click.echo(f"wrote {len(written)} plots to {plots}", err=True)
-
-
-@contextmanager
-def _warnings_to_stderr() -> Iterator[None]:
-    """howfast's own warnings (uncounted ops) as ``warning:`` lines on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        if str(warning.message).startswith("howfast:"):
-            click.echo(f"warning: {str(warning.message).removeprefix('howfast: ')}", err=True)
 
 
 def _measure(report: Report, loaded: LoadedModel, specs: list[InputSpec], profile: HardwareProfile, device: str) -> None:

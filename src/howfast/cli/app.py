@@ -28,7 +28,7 @@ def app(debug: bool) -> None:
 
 def register_commands() -> None:
     # Importing a command module adds its command to ``app``.
-    from howfast.cli import analyze, bench, calibrate, compare, devices, export, fold, show, zoo  # noqa: F401
+    from howfast.cli import analyze, bench, calibrate, compare, devices, export, fold, llm, show, zoo  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

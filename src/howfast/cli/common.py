@@ -6,7 +6,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +210,14 @@ def _file_mode(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+@contextmanager
+def warnings_to_stderr() -> Iterator[None]:
+    """howfast's own warnings (uncounted ops) as ``warning:`` lines on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if str(warning.message).startswith("howfast:"):
+            click.echo(f"warning: {str(warning.message).removeprefix('howfast: ')}", err=True)

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from howfast.conventions import Conventions
+from howfast.report.llm import LlmSection
 from howfast.report.measurements import Benchmark, Environment
 from howfast.report.sections import FusionSection, Roofline
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass(slots=True)
@@ -239,6 +240,7 @@ class Report(PhaseCosts):
     notes: list[str] = field(default_factory=list)
     benchmark: Benchmark | None = None
     environment: Environment | None = None
+    llm: LlmSection | None = None
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self, include_ops: bool = True) -> dict[str, Any]:
@@ -261,6 +263,7 @@ class Report(PhaseCosts):
             "environment": self.environment.to_dict() if self.environment is not None else {},
             "activation_timeline": costs["activation_timeline"],
             "phases": [phase.to_dict(full, include_ops) for phase in self.phases],
+            "llm": self.llm.to_dict() if self.llm is not None else None,
         }
         if include_ops:
             data["ops"] = costs["ops"]

@@ -37,5 +37,10 @@ def _renderer(fmt: str) -> Callable[..., str]:
 
 
 def render(report: Report, fmt: str, **options: Any) -> str:
-    """``report`` as text in ``fmt`` (table, json, csv, md or html)."""
+    """``report`` as text in ``fmt`` (table, json, csv, md or html). A generation report
+    (``report.llm``) prints its own page as a table or Markdown (``render/llm.py``)."""
+    if report.llm is not None and fmt in ("table", "md"):
+        from howfast.report.render.llm import render_llm_markdown, render_llm_table
+
+        return (render_llm_table if fmt == "table" else render_llm_markdown)(report, **options)
     return _renderer(fmt)(report, **options)

@@ -13,7 +13,7 @@ against layer). The page makes no network request: the charts' toolbar keeps onl
 (``report.js``). ``docs/html-report.md`` describes the page.
 
 The modules: ``page`` (the shell: head, CSP, inline data and scripts), ``header`` and ``facts`` (the
-header), ``sections`` (coverage, charts, layer tables, conventions), ``table`` (the layer table's
+header), ``generation`` (a generation report's section and charts), ``sections`` (coverage, charts, layer tables, conventions), ``table`` (the layer table's
 data), ``figures`` and ``totals`` (the plotly figure specs) and ``escape``. Op types are named by
 ``report/render/opdisplay.py``.
 """
@@ -24,6 +24,7 @@ from typing import Any
 
 from howfast.errors import UsageError
 from howfast.report.render.html.figures import build_figures
+from howfast.report.render.html.generation import ORDER, generation_figures, generation_section
 from howfast.report.render.html.header import header_compare, header_single
 from howfast.report.render.html.page import json_for_script, page
 from howfast.report.render.html.sections import charts_section, conventions_section, coverage_section, table_section
@@ -42,6 +43,10 @@ def render_html(report: Report, depth: int | None = None, title: str | None = No
     """
     label = report.model.name or "model"
     figures = build_figures([report], [label], compare=False)
+    extra = generation_figures(report)
+    if extra:
+        figures.update(extra)
+        figures["order"] = [*ORDER, *figures["order"]]
     payload: dict[str, Any] = {
         "kind": "single",
         "labels": [label],
@@ -50,6 +55,7 @@ def render_html(report: Report, depth: int | None = None, title: str | None = No
     }
     body = [
         header_single(report),
+        generation_section(report),
         coverage_section(report, None),
         table_section("layers-0", "Layers", report),
         charts_section(figures, report_count=1),
