@@ -34,6 +34,10 @@ from howfast.report.report import Report
               help="Where the model is built for the captures: meta (no weights allocated), cpu or cuda.")
 @click.option("--dtype", default=None, help="dtype of the weights (float32, float16, bfloat16); default: the model's.")
 @click.option("--kv-dtype", help="Size the KV cache at this dtype (float16, bfloat16, fp8, int8, int4): a what-if.")
+@click.option("--weight-bits", type=click.Choice(["16", "8", "4"]), help="What-if: weights read at this width (weight-only quantisation).")
+@click.option("--kv-bits", type=click.Choice(["16", "8", "4"]), help="What-if: KV cache stored and read at this width.")
+@click.option("--tp", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="What-if: tensor parallelism over N devices (per-device figures, all-reduces on the profile's interconnect).")
 @click.option("--bench", is_flag=True, help="Also run the generation for real on this machine (real weights, on cpu) and time it.")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True, help="Timed rounds of --bench.")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
@@ -41,7 +45,7 @@ from howfast.report.report import Report
 @click.option("--strict", is_flag=True, help="Fail (exit 5) if an op has no cost formula.")
 @click.option("--width", type=click.IntRange(min=40), help="Lay the table out for this many columns.")
 def llm(model: str, prompt: int, new_tokens: int, batch: str, profile: str | None, torch_device: str, dtype: str | None,
-        kv_dtype: str | None, bench: bool, rounds: int, fmt: str, output: Path | None, strict: bool, width: int | None) -> None:
+        kv_dtype: str | None, weight_bits: str | None, kv_bits: str | None, tp: int, bench: bool, rounds: int, fmt: str, output: Path | None, strict: bool, width: int | None) -> None:
     """How fast MODEL generates text: prefill, decode steps, KV cache, memory, TTFT and TPOT.
 
     MODEL is a causal LM whose forward takes past_key_values and use_cache: a zoo decoder (gpt2,
@@ -53,6 +57,7 @@ def llm(model: str, prompt: int, new_tokens: int, batch: str, profile: str | Non
       howfast llm llama2_70b --device h100 --dtype bfloat16
       howfast llm llama --prompt 128 --new 64 --batch 1,2,4,8 --device a100
       howfast llm gpt2 --prompt 128 --new 64 --device cpu_profile.toml --bench
+      howfast llm llama2_70b --dtype bfloat16 --device h100 --tp 4 --weight-bits 8
       howfast llm my_llm.py:make --device h100 -f json -o gen.json
     """
     batches = batch_list(batch)
@@ -68,6 +73,7 @@ def llm(model: str, prompt: int, new_tokens: int, batch: str, profile: str | Non
     loaded = _built(model, check_device(torch_device), torch_dtype)
     with warnings_to_stderr():
         report = analyze_llm(loaded.model, prompt=prompt, new_tokens=new_tokens, batch=batches, device=hardware, kv_dtype=kv_dtype,
+                             weight_bits=int(weight_bits) if weight_bits else None, kv_bits=int(kv_bits) if kv_bits else None, tp=tp,
                              conventions=conventions_from("2mac", True, "compulsory"), strict=strict, name=loaded.name)
     if bench:
         calibration = hardware.calibration if hardware is not None else {}

@@ -85,6 +85,7 @@ class HardwareProfile:
     description: str = ""
     memory_capacity: Figure | None = None
     cache_bandwidth: Figure | None = None
+    interconnect_bandwidth: Figure | None = None  # per direction, per device (NVLink, PCIe): tensor parallelism
     caches: dict[str, Figure] = field(default_factory=dict)
     per_op_overhead: Figure | None = None
     tdp_w: Figure | None = None
@@ -181,11 +182,7 @@ class HardwareProfile:
     def figures(self) -> dict[str, Figure]:
         """Every figure by its dotted key, as in the TOML file."""
         out: dict[str, Figure] = {f"peak_flops.{k}": v for k, v in self.peak_flops.items()}
-        out["memory.bandwidth"] = self.bandwidth
-        if self.memory_capacity is not None:
-            out["memory.capacity"] = self.memory_capacity
-        if self.cache_bandwidth is not None:
-            out["memory.cache_bandwidth"] = self.cache_bandwidth
+        out.update({f"memory.{k}": v for k, v in self._memory_figures().items()})
         out.update({f"cache.{k}": v for k, v in self.caches.items()})
         if self.per_op_overhead is not None:
             out["overhead.per_op_s"] = self.per_op_overhead
@@ -221,6 +218,11 @@ class HardwareProfile:
                 "figures": {k: {"value": v.value, "source": v.source} for k, v in self.figures().items()},
                 "calibration": dict(self.calibration)}
 
+    def _memory_figures(self) -> dict[str, Figure]:
+        figures = {"bandwidth": self.bandwidth, "capacity": self.memory_capacity, "cache_bandwidth": self.cache_bandwidth,
+                   "interconnect_bandwidth": self.interconnect_bandwidth}
+        return {k: v for k, v in figures.items() if v is not None}
+
     # ------------------------------------------------------------------ writing
     def to_toml(self) -> str:
         """The profile as TOML text that ``load_profile`` reads back."""
@@ -237,12 +239,7 @@ class HardwareProfile:
                 lines.append(f"{key} = {{ value = {_num(fig.value)}, source = {_q(fig.source)} }}")
 
         table("peak_flops", self.peak_flops)
-        memory = {"bandwidth": self.bandwidth}
-        if self.memory_capacity is not None:
-            memory["capacity"] = self.memory_capacity
-        if self.cache_bandwidth is not None:
-            memory["cache_bandwidth"] = self.cache_bandwidth
-        table("memory", memory)
+        table("memory", self._memory_figures())
         table("cache", self.caches)
         if self.per_op_overhead is not None:
             table("overhead", {"per_op_s": self.per_op_overhead})
@@ -250,14 +247,8 @@ class HardwareProfile:
             table("power", {"tdp_w": self.tdp_w})
         table("energy", self.energy)
         for cls, figs in self.classes.items():
-            items = {}
-            if figs.efficiency is not None:
-                items["efficiency"] = figs.efficiency
-            if figs.overhead_s is not None:
-                items["overhead_s"] = figs.overhead_s
-            if figs.weight_s_per_byte is not None:
-                items["weight_s_per_byte"] = figs.weight_s_per_byte
-            table(f"classes.{cls}", items)
+            items = {"efficiency": figs.efficiency, "overhead_s": figs.overhead_s, "weight_s_per_byte": figs.weight_s_per_byte}
+            table(f"classes.{cls}", {k: v for k, v in items.items() if v is not None})
         if self.calibration:
             lines.extend(["", "[calibration]"])
             for key, value in self.calibration.items():
@@ -354,12 +345,13 @@ def parse_profile(data: dict[str, Any], where: str = "profile", path: str | None
     figure(peak_table, "peak_flops.fp32", "fp32", required=True)
     peaks = figures("peak_flops", DTYPES)
     memory = section("memory")
-    unknown = sorted(set(memory) - {"bandwidth", "capacity", "cache_bandwidth"})
+    unknown = sorted(set(memory) - {"bandwidth", "capacity", "cache_bandwidth", "interconnect_bandwidth"})
     if unknown:
-        raise fail(f"unknown figure memory.{unknown[0]} (known: bandwidth, capacity, cache_bandwidth)")
+        raise fail(f"unknown figure memory.{unknown[0]} (known: bandwidth, capacity, cache_bandwidth, interconnect_bandwidth)")
     bandwidth = figure(memory, "memory.bandwidth", "bandwidth", required=True)
     capacity = figure(memory, "memory.capacity", "capacity")
     cache_bw = figure(memory, "memory.cache_bandwidth", "cache_bandwidth")
+    link = figure(memory, "memory.interconnect_bandwidth", "interconnect_bandwidth")
     caches = figures("cache", CACHE_LEVELS)
     overhead_table = section("overhead")
     unknown = sorted(set(overhead_table) - {"per_op_s"})
@@ -390,7 +382,7 @@ def parse_profile(data: dict[str, Any], where: str = "profile", path: str | None
     assert bandwidth is not None
     return HardwareProfile(
         name=name, title=title, kind=kind, description=text("description", required=False), peak_flops=peaks,
-        bandwidth=bandwidth, memory_capacity=capacity, cache_bandwidth=cache_bw, caches=caches, per_op_overhead=overhead, tdp_w=tdp, energy=energy,
+        bandwidth=bandwidth, memory_capacity=capacity, cache_bandwidth=cache_bw, interconnect_bandwidth=link, caches=caches, per_op_overhead=overhead, tdp_w=tdp, energy=energy,
         classes=classes, calibration=dict(calibration), path=path, origin=origin,
     )
 

@@ -1,46 +1,59 @@
 """``analyze_llm``: the report of a text generation — prefill, decode steps, KV cache, memory, and
-with a device profile the predicted times, for one batch or a sweep of batches."""
+with a device profile the predicted times, for one batch or a sweep of batches, under what-ifs."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from howfast.conventions import Conventions
 from howfast.errors import UsageError
-from howfast.graph.inputs import parse_dtype
 from howfast.hardware.profiles import HardwareProfile, get_profile
 from howfast.llm.experts import mixture_of_experts
 from howfast.llm.memory import footprint
+from howfast.llm.parallel import tensor_parallel
 from howfast.llm.predict import predict
+from howfast.llm.whatif import WhatIf
 from howfast.llm.workload import Captured, Generation, capture_generation
 from howfast.report.llm import BatchPoint, KvCache, LlmSection, MixtureOfExperts
 from howfast.report.report import Report
 
+# bits per element of the cache dtypes --kv-dtype names
+KV_DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16, "float8_e4m3fn": 8, "float8_e5m2": 8, "int8": 8, "int4": 4}
+KV_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn"}
+BITS = (4, 8, 16)
+
 
 def analyze_llm(model: nn.Module, *, prompt: int = 512, new_tokens: int = 128, batch: int | Sequence[int] = 1,
-                device: str | HardwareProfile | None = None, kv_dtype: str | None = None,
-                conventions: Conventions | None = None, strict: bool = False, name: str | None = None) -> Report:
+                device: str | HardwareProfile | None = None, kv_dtype: str | None = None, weight_bits: int | None = None,
+                kv_bits: int | None = None, tp: int = 1, conventions: Conventions | None = None, strict: bool = False,
+                name: str | None = None) -> Report:
     """Count, size and (with ``device``) time the generation of ``new_tokens`` tokens after a
     ``prompt``-token prompt by the causal LM ``model``, from captures of its own code and cache.
 
     ``batch``: sequences generated together, or a list of them (a sweep: the report is the first
-    batch's, ``report.llm.sweep`` has a point per batch). ``kv_dtype`` re-prices the cache's size
-    (``float16``, ``int8``, ...; the decode steps' traffic stays the model's). Build ``model`` on
-    the meta device to analyse any size without allocating weights. The model is left unchanged.
+    batch's, ``report.llm.sweep`` has a point per batch). What-ifs (``docs/llm.md``): ``weight_bits``
+    and ``kv_bits`` (16, 8 or 4) price weights and the KV cache at that width (``kv_dtype``, e.g.
+    ``int8`` or ``fp8``, names the cache's width by its dtype); ``tp`` splits the model Megatron-style
+    over that many devices (per-device figures, all-reduces on the profile's interconnect). Build
+    ``model`` on the meta device to analyse any size without allocating weights. The model is left
+    unchanged.
     """
     batches = [batch] if isinstance(batch, int) else list(batch)
     if not batches:
         raise UsageError("give at least one batch size")
+    whatif = WhatIf(weight_bits=_bits(weight_bits, "weight"), kv_bits=_kv_bits(kv_dtype, kv_bits), tp=_degree(tp))
     profile = get_profile(device) if device is not None else None
-    kv_itemsize = _itemsize(kv_dtype) if kv_dtype is not None else None
+    if whatif.tp > 1 and profile is not None and profile.interconnect_bandwidth is None:
+        raise UsageError(f"--tp {whatif.tp}: the profile {profile.name} has no memory.interconnect_bandwidth figure (the link "
+                         "the all-reduces run over): use a profile with one (a100, h100, rtx4090, t4) or add it")
     points: list[BatchPoint] = []
     first: Report | None = None
     for b in batches:
         gen = Generation(prompt=prompt, new_tokens=new_tokens, batch=b)
-        report = _one(model, gen, profile, kv_dtype, kv_itemsize, conventions, strict, name)
+        report = _one(model, gen, profile, whatif, kv_dtype, conventions, strict, name)
         points.append(_point(report))
         first = first or report
     assert first is not None and first.llm is not None
@@ -49,22 +62,24 @@ def analyze_llm(model: nn.Module, *, prompt: int = 512, new_tokens: int = 128, b
     return first
 
 
-def _one(model: nn.Module, gen: Generation, profile: HardwareProfile | None, kv_dtype: str | None, kv_itemsize: int | None,
+def _one(model: nn.Module, gen: Generation, profile: HardwareProfile | None, whatif: WhatIf, kv_dtype: str | None,
          conventions: Conventions | None, strict: bool, name: str | None) -> Report:
-    captured = capture_generation(model, gen, conventions=conventions, strict=strict, name=name)
+    captured = capture_generation(model, gen, conventions=conventions, strict=strict, name=name, whatif=whatif)
     report = captured.report
-    kv = _repriced(captured.kv, kv_dtype, kv_itemsize)
+    kv = _kv_at_bits(captured.kv, whatif.kv_bits, kv_dtype_name(kv_dtype) if kv_dtype else None)
     totals = report.phases[0].totals
-    memory = footprint(totals.param_bytes + totals.buffer_bytes, kv, captured.transient_bytes, gen.batch, profile)
+    weights = totals.param_bytes if whatif.weight_bits is None else totals.params * whatif.weight_bits // 8
+    parallel = tensor_parallel(captured, gen, whatif.tp, profile) if whatif.tp > 1 else None
+    memory = footprint(weights + totals.buffer_bytes, kv, captured.transient_bytes, gen.batch, profile, parallel)
     section = LlmSection(prompt=gen.prompt, new_tokens=gen.new_tokens, batch=gen.batch, dtype=_weights_dtype(report),
                          kv_cache=kv, prefill=captured.prefill, decode=captured.decode, memory=memory,
-                         cache=captured.cache_note)
+                         cache=captured.cache_note, tp=parallel)
     section.moe = _experts(captured, gen, totals.params)
-    if kv_dtype is not None:
-        section.notes.append(f"what-if: the KV cache sized at {kv.dtype} ({kv.model_dtype} in the model); the decode "
-                             "steps' traffic is the model's")
+    if whatif.any:
+        section.whatif = whatif.describe()
+        section.notes.append(section.whatif)
     if profile is not None:
-        section.predicted = predict(captured, gen, profile)
+        section.predicted = predict(captured, gen, profile, parallel)
     report.llm = section
     return report
 
@@ -90,30 +105,54 @@ def _weights_dtype(report: Report) -> str:
     return max(dtypes.items(), key=lambda kv: kv[1])[0].removeprefix("torch.") if dtypes else "float32"
 
 
-KV_DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1, "int8": 1, "int4": 0}
+def _bits(bits: int | None, what: str) -> int | None:
+    if bits is not None and bits not in BITS:
+        raise UsageError(f"--{what}-bits must be one of {', '.join(map(str, BITS))}, got {bits!r}")
+    return bits
 
 
-def _kv_name(kv_dtype: str) -> str:
+def _degree(tp: int) -> int:
+    if not isinstance(tp, int) or isinstance(tp, bool) or not 1 <= tp <= 1024:
+        raise UsageError(f"--tp must be a whole number of devices from 1 to 1024, got {tp!r}")
+    return tp
+
+
+def kv_dtype_name(kv_dtype: str) -> str:
+    """The canonical name of a cache dtype (``fp16`` -> ``float16``); UsageError for an unknown one."""
     name = kv_dtype.strip().lower().removeprefix("torch.")
-    aliases = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn"}
-    return aliases.get(name, name)
+    name = KV_ALIASES.get(name, name)
+    if name not in KV_DTYPE_BITS:
+        raise UsageError(f"unknown KV-cache dtype {kv_dtype!r}; use one of {', '.join(KV_DTYPE_BITS)} (or fp32, fp16, bf16, fp8)")
+    return name
 
 
-def _itemsize(kv_dtype: str) -> int:
-    name = _kv_name(kv_dtype)
-    if name not in KV_DTYPES:
-        raise UsageError(f"unknown KV-cache dtype {kv_dtype!r}; use one of {', '.join(KV_DTYPES)} (or fp32, fp16, bf16, fp8)")
-    if name not in ("int8", "int4"):
-        parse_dtype(name)  # a torch dtype
-    return KV_DTYPES[name]
+def _kv_bits(kv_dtype: str | None, kv_bits: int | None) -> int | None:
+    bits = _bits(kv_bits, "kv")
+    if kv_dtype is None:
+        return bits
+    from_dtype = KV_DTYPE_BITS[kv_dtype_name(kv_dtype)]
+    if bits is not None and bits != from_dtype:
+        raise UsageError(f"--kv-dtype {kv_dtype} is {from_dtype} bits but --kv-bits says {bits}: give one of them")
+    return from_dtype
 
 
-def _repriced(kv: KvCache, kv_dtype: str | None, itemsize: int | None) -> KvCache:
-    if kv_dtype is None or itemsize is None:
+def _kv_at_bits(kv: KvCache, bits: int | None, label: str | None) -> KvCache:
+    """The cache sized at ``bits`` per element (its own dtype's when None)."""
+    if bits is None:
         return kv
-    import dataclasses
+    old_bits = 8 * _itemsize_of(kv.model_dtype)
+    if bits == old_bits:
+        return kv
 
-    old = getattr(torch, kv.model_dtype).itemsize if hasattr(torch, kv.model_dtype) else 4
-    scale = (lambda n: n // (2 * old)) if itemsize == 0 else (lambda n: n * itemsize // old)  # int4: half a byte
+    def scale(n: int) -> int:
+        return n * bits // old_bits
+
     layers = [dataclasses.replace(layer, bytes_per_token=scale(layer.bytes_per_token), bytes=scale(layer.bytes)) for layer in kv.layers]
-    return dataclasses.replace(kv, dtype=_kv_name(kv_dtype), bytes_per_token=scale(kv.bytes_per_token), bytes=scale(kv.bytes), layers=layers)
+    return dataclasses.replace(kv, dtype=label or f"{bits}-bit", bytes_per_token=scale(kv.bytes_per_token), bytes=scale(kv.bytes), layers=layers)
+
+
+def _itemsize_of(dtype: str) -> int:
+    import torch
+
+    value = getattr(torch, dtype, None)
+    return value.itemsize if isinstance(value, torch.dtype) else 4

@@ -8,7 +8,9 @@
 * the curve: TPOT at evenly spaced contexts; each step in between takes the linear interpolation
   of its neighbours on the curve (each op's time is piecewise linear in ``C``), and the decode
   time is their sum over the ``steps`` steps;
-* total = TTFT + decode time; tokens/s per sequence = new tokens / total; aggregate = batch x that.
+* total = TTFT + decode time; tokens/s per sequence = new tokens / total; aggregate = batch x that;
+* with tensor parallelism (``parallel.py``) each phase is one device's share, and its all-reduces'
+  time on the interconnect is added to TTFT and to every TPOT.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import dataclasses
 from howfast.hardware.profiles import HardwareProfile
 from howfast.hardware.roofline import phase_roofline, report_dtype, roofline, workload_roofline
 from howfast.llm.workload import Captured, Generation, decode_at, sample_contexts
-from howfast.report.llm import LlmPrediction, TimePoint
+from howfast.report.llm import LlmPrediction, TensorParallel, TimePoint
 from howfast.report.report import Phase, Report
 from howfast.report.sections import Roofline
 
@@ -28,8 +30,11 @@ def decode_profile(profile: HardwareProfile) -> HardwareProfile:
     return dataclasses.replace(profile, cache_bandwidth=None)
 
 
-def predict(captured: Captured, gen: Generation, profile: HardwareProfile) -> LlmPrediction:
-    """Predicted TTFT, TPOT at the first and last step, the TPOT curve and the totals."""
+def predict(captured: Captured, gen: Generation, profile: HardwareProfile, parallel: TensorParallel | None = None) -> LlmPrediction:
+    """Predicted TTFT, TPOT at the first and last step, the TPOT curve and the totals; with
+    ``parallel``, one device's share of each phase plus its all-reduces on the interconnect."""
+    link_prefill = (parallel.prefill_allreduce_s or 0.0) if parallel is not None else 0.0
+    link_decode = (parallel.decode_allreduce_s or 0.0) if parallel is not None else 0.0
     report = captured.report
     roofline(report, profile)
     decoding = decode_profile(profile)
@@ -39,10 +44,10 @@ def predict(captured: Captured, gen: Generation, profile: HardwareProfile) -> Ll
         report.roofline = workload_roofline(report)
     prefill = report.phases[0].roofline
     assert prefill is not None
-    curve = [TimePoint(c, _step_roofline(report, decode_at(captured, gen, c), decoding).predicted_latency_s)
+    curve = [TimePoint(c, _step_roofline(report, decode_at(captured, gen, c), decoding).predicted_latency_s + link_decode)
              for c in sample_contexts(gen)]
     decode_s = interpolated_sum(curve, gen.first_context, gen.last_context) if curve else 0.0
-    ttft = prefill.predicted_latency_s
+    ttft = prefill.predicted_latency_s + link_prefill
     total = ttft + decode_s
     last = _step_roofline(report, decode_at(captured, gen, gen.last_context), decoding) if curve else None
     return LlmPrediction(

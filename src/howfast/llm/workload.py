@@ -26,6 +26,7 @@ from howfast.errors import InputSpecError, UsageError
 from howfast.graph.records import CapturedGraph
 from howfast.llm.cache import CacheCall, build_cache, cache_call, cache_dtype, layer_bytes, token_ids
 from howfast.llm.derive import NotLinear, derive_phase, same_costs
+from howfast.llm.whatif import WhatIf, difference, reprice
 from howfast.pipeline import PhaseGraph, analyze_phases
 from howfast.report.build import build_report
 from howfast.report.llm import DecodeFigures, KvCache, KvLayer, PhaseFigures
@@ -77,12 +78,22 @@ class Captured:
     transient_bytes: int = 0
     cache_note: str = ""
     prefill_graph: CapturedGraph | None = None
+    whatif: WhatIf = field(default_factory=WhatIf)
+    growth: Phase | None = None  # a decode step's growth over ``span`` contexts (for --kv-bits)
+    span: int = 1
+    kv_itemsize: int = 2
+
+    def priced(self, phase: Phase, context: int | None) -> Phase:
+        """``phase`` under the what-ifs (``whatif.py``); ``context`` None for the prefill."""
+        return reprice(phase, self.whatif, self.kv_itemsize, context, self.growth if context is not None else None, self.span)
 
 
 def capture_generation(model: nn.Module, gen: Generation, *, conventions: Conventions | None = None, strict: bool = False,
-                       name: str | None = None) -> Captured:
-    """Capture the prefill and decode steps of ``gen`` on ``model`` (built on any device; meta allocates nothing)."""
+                       name: str | None = None, whatif: WhatIf | None = None) -> Captured:
+    """Capture the prefill and decode steps of ``gen`` on ``model`` (built on any device; meta allocates
+    nothing); the report's phases are priced under ``whatif`` (``whatif.py``), the captures are not."""
     gen.check()
+    whatif = whatif or WhatIf()
     call = cache_call(model)
     device, _ = model_device_dtype(model)
     name = name or type(model).__name__
@@ -90,24 +101,47 @@ def capture_generation(model: nn.Module, gen: Generation, *, conventions: Conven
     after_prompt = build_cache(model, call, gen.batch, gen.prompt, device)
     prompt_bytes = layer_bytes(after_prompt)  # before a step grows it (an HF cache grows in place)
     contexts = _contexts(gen)
+    if whatif.kv_bits is not None and len(contexts) == 1:
+        contexts.append(contexts[0] + 1)  # a second context for the growth of the step (not a phase)
     for context in contexts:
         past = after_prompt if context == gen.first_context else build_cache(model, call, gen.batch, context - 1, device)
         graphs.append(PhaseGraph(gen.decode_name(context), _capture_step(model, call, gen.batch, 1, past, device, name)))
     plain = analyze_phases(graphs, conventions, strict=strict)
     steps = {c: plain.phases[k + 1] for k, c in enumerate(contexts)}
-    decode, linear_note = _decode_figures(gen, steps)
+    growth_contexts = sorted(steps)
+    decode, linear_note = _decode_figures(gen, {c: p for c, p in steps.items() if c <= gen.last_context})
     if not decode.linear:
+        if whatif.kv_bits is not None:
+            raise UsageError("--kv-bits prices the bytes of a decode step that grow with the context, which needs the step "
+                             "linear in the context; here it is not (a sliding window the generation crosses)")
         steps.update(_sampled(model, call, gen, device, name, conventions, strict, steps))
-    counts = phase_counts(gen, sorted(steps), decode.linear)
-    weighted = [replace(steps[c], count=n) for c, n in sorted(counts.items())]
-    report = build_report(graphs[0].graph, [plain.phases[0], *weighted], conventions or Conventions())
-    report.notes.append(linear_note)
     kv = _kv_cache(model, call, gen, device, prompt_bytes)
-    prefill_phase = plain.phases[0]
-    prefill = _figures(prefill_phase, gen.batch * gen.prompt, gen.prompt)
-    transient = _transient_bytes(model, gen, device, name, conventions)
-    return Captured(report=report, kv=kv, prefill=prefill, decode=decode, decode_phases=steps, transient_bytes=transient, prefill_graph=graphs[0].graph,
-                    cache_note=f"{call.family} cache ({'HF Cache object' if call.family == 'hf' else 'per-layer (key, value) tuples'})")
+    captured = Captured(report=plain, kv=kv, prefill=_figures(plain.phases[0], gen.batch * gen.prompt, gen.prompt), decode=decode,
+                        decode_phases=steps, transient_bytes=_transient_bytes(model, gen, device, name, conventions),
+                        prefill_graph=graphs[0].graph, whatif=whatif, kv_itemsize=_itemsize(after_prompt),
+                        cache_note=f"{call.family} cache ({'HF Cache object' if call.family == 'hf' else 'per-layer (key, value) tuples'})")
+    if whatif.kv_bits is not None and len(growth_contexts) >= 2:
+        lo, hi = growth_contexts[0], growth_contexts[-1]
+        captured.growth, captured.span = difference(steps[lo], steps[hi]), hi - lo
+    counts = phase_counts(gen, sorted(c for c in steps if c <= gen.last_context), decode.linear)
+    weighted = [replace(captured.priced(steps[c], c), count=n) for c, n in sorted(counts.items())]
+    prefill_phase = captured.priced(plain.phases[0], None)
+    captured.report = build_report(graphs[0].graph, [prefill_phase, *weighted], conventions or Conventions())
+    captured.report.notes.append(linear_note)
+    if whatif.any:
+        captured.report.notes.append(whatif.describe())
+    captured.prefill = _figures(prefill_phase, gen.batch * gen.prompt, gen.prompt)
+    if gen.steps > 0:
+        priced = {c: captured.priced(decode_at_raw(captured, gen, c), c) for c in (gen.first_context, gen.last_context)}
+        decode.first = _figures(priced[gen.first_context], gen.batch, gen.first_context)
+        decode.last = _figures(priced[gen.last_context], gen.batch, gen.last_context)
+        _slopes(decode, priced)
+    return captured
+
+
+def _itemsize(cache: Any) -> int:
+    dtype = cache_dtype(cache)
+    return dtype.itemsize if dtype is not None else 4
 
 
 def _contexts(gen: Generation) -> list[int]:
@@ -201,7 +235,12 @@ def sample_contexts(gen: Generation, samples: int = SAMPLES) -> list[int]:
 
 
 def decode_at(captured: Captured, gen: Generation, context: int) -> Phase:
-    """The decode step at ``context``: captured, or derived on the checked line."""
+    """The decode step at ``context`` (captured, or derived on the checked line), under the what-ifs."""
+    return captured.priced(decode_at_raw(captured, gen, context), context)
+
+
+def decode_at_raw(captured: Captured, gen: Generation, context: int) -> Phase:
+    """The decode step at ``context`` as captured, or derived on the checked line."""
     steps = captured.decode_phases
     if context in steps:
         return steps[context]
@@ -236,7 +275,17 @@ def _kv_cache(model: nn.Module, call: CacheCall, gen: Generation, device: torch.
                                                                                                    strict=True))]
     return KvCache(dtype=str(dtype).removeprefix("torch."), model_dtype=str(dtype).removeprefix("torch."),
                    bytes_per_token=sum(per_layer_prompt) // tokens, bytes=sum(per_layer), tokens=gen.batch * total_tokens,
-                   layers=layers, window=held if held < total_tokens else None)
+                   layers=layers, window=held if held < total_tokens else None, heads=_heads(after_all))
+
+
+def _heads(cache: Any) -> int:
+    from howfast.llm.cache import cache_layers
+
+    for tensors in cache_layers(cache):
+        for t in tensors:
+            if t.dim() == 4:
+                return int(t.shape[1])
+    return 0
 
 
 def _positions_held(cache: Any, batch: int, tokens: int) -> int:

@@ -51,6 +51,7 @@ class KvCache:
     layers: list[KvLayer] = field(default_factory=list)
     window: int | None = None
     model_dtype: str = ""
+    heads: int = 0  # key/value heads per layer (the cache tensors' second dimension)
 
 
 @dataclass(slots=True)
@@ -81,6 +82,22 @@ class DecodeFigures:
 
 
 @dataclass(slots=True)
+class TensorParallel:
+    """Megatron-style tensor parallelism over ``degree`` devices: per-device figures and all-reduces."""
+
+    degree: int
+    hidden_size: int
+    layers: int
+    allreduces_per_step: int  # two per layer (after attention, after the MLP)
+    prefill_allreduce_bytes: int  # sent by each device per prefill: 2 (n - 1) / n x message, summed
+    decode_allreduce_bytes: int  # per decode step
+    kv_split: int  # KV heads split min(degree, kv heads) ways
+    interconnect_bytes_per_s: float | None = None
+    prefill_allreduce_s: float | None = None
+    decode_allreduce_s: float | None = None
+
+
+@dataclass(slots=True)
 class LlmMemory:
     """Weights + KV cache + transient activations against the device's memory (bytes)."""
 
@@ -93,6 +110,7 @@ class LlmMemory:
     max_batch: int | None = None
     max_context: int | None = None
     tp_to_fit: int | None = None
+    per_device: bool = False  # with tensor parallelism: one device's share
 
 
 @dataclass(slots=True)
@@ -186,6 +204,8 @@ class LlmSection:
     moe: MixtureOfExperts | None = None
     cache: str = ""  # how the model's cache was driven
     notes: list[str] = field(default_factory=list)
+    whatif: str = ""  # the what-ifs the figures are priced under ("" when none)
+    tp: TensorParallel | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}

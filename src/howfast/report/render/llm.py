@@ -34,8 +34,17 @@ def headline(report: Report, llm: LlmSection) -> list[str]:
         lines.append(f"measured on this {m.device} ({m.threads} threads, median of {m.rounds} rounds): TTFT {units.seconds(m.ttft_s)}, "
                      f"TPOT {units.seconds(m.tpot_s)} ({units.seconds(m.tpot_first_s)} -> {units.seconds(m.tpot_last_s)}), "
                      f"total {units.seconds(m.total_s)}, {m.tokens_per_s:,.1f} tokens/s per sequence")
+    if llm.whatif:
+        lines.append(llm.whatif)
     lines.append(memory_line(llm))
     lines.append(kv_line(llm))
+    if llm.tp is not None:
+        t = llm.tp
+        link = (f" on {units.byte_rate(t.interconnect_bytes_per_s)}: {units.seconds(t.prefill_allreduce_s)} per prefill, "
+                f"{units.seconds(t.decode_allreduce_s)} per decode step" if t.interconnect_bytes_per_s else "")
+        lines.append(f"tensor parallel over {t.degree} devices: {t.allreduces_per_step} all-reduces of the hidden state "
+                     f"({t.hidden_size:,} wide) per step, {units.nbytes(t.prefill_allreduce_bytes)} sent per device per prefill, "
+                     f"{units.nbytes(t.decode_allreduce_bytes)} per decode step{link}")
     if llm.moe is not None:
         e = llm.moe
         lines.append(f"experts: {units.count(e.total_params)} params in all, {units.count(e.active_params)} active per token "
@@ -45,7 +54,7 @@ def headline(report: Report, llm: LlmSection) -> list[str]:
 
 def memory_line(llm: LlmSection) -> str:
     m = llm.memory
-    line = (f"memory: weights {units.nbytes(m.weights_bytes)} + KV cache {units.nbytes(m.kv_cache_bytes)} + activations "
+    line = ("memory per device: " if m.per_device else "memory: ") + (f"weights {units.nbytes(m.weights_bytes)} + KV cache {units.nbytes(m.kv_cache_bytes)} + activations "
             f"{units.nbytes(m.activation_bytes)} = {units.nbytes(m.total_bytes)}")
     if m.device_bytes is None:
         return line + " (give --device PROFILE to check it against a device's memory)"
