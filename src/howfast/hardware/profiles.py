@@ -71,6 +71,7 @@ class ClassFigures:
     efficiency: Figure | None = None
     overhead_s: Figure | None = None
     weight_s_per_byte: Figure | None = None  # per-call cost of preparing weights (re-layout/packing), s per byte
+    max_rows: Figure | None = None  # gemv: the most rows a matrix product runs as weight streaming (measured)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class HardwareProfile:
 
     @property
     def calibrated(self) -> bool:
-        return bool(self.classes)
+        return any(f.efficiency is not None for f in self.classes.values())
 
     def sources(self) -> dict[str, str]:
         """Every figure's dotted key and its source."""
@@ -190,13 +191,17 @@ class HardwareProfile:
             out["power.tdp_w"] = self.tdp_w
         out.update({f"energy.{k}": v for k, v in self.energy.items()})
         for cls, figs in self.classes.items():
-            if figs.efficiency is not None:
-                out[f"classes.{cls}.efficiency"] = figs.efficiency
-            if figs.overhead_s is not None:
-                out[f"classes.{cls}.overhead_s"] = figs.overhead_s
-            if figs.weight_s_per_byte is not None:
-                out[f"classes.{cls}.weight_s_per_byte"] = figs.weight_s_per_byte
+            items = {"efficiency": figs.efficiency, "overhead_s": figs.overhead_s, "weight_s_per_byte": figs.weight_s_per_byte,
+                     "max_rows": figs.max_rows}
+            out.update({f"classes.{cls}.{k}": v for k, v in items.items() if v is not None})
         return out
+
+    @property
+    def gemv_max_rows(self) -> int | None:
+        """The most rows a matrix product runs with as weight streaming (``classes.gemv.max_rows``, measured
+        by calibrate), or None: then a product below the ridge point is a ``gemv``."""
+        figs = self.classes.get("gemv")
+        return int(figs.max_rows.value) if figs is not None and figs.max_rows is not None else None
 
     def summary(self) -> dict[str, Any]:
         """The figures ``howfast devices`` lists."""
@@ -247,7 +252,8 @@ class HardwareProfile:
             table("power", {"tdp_w": self.tdp_w})
         table("energy", self.energy)
         for cls, figs in self.classes.items():
-            items = {"efficiency": figs.efficiency, "overhead_s": figs.overhead_s, "weight_s_per_byte": figs.weight_s_per_byte}
+            items = {"efficiency": figs.efficiency, "overhead_s": figs.overhead_s, "weight_s_per_byte": figs.weight_s_per_byte,
+                     "max_rows": figs.max_rows}
             table(f"classes.{cls}", {k: v for k, v in items.items() if v is not None})
         if self.calibration:
             lines.extend(["", "[calibration]"])
@@ -370,13 +376,14 @@ def parse_profile(data: dict[str, Any], where: str = "profile", path: str | None
             raise fail(f"unknown op class classes.{cls} (known: {', '.join(OP_CLASSES)})")
         if not isinstance(table, dict):
             raise fail(f"classes.{cls} must be a table with efficiency and/or overhead_s")
-        unknown = sorted(set(table) - {"efficiency", "overhead_s", "weight_s_per_byte"})
+        unknown = sorted(set(table) - {"efficiency", "overhead_s", "weight_s_per_byte", "max_rows"})
         if unknown:
-            raise fail(f"unknown figure classes.{cls}.{unknown[0]} (known: efficiency, overhead_s, weight_s_per_byte)")
+            raise fail(f"unknown figure classes.{cls}.{unknown[0]} (known: efficiency, overhead_s, weight_s_per_byte, max_rows)")
         classes[cls] = ClassFigures(
             efficiency=figure(table, f"classes.{cls}.efficiency", "efficiency"),
             overhead_s=figure(table, f"classes.{cls}.overhead_s", "overhead_s", allow_zero=True),
             weight_s_per_byte=figure(table, f"classes.{cls}.weight_s_per_byte", "weight_s_per_byte", allow_zero=True),
+            max_rows=figure(table, f"classes.{cls}.max_rows", "max_rows"),
         )
     calibration = section("calibration")
     assert bandwidth is not None

@@ -27,6 +27,7 @@ carries the fused program's ops, and the prediction follows them.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -88,9 +89,14 @@ def predict_op(flops: float, nbytes: float, peak: float, bandwidth: float, effic
     return RoofPoint(intensity, bound, attainable, roof_s, (roof_s / efficiency + overhead_s) if busy else 0.0)
 
 
-def op_class(row: OpRow, ridge: float | None = None, memory_model: str = "compulsory") -> str:
-    """The class an op is priced at: its declared class, or ``gemv`` for a matrix product whose
-    intensity (FLOPs per byte under ``memory_model``) is below ``ridge``."""
+def op_class(row: OpRow, ridge: float | None = None, memory_model: str = "compulsory", gemv_rows: int | None = None) -> str:
+    """The class an op is priced at: its declared class, or ``gemv`` for a matrix product that streams
+    its weights — with ``gemv_rows`` (a calibrated profile's ``classes.gemv.max_rows``), one of at most
+    that many rows (the output's elements over its last dimension); otherwise one whose intensity
+    (FLOPs per byte under ``memory_model``) is below ``ridge``."""
+    if row.op_class == OpClass.GEMM.value and gemv_rows is not None and row.output_shape and row.output_shape[0]:
+        shape = row.output_shape[0]
+        return GEMV if math.prod(shape[:-1]) <= gemv_rows else row.op_class
     if row.op_class == OpClass.GEMM.value and ridge is not None:
         nbytes = row.traffic(memory_model).get("bytes", 0)
         if nbytes and row.flops / nbytes < ridge:
@@ -130,7 +136,7 @@ def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: 
     weight_bytes = min(float(memory.get("weights_bytes", 0)), nbytes)
     mem_s, level, weights_level = profile.memory_seconds(nbytes - weight_bytes, weight_bytes, weights_cached)
     bandwidth = nbytes / mem_s if mem_s > 0 else profile.bandwidth_bytes_per_s
-    cls = op_class(row, peak / bandwidth, memory_model)
+    cls = op_class(row, peak / bandwidth, memory_model, profile.gemv_max_rows)
     eff = profile.class_efficiency(cls)
     over = profile.class_overhead_s(cls)
     point = predict_op(flops, nbytes, peak, bandwidth, eff, over)

@@ -25,6 +25,7 @@ from howfast.bench.calibrate.measure import (
     gemm_flops,
     op_overhead,
     prepare_layers,
+    product_row_times,
     time_layers,
 )
 from howfast.bench.calibrate.representatives import Representative, representatives
@@ -36,7 +37,9 @@ from howfast.hardware.profiles import ClassFigures, Figure, HardwareProfile
 # (what is measured next, steps done, steps in all): told before every step, then once with done == total
 Progress = Callable[[str, int, int], None]
 
-WEIGHT_CLASSES = ("conv", "pwconv", "dwconv")  # classes whose kernels re-lay out their weights on every call
+# classes whose kernels re-lay out (pack) their weights on every call
+WEIGHT_CLASSES = ("conv", "pwconv", "dwconv", "gemm")
+GEMV_STEP = 1.5  # a product of m rows streams its weights while it takes at most this x the time of one row
 
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -145,9 +148,10 @@ class Steps:
 
 
 def step_count(dtypes: tuple[str, ...], reps: list[Representative], passes: int) -> int:
-    """The steps of a calibration: one GEMM per dtype, the two copies and the overhead, then per
+    """The steps of a calibration: one GEMM per dtype, the two copies, the overhead and the product
+    rows, then per
     representative layer one analysis and one timing per pass."""
-    return len(dtypes) + 3 + len(reps) * (1 + passes)
+    return len(dtypes) + 4 + len(reps) * (1 + passes)
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -224,6 +228,19 @@ def measure_cache_bandwidth(c: Conditions, llc: float) -> Measurement:
     method = (f"measured by howfast calibrate {c.where}: Tensor.copy_ of {cbytes >> 10} KiB (1/8 of the "
               f"last-level cache), (bytes read + bytes written) / {c.stat} of {len(times)} runs")
     return Measurement("memory.cache_bandwidth", cbw, "B/s", method, times)
+
+
+def measure_gemv_rows(c: Conditions) -> Measurement:
+    """``classes.gemv.max_rows``: the most rows a matrix product runs with in about the time of one row
+    (weight streaming, a matrix-vector kernel); beyond it the kernel packs the weights and computes."""
+    times = product_row_times(c.device, statistic=c.statistic, clock=c.clock)
+    rows = 1
+    while rows < len(times) and times[rows] <= GEMV_STEP * times[0]:
+        rows += 1
+    shown = ", ".join(f"{m} {t * 1e6:.0f} us" for m, t in enumerate(times, start=1))
+    method = (f"measured by howfast calibrate {c.where}: linear of m rows through a 2048x2048 fp32 weight, {c.stat} times "
+              f"for m = {shown}: the most rows taking at most {GEMV_STEP} x the time of one")
+    return Measurement("classes.gemv.max_rows", float(rows), "rows", method, times)
 
 
 def measure_overhead(c: Conditions) -> Measurement:
@@ -343,9 +360,14 @@ def run_stages(c: Conditions, dtypes: tuple[str, ...], reps: list[Representative
         step("cache bandwidth (no cache sizes known: skipped)")
     step("per-op overhead")
     overhead = measure_overhead(c)
-    measurements = [*peaks.values(), bandwidth, *([cache_bandwidth] if cache_bandwidth is not None else []), overhead]
+    step("matrix products: rows streamed as a matrix-vector product")
+    gemv_rows = measure_gemv_rows(c)
+    measurements = [*peaks.values(), bandwidth, *([cache_bandwidth] if cache_bandwidth is not None else []), overhead, gemv_rows]
     profile = base_profile(c, name, peaks, bandwidth, cache_bandwidth, overhead, caches, allocator)
+    profile = dataclasses.replace(profile, classes={"gemv": ClassFigures(max_rows=gemv_rows.figure())})
     stage = fit_classes(c, reps, profile, overhead.value, evictor_mib_text(caches, llc), step)
+    gemv = stage.figures.get("gemv", ClassFigures())
+    stage.figures["gemv"] = dataclasses.replace(gemv, max_rows=gemv_rows.figure())
     profile = dataclasses.replace(profile, classes=stage.figures)
     return profile, measurements + stage.measurements, stage.fits
 

@@ -175,6 +175,22 @@ def op_overhead(device: torch.device | str = "cpu", loops: int = 1000, statistic
     return STATISTICS[statistic](times) / loops, [t / loops for t in times]
 
 
+def product_row_times(device: torch.device | str = "cpu", rows: int = 8, width: int = 2048, statistic: str = "median",
+                      clock: str = "wall") -> list[float]:
+    """Seconds of ``nn.functional.linear`` of ``m`` rows through a ``width`` x ``width`` fp32 weight, for
+    ``m`` = 1 .. ``rows``: where a matrix product stops streaming its weights (``classes.gemv.max_rows``)."""
+    dev = torch.device(device)
+    weight = torch.randn(width, width, device=dev)
+    out = []
+    with torch.inference_mode():
+        for m in range(1, rows + 1):
+            x = torch.randn(m, width, device=dev)
+            times = time_call(lambda x=x: torch.nn.functional.linear(x, weight), dev, warmup=3, min_runs=9, min_time_s=0.03,
+                              clock=clock)
+            out.append(STATISTICS[statistic](times))
+    return out
+
+
 # ---------------------------------------------------------------------------------- op classes
 
 

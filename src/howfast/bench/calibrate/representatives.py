@@ -65,6 +65,11 @@ def _matmuls_and_attention() -> list[Representative]:
         ("linear 128x768 -> 768", lambda: nn.Linear(768, 768), [(128, 768)]),
         ("linear 128x768 -> 3072", lambda: nn.Linear(768, 3072), [(128, 768)]),
         ("linear 197x192 -> 576", lambda: nn.Linear(192, 576), [(197, 192)]),
+        # thin products (a few rows: batched decoding, small batches): the kernel packs the weights each call
+        ("linear 4x2048 -> 2048", lambda: nn.Linear(2048, 2048, bias=False), [(4, 2048)]),
+        ("linear 8x1024 -> 4096", lambda: nn.Linear(1024, 4096, bias=False), [(8, 1024)]),
+        ("linear 16x4096 -> 1024", lambda: nn.Linear(4096, 1024, bias=False), [(16, 4096)]),
+        ("linear 32x2048 -> 2048", lambda: nn.Linear(2048, 2048, bias=False), [(32, 2048)]),
         ("linear 16x64 -> 64", lambda: nn.Linear(64, 64), [(16, 64)]),
         ("linear 1x1280 -> 1000", lambda: nn.Linear(1280, 1000), [(1, 1280)]),
         ("linear 1x4096 -> 4096", lambda: nn.Linear(4096, 4096), [(1, 4096)]),
