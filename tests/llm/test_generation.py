@@ -129,3 +129,16 @@ def test_model_left_unchanged():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     analyze_llm(model, prompt=6, new_tokens=3)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("layers, kv_heads, per_token", [(32, 32, 524_288), (80, 8, 327_680)])
+def test_hugging_face_llama_2_shapes_kv_bytes_per_token(layers, kv_heads, per_token):
+    transformers = pytest.importorskip("transformers")
+    hidden, ffn = (4096, 11008) if layers == 32 else (8192, 28672)
+    config = transformers.LlamaConfig(num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=hidden // 128,
+                                      num_key_value_heads=kv_heads, intermediate_size=ffn, vocab_size=32000)
+    with torch.device("meta"):
+        hf = transformers.LlamaForCausalLM(config).to(torch.float16).eval()
+    llm = analyze_llm(hf, prompt=4, new_tokens=2).llm
+    assert llm.kv_cache.bytes_per_token == per_token
+    assert llm.decode.first.macs_per_token == llama_decode_macs(layers, hidden, kv_heads, 128, ffn, 32000, 5)

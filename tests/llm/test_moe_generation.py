@@ -56,6 +56,8 @@ def test_a_decode_step_reads_the_experts_its_tokens_use():
     model = load_model("mixtral", device="meta").model.to(torch.bfloat16).eval()
     reads = {}
     for batch in (1, 4):
-        step = analyze_llm(model, prompt=8, new_tokens=2, batch=batch).phases[1]
+        report = analyze_llm(model, prompt=8, new_tokens=2, batch=batch)
+        step = report.phases[1]
         reads[batch] = sum(o.traffic("compulsory")["weights_bytes"] for o in step.ops if o.op.startswith("aten._grouped_mm"))
+        assert report.llm.moe.experts_read_per_step == min(8, 2 * batch)
     assert reads[4] == reads[1] * 4  # 8 experts against 2

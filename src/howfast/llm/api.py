@@ -86,7 +86,7 @@ def _one(model: nn.Module, gen: Generation, profile: HardwareProfile | None, wha
 
 def _experts(captured: Captured, gen: Generation, params: int) -> MixtureOfExperts | None:
     graph = captured.prefill_graph
-    return mixture_of_experts(graph, gen.batch * gen.prompt, params) if graph is not None else None
+    return mixture_of_experts(graph, gen.batch * gen.prompt, params, gen.batch) if graph is not None else None
 
 
 def _point(report: Report) -> BatchPoint:

@@ -18,9 +18,9 @@ from howfast.report.llm import MixtureOfExperts
 GROUPED = ("aten._grouped_mm",)
 
 
-def mixture_of_experts(graph: CapturedGraph, tokens: int, total_params: int) -> MixtureOfExperts | None:
+def mixture_of_experts(graph: CapturedGraph, tokens: int, total_params: int, batch: int = 1) -> MixtureOfExperts | None:
     """The experts of ``graph`` (a pass over ``tokens`` tokens), or None when it runs no grouped GEMM
-    over a parameter."""
+    over a parameter; ``batch``: the sequences of a decode step."""
     weights: dict[int, tuple[int, int]] = {}  # storage -> (numel, experts)
     rows = 0
     for op in graph.ops:
@@ -39,7 +39,7 @@ def mixture_of_experts(graph: CapturedGraph, tokens: int, total_params: int) -> 
     k = max(1, rows // tokens)
     unused = sum(numel - numel * min(e, k) // e for numel, e in weights.values())
     return MixtureOfExperts(expert_weights=len(weights), experts=experts, rows_per_token=k, total_params=total_params,
-                            active_params=total_params - unused,
+                            active_params=total_params - unused, experts_read_per_step=min(experts, k * batch),
                             assumption=f"each token routed to {k} of {experts} experts; a decode step of B tokens reads "
                                        f"min({experts}, {k} B) experts' weights (balanced routing: the router's choices "
                                        "are data, unknowable on meta)")

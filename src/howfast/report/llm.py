@@ -184,6 +184,7 @@ class MixtureOfExperts:
     total_params: int
     active_params: int
     assumption: str = ""
+    experts_read_per_step: int = 0  # of each expert layer, by a decode step of the batch: min(E, k x batch)
 
 
 @dataclass(slots=True)

@@ -48,7 +48,8 @@ def headline(report: Report, llm: LlmSection) -> list[str]:
     if llm.moe is not None:
         e = llm.moe
         lines.append(f"experts: {units.count(e.total_params)} params in all, {units.count(e.active_params)} active per token "
-                     f"(top-{e.rows_per_token} of {e.experts}); {e.assumption}")
+                     f"(top-{e.rows_per_token} of {e.experts}); a decode step of batch {llm.batch} reads "
+                     f"{e.experts_read_per_step} of the {e.experts} experts' weights in each expert layer ({e.assumption})")
     return lines
 
 
