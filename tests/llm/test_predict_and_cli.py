@@ -163,3 +163,16 @@ def test_markdown_has_the_phase_table(capsys):
     assert code == 0, err
     assert "| context (keys) | 8 | 9 | 10 |" in out
     assert "KV cache: 512 B per token" in out  # 2 x 1 layer x 64 x 4 bytes
+
+
+def test_a_hugging_face_factory_through_the_command_line(capsys, tmp_path):
+    pytest.importorskip("transformers")
+    factory = tmp_path / "my_llm.py"
+    factory.write_text("from transformers import LlamaConfig, LlamaForCausalLM\n\n\ndef make():\n"
+                       "    return LlamaForCausalLM(LlamaConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4,\n"
+                       "                                        num_key_value_heads=2, intermediate_size=128, vocab_size=1000))\n")
+    code, out, err = run(capsys, "llm", f"{factory}:make", "-p", "8", "-n", "3", "-f", "json")
+    assert code == 0, err
+    llm = json.loads(out)["llm"]
+    assert llm["kv_cache"]["bytes_per_token"] == 2 * 2 * 2 * 16 * 4  # K and V, 2 layers, 2 KV heads of 16, fp32
+    assert llm["cache"].startswith("hf")
