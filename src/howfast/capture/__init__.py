@@ -1,5 +1,6 @@
-"""The PyTorch front end: a model's run captured as a ``CapturedGraph`` (``torch_capture``), and
-model arguments (zoo names, ``file.py:factory``) built into modules (``loader``)."""
+"""The PyTorch front end: a model's run captured as a ``CapturedGraph`` (``torch_capture``; the
+module stack ``modules``, the module tree ``tree``), inputs made from shapes (``inputs``), and model
+arguments (zoo names, ``file.py:factory``) built into modules (``loader``, watched by ``budget``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from howfast.capture.inputs import resolve_inputs
 from howfast.capture.torch_capture import capture
+from howfast.capture.tree import walk_modules
 from howfast.graph.records import CapturedGraph
 from howfast.graph.request import CaptureRequest
 
@@ -27,7 +29,7 @@ def _mode_matters(model: Any) -> bool:
     from torch import nn
 
     modal = (nn.modules.batchnorm._NormBase, nn.modules.dropout._DropoutNd)
-    return any(m.training and isinstance(m, modal) for m in model.modules())
+    return any(m.training and isinstance(m, modal) for _, m in walk_modules(model))
 
 
 __all__ = ["capture", "capture_request", "resolve_inputs"]

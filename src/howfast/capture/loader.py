@@ -8,6 +8,13 @@ Accepted forms:
 A factory is any callable returning an ``nn.Module``. Files of pickled weights (``.pt``, ``.pth``,
 ``.pkl``, ``.ckpt``, ``.bin``) are refused: unpickling runs arbitrary code, so howfast never does it
 by default. Loading a ``.py`` file runs that file, as ``python file.py`` would.
+
+Nothing too large is built: a zoo model is first built on meta (no memory) and refused when its
+weights would not fit in the memory the device has free (``graph.memory``). A factory that cannot
+be built on meta (it reads a tensor's values while building, as torchvision's RegNet does with
+``.tolist()``) is built on the cpu, its allocations watched against the free memory
+(``capture.budget``), and moved to meta. A factory or a file that raises anything but
+``KeyboardInterrupt`` — ``SystemExit`` included — is a ``ModelLoadError``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from howfast import units
+from howfast.capture.budget import AllocationBudget, OverBudget
+from howfast.capture.tree import set_training, unique_tensors
 from howfast.errors import BadFileError, ModelLoadError, describe
+from howfast.graph.memory import available_bytes, shortfall
 from howfast.graph.request import LoadedModel
 from howfast.zoo import registry
 
@@ -58,6 +69,7 @@ def load_model(spec: str, device: str = "cpu") -> LoadedModel:
     entry = registry.get(head)
     if entry is not None:
         options = registry.parse_options(entry, rest)
+        _check_zoo_model_fits(spec, head, options, device)
         model = registry.build(head, options, device=device)
         return LoadedModel(model, spec, entry.default_input)
     if head.endswith(".py") or "/" in head or "\\" in head:
@@ -104,7 +116,9 @@ def _load_file_factory(path_text: str, factory: str) -> Any:
     sys.path.insert(0, str(path.resolve().parent))
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's file failed to import
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's file failed to import (or exited: SystemExit)
         raise ModelLoadError(f"importing {path_text} failed: {describe(exc)}") from exc
     finally:
         sys.path.pop(0)
@@ -114,7 +128,9 @@ def _load_file_factory(path_text: str, factory: str) -> Any:
 def _load_module_factory(module_name: str, factory: str) -> Any:
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
         raise ModelLoadError(f"cannot import module {module_name!r}: {describe(exc)}") from exc
     return _attribute(module, factory, module_name)
 
@@ -130,13 +146,57 @@ def _attribute(module: Any, factory: str, where: str) -> Any:
     return value
 
 
+def _check_zoo_model_fits(spec: str, name: str, options: dict[str, Any], device: str) -> None:
+    """Refuse a zoo model whose weights would not fit on ``device``, sized by building it on meta first."""
+    if available_bytes(device) is None:
+        return  # meta, or a device whose free memory is unknown
+    sized = registry.build(name, options, device="meta")
+    tensors = [t for _, t in unique_tensors(sized, "parameters") + unique_tensors(sized, "buffers")]
+    total = sum(t.numel() * t.element_size() for t in tensors)
+    short = shortfall(total, device)
+    if short is not None:
+        params = sum(t.numel() for _, t in unique_tensors(sized, "parameters"))
+        raise ModelLoadError(f"{spec} has {units.params(params)} parameters: building it on {device} would allocate "
+                             f"{units.nbytes(total)} of weights, {short}: use --device meta to analyse it without allocating")
+
+
 def _build(factory: Any, name: str, options: dict[str, Any], device: str) -> LoadedModel:
     try:
-        with torch.device(device):
-            model = factory(**options) if not isinstance(factory, nn.Module) else factory
+        model = _call(factory, options, device)
     except Exception as exc:
+        if torch.device(device).type != "meta":
+            raise ModelLoadError(f"the factory {name!r} raised {describe(exc)}") from exc
+        model = _build_for_meta(factory, name, options, exc)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit, or the factory's own BaseException
         raise ModelLoadError(f"the factory {name!r} raised {describe(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"the factory {name!r} returned {type(model).__name__}, not a torch.nn.Module")
-    return LoadedModel(model.eval() if model.training else model, name, None)
+    if model.training:
+        set_training(model, False)
+    return LoadedModel(model, name, None)
 
+
+def _call(factory: Any, options: dict[str, Any], device: str) -> Any:
+    with torch.device(device):
+        return factory(**options) if not isinstance(factory, nn.Module) else factory
+
+
+def _build_for_meta(factory: Any, name: str, options: dict[str, Any], meta_error: Exception) -> Any:
+    """A factory that failed on meta, built on the cpu within the free memory and moved to meta."""
+    free = available_bytes("cpu")
+    limit = free[0] if free is not None else 1 << 62
+    try:
+        with AllocationBudget(limit):
+            model = _call(factory, options, "cpu")
+    except OverBudget as exc:
+        raise ModelLoadError(
+            f"the factory {name!r} cannot be built on meta ({describe(meta_error, 120)}), and building it on cpu to move "
+            f"it there would allocate more than the {units.nbytes(limit)} available ({free[1] if free else 'memory'})"
+        ) from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # it fails on the cpu too: a plain factory error
+        raise ModelLoadError(f"the factory {name!r} raised {describe(exc)}") from exc
+    return model.to("meta") if isinstance(model, nn.Module) else model

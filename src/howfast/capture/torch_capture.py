@@ -15,16 +15,21 @@ tensors (token ids, attention masks, positions, and those computed from them alo
 reads a value (``bool(mask.all())``, ``.item()``) runs; float tensors stay shape-only, and the ops
 recorded are those of a CPU run (``capture.shadow``, docs/huggingface.md).
 
-Global module forward hooks keep a stack of module paths, so each op is attributed to the
-innermost module it ran in. Every hook and mode is removed on exit, and buffers that a
-training-mode forward would update (batch-norm running stats) are restored, so the model is left
-exactly as it was.
+Global module forward hooks keep a stack of module paths (``capture.modules``: the capturing
+thread's calls only), so each op is attributed to the innermost module it ran in. Every hook and
+mode is removed on exit, and buffers that a training-mode forward would update (batch-norm running
+stats) are restored, so the model is left exactly as it was.
+
+A ``torch.compile``'d model is captured as the model it compiled (its tree without ``_orig_mod``);
+inside a TorchScript module no hook fires, so its ops count in it as a whole, and the graph's notes
+(and a warning) say that per-layer attribution is unavailable there. ``until`` a layer that exists
+but never runs is refused, as an unknown one is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -36,9 +41,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from howfast.capture.inputs import tensors_in
+from howfast.capture.modules import ModuleStack, StopCapture, module_infos, scripted_notes
 from howfast.capture.shadow import Shadows, is_meta_capture
+from howfast.capture.tree import set_training, type_name, unique_tensors, unwrap, walk_modules
 from howfast.errors import InputSpecError, ModelRunError, first_line
-from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
+from howfast.graph.records import CapturedGraph, OpRecord, TensorKind, TensorMeta
 
 # Functions recorded whole, before kernel selection. Names are the op names the cost registry uses.
 COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
@@ -71,10 +78,6 @@ COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
     torch._C._VariableFunctions.feature_alpha_dropout: "feature_alpha_dropout",
     torch._C._VariableFunctions.feature_alpha_dropout_: "feature_alpha_dropout",
 }
-
-
-class StopCapture(Exception):
-    """Raised after the module named by ``until`` finishes, to end the run early."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,65 +127,10 @@ class _TensorTable:
         return self.register(tensor, kind, source.name, storage=source.storage)
 
 
-class _ModuleStack:
-    """Tracks the module path the model is executing in, via global forward hooks."""
-
-    def __init__(self, model: nn.Module, until: str | None) -> None:
-        self.paths: dict[int, str] = {}
-        for name, module in model.named_modules(remove_duplicate=False):
-            self.paths.setdefault(id(module), name)
-        self.stack: list[str] = [""]
-        self.stack_args: list[Any] = [()]  # inputs of each module on the stack, for error messages
-        self.types = {id(m): type(m).__name__ for m in model.modules()}
-        self.types_by_path = {p: self.types[i] for i, p in self.paths.items()}
-        self.until = until
-        self.calls: dict[str, int] = {}
-        self.output_shapes: dict[str, list[tuple[int, ...]]] = {}
-        self.reached_until = False
-        self.until_outputs: list[TensorMeta] = []
-        self.tensors: _TensorTable | None = None
-
-    @property
-    def current(self) -> str:
-        return self.stack[-1]
-
-    def pre_hook(self, module: nn.Module, args: Any) -> None:
-        path = self.paths.get(id(module))
-        if path is not None:
-            self.stack.append(path)
-            self.stack_args.append(args)
-            self.calls[path] = self.calls.get(path, 0) + 1
-
-    def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
-        path = self.paths.get(id(module))
-        if path is None or path not in self.stack[1:]:
-            return
-        while self.stack.pop() != path:  # a submodule raised and the model caught it
-            self.stack_args.pop()
-        self.stack_args.pop()
-        self.output_shapes[path] = [tuple(t.shape) for t in tensors_in(output)]
-        if self.until is not None and path == self.until and not self.reached_until:
-            self.reached_until = True
-            assert self.tensors is not None
-            self.until_outputs = [self.tensors.lookup(t) for t in tensors_in(output)]
-            raise StopCapture(path)
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        pre = nn.modules.module.register_module_forward_pre_hook(self.pre_hook)
-        # No always_call: if a forward raises, the stack keeps the failing module for the message.
-        post = nn.modules.module.register_module_forward_hook(self.post_hook)
-        try:
-            yield
-        finally:
-            pre.remove()
-            post.remove()
-
-
 class _Recorder:
     """Turns intercepted calls into ``OpRecord``s."""
 
-    def __init__(self, tensors: _TensorTable, modules: _ModuleStack) -> None:
+    def __init__(self, tensors: _TensorTable, modules: ModuleStack) -> None:
         self.tensors = tensors
         self.modules = modules
         self.ops: list[OpRecord] = []
@@ -302,9 +250,10 @@ def capture(
     training (True) or eval (False) mode, or as it is (None); every module's mode is restored after.
     """
     kwargs = kwargs or {}
+    model = unwrap(model)  # a torch.compile'd model: run and name the model it compiled
     tensors = _TensorTable()
-    modules = _ModuleStack(model, until)
-    modules.tensors = tensors
+    modules = ModuleStack(model, until)
+    modules.lookup = tensors.lookup
     if until is not None and until not in {p for p in modules.paths.values()}:
         raise InputSpecError(_unknown_layer_message(until, list(modules.paths.values())))
     shadows = Shadows() if is_meta_capture(model, args, kwargs) else None
@@ -313,9 +262,9 @@ def capture(
     _register_weights(model, tensors)
     input_metas = _register_inputs(args, kwargs, tensors)
     recorder = _Recorder(tensors, modules)
-    modes = [(m, m.training) for m in model.modules()]
+    modes = [(m, m.training) for _, m in walk_modules(model)]
     if train is not None:
-        model.train(train)
+        set_training(model, train)
     saved = _snapshot_training_buffers(model)
     outputs: list[TensorMeta] = []
     try:
@@ -330,23 +279,29 @@ def capture(
         _restore_buffers(saved)
         for module, mode in modes:
             module.training = mode
+    if until is not None and not modules.reached_until:
+        raise InputSpecError(_never_ran_message(until, modules))
     graph = _graph(model, model_name, recorder, modules, input_metas, until)
     graph.outputs = outputs
+    graph.notes.extend(scripted_notes(model))
+    for note in graph.notes:
+        warnings.warn(f"howfast: {note}", stacklevel=3)
     return graph
 
 
-def _graph(model: nn.Module, model_name: str | None, recorder: _Recorder, modules: _ModuleStack, inputs: list[TensorMeta], until: str | None) -> CapturedGraph:
-    infos = _module_infos(model, modules)
-    params = _unique(model.parameters())
-    buffers = _unique(model.buffers())
+def _graph(model: nn.Module, model_name: str | None, recorder: _Recorder, modules: ModuleStack, inputs: list[TensorMeta], until: str | None) -> CapturedGraph:
+    infos = module_infos(model, modules)
+    named = unique_tensors(model, "parameters")
+    params = [p for _, p in named]
+    buffers = [b for _, b in unique_tensors(model, "buffers")]
     read = {t.name for op in recorder.ops for t in op.inputs if t.kind == TensorKind.PARAM}
-    used = _unique(p for name, p in model.named_parameters() if name in read)
+    used = [p for name, p in named if name in read]
     dtypes: dict[str, int] = {}
     for p in params:
         key = str(p.dtype).removeprefix("torch.")
         dtypes[key] = dtypes.get(key, 0) + p.numel()
     return CapturedGraph(
-        model_name=model_name or type(model).__name__,
+        model_name=model_name or type_name(model),
         ops=recorder.ops,
         modules=infos,
         inputs=inputs,
@@ -362,43 +317,10 @@ def _graph(model: nn.Module, model_name: str | None, recorder: _Recorder, module
     )
 
 
-def _module_infos(model: nn.Module, modules: _ModuleStack) -> dict[str, ModuleInfo]:
-    infos: dict[str, ModuleInfo] = {}
-    for path, module in model.named_modules():
-        infos[path] = ModuleInfo(
-            path=path,
-            type=type(module).__name__,
-            depth=0 if path == "" else path.count(".") + 1,
-            calls=modules.calls.get(path, 0),
-            output_shapes=modules.output_shapes.get(path, []),
-        )
-    # A module's params: those it or its submodules hold, each once (a tied weight counts in
-    # every module that holds it, and once in their common ancestors).
-    held: dict[str, dict[int, torch.Tensor]] = {}
-    for owner, module in model.named_modules(remove_duplicate=False):
-        for p in module._parameters.values():
-            if p is None:
-                continue
-            for path in ancestors(owner):
-                held.setdefault(path, {})[id(p)] = p
-    for path, params in held.items():
-        if path in infos:
-            infos[path].params = sum(p.numel() for p in params.values())
-            infos[path].param_bytes = sum(p.numel() * p.element_size() for p in params.values())
-    return infos
-
-
-def _unique(tensors: Iterator[torch.Tensor]) -> list[torch.Tensor]:
-    seen: dict[int, torch.Tensor] = {}
-    for t in tensors:
-        seen.setdefault(id(t), t)
-    return list(seen.values())
-
-
 def _register_weights(model: nn.Module, tensors: _TensorTable) -> None:
-    for name, p in model.named_parameters():
+    for name, p in unique_tensors(model, "parameters"):
         tensors.register(p, TensorKind.PARAM, name)
-    for name, b in model.named_buffers():
+    for name, b in unique_tensors(model, "buffers"):
         tensors.register(b, TensorKind.BUFFER, name)
 
 
@@ -415,9 +337,9 @@ def _register_inputs(args: tuple, kwargs: dict, tensors: _TensorTable) -> list[T
 
 def _snapshot_training_buffers(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Copies of buffers a training-mode forward may update in place (e.g. BN running stats)."""
-    if not any(m.training for m in model.modules()):
+    if not any(m.training for _, m in walk_modules(model)):
         return []
-    return [(b, b.detach().clone()) for b in _unique(model.buffers()) if b.device.type != "meta"]
+    return [(b, b.detach().clone()) for _, b in unique_tensors(model, "buffers") if b.device.type != "meta"]
 
 
 def _restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
@@ -472,10 +394,11 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return found[0] if found else None
 
 
-def _run_error_message(exc: Exception, modules: _ModuleStack, args: tuple, kwargs: dict) -> str:
+def _run_error_message(exc: Exception, modules: ModuleStack, args: tuple, kwargs: dict) -> str:
     where = modules.current
     if where:
-        where = f"{where} ({modules.types_by_path.get(where, '?')})"
+        path = where if len(where) <= 160 else f"...{where[-157:]}"  # a deep tree's path, its innermost part
+        where = f"{path} ({modules.types_by_path.get(where, '?')})"
         shapes = ", ".join(_shape_text(v) for v in modules.stack_args[-1])
     else:
         where = "<model>"
@@ -488,6 +411,13 @@ def _shape_text(value: Any) -> str:
     if not tensors:
         return repr(value)
     return ", ".join("x".join(str(s) for s in t.shape) + f":{str(t.dtype).removeprefix('torch.')}" for t in tensors)
+
+
+def _never_ran_message(until: str, modules: ModuleStack) -> str:
+    ran = [path for path in modules.calls if path]
+    shown = ", ".join(ran[:8]) + (f" and {len(ran) - 8} more" if len(ran) > 8 else "")
+    return (f"layer {until!r} never ran: the model has it but its forward did not call it, so there is nothing to stop "
+            f"after (the layers that ran: {shown or 'none'})")
 
 
 def _unknown_layer_message(name: str, paths: list[str]) -> str:

@@ -10,6 +10,7 @@ import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -185,7 +186,7 @@ def product_row_times(device: torch.device | str = "cpu", rows: int = 8, width: 
     with torch.inference_mode():
         for m in range(1, rows + 1):
             x = torch.randn(m, width, device=dev)
-            times = time_call(lambda x=x: torch.nn.functional.linear(x, weight), dev, warmup=3, min_runs=9, min_time_s=0.03,
+            times = time_call(partial(torch.nn.functional.linear, x, weight), dev, warmup=3, min_runs=9, min_time_s=0.03,
                               clock=clock)
             out.append(STATISTICS[statistic](times))
     return out

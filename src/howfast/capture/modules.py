@@ -1,0 +1,161 @@
+"""Which module the model is executing in, for attributing each op, and the module tree it reports.
+
+``ModuleStack`` keeps the stack of module paths through global forward hooks. The hooks are global
+(they fire for every module call in the process), so the stack belongs to the thread that captures:
+calls from any other thread — a second analysis of the same model, or the model run beside the
+analysis — are ignored, as the dispatch and function modes (thread-local in PyTorch) already ignore
+their ops.
+
+With a global hook registered, PyTorch calls every module through one more Python frame
+(``Module._call_impl`` runs an inner function), so a capture would run out of recursion depth on a
+tree shallower than PyTorch alone runs; ``recursion_headroom`` raises the limit by that much while a
+capture runs (shared by concurrent captures, restored by the last).
+
+``module_infos`` lists the tree (``capture.tree``: compile wrappers transparent, TorchScript class
+names) with the calls, output shapes and parameters of each module; ``scripted_notes`` says where
+TorchScript hides the submodules' calls, so that per-layer attribution there is not silently missing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from howfast.capture.inputs import tensors_in
+from howfast.capture.tree import is_scripted, type_name, walk_modules
+from howfast.graph.records import ModuleInfo, TensorMeta, ancestors
+
+
+class StopCapture(Exception):
+    """Raised after the module named by ``until`` finishes, to end the run early."""
+
+
+class ModuleStack:
+    """Tracks the module path the capturing thread is executing in, via global forward hooks."""
+
+    def __init__(self, model: nn.Module, until: str | None) -> None:
+        self.thread = threading.get_ident()
+        self.paths: dict[int, str] = {}
+        self.types_by_path: dict[str, str] = {}
+        for name, module in walk_modules(model, remove_duplicate=False):
+            self.paths.setdefault(id(module), name)
+            self.types_by_path.setdefault(name, type_name(module))
+        self.stack: list[str] = [""]
+        self.stack_args: list[Any] = [()]  # inputs of each module on the stack, for error messages
+        self.until = until
+        self.calls: dict[str, int] = {}
+        self.output_shapes: dict[str, list[tuple[int, ...]]] = {}
+        self.reached_until = False
+        self.until_outputs: list[TensorMeta] = []
+        self.lookup: Any = None  # the tensor table's lookup, for the outputs of ``until``
+
+    @property
+    def current(self) -> str:
+        return self.stack[-1]
+
+    def pre_hook(self, module: nn.Module, args: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        path = self.paths.get(id(module))
+        if path is not None:
+            self.stack.append(path)
+            self.stack_args.append(args)
+            self.calls[path] = self.calls.get(path, 0) + 1
+
+    def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        path = self.paths.get(id(module))
+        if path is None or path not in self.stack[1:]:
+            return
+        while self.stack.pop() != path:  # a submodule raised and the model caught it
+            self.stack_args.pop()
+        self.stack_args.pop()
+        self.output_shapes[path] = [tuple(t.shape) for t in tensors_in(output)]
+        if self.until is not None and path == self.until and not self.reached_until:
+            self.reached_until = True
+            self.until_outputs = [self.lookup(t) for t in tensors_in(output)]
+            raise StopCapture(path)
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        pre = nn.modules.module.register_module_forward_pre_hook(self.pre_hook)
+        # No always_call: if a forward raises, the stack keeps the failing module for the message.
+        post = nn.modules.module.register_module_forward_hook(self.post_hook)
+        try:
+            with recursion_headroom():
+                yield
+        finally:
+            pre.remove()
+            post.remove()
+
+
+_headroom_lock = threading.Lock()
+_headroom: dict[str, int] = {"users": 0, "saved": 0}
+
+
+@contextmanager
+def recursion_headroom() -> Iterator[None]:
+    """Python's recursion limit raised while a capture runs, for the frame PyTorch adds to each module
+    call once a hook is registered (a third more than the limit, since a module call takes about four
+    frames, and a margin for the modes' own frames)."""
+    with _headroom_lock:
+        if _headroom["users"] == 0:
+            _headroom["saved"] = sys.getrecursionlimit()
+            sys.setrecursionlimit(_headroom["saved"] + _headroom["saved"] // 3 + 64)
+        _headroom["users"] += 1
+    try:
+        yield
+    finally:
+        with _headroom_lock:
+            _headroom["users"] -= 1
+            if _headroom["users"] == 0:
+                sys.setrecursionlimit(_headroom["saved"])
+
+
+def module_infos(model: nn.Module, modules: ModuleStack) -> dict[str, ModuleInfo]:
+    infos: dict[str, ModuleInfo] = {}
+    for path, module in walk_modules(model):
+        infos[path] = ModuleInfo(
+            path=path,
+            type=type_name(module),
+            depth=0 if path == "" else path.count(".") + 1,
+            calls=modules.calls.get(path, 0),
+            output_shapes=modules.output_shapes.get(path, []),
+        )
+    # A module's params: those it or its submodules hold, each once (a tied weight counts in
+    # every module that holds it, and once in their common ancestors).
+    held: dict[str, dict[int, torch.Tensor]] = {}
+    for owner, module in walk_modules(model, remove_duplicate=False):
+        for p in module._parameters.values():
+            if p is None:
+                continue
+            for path in ancestors(owner):
+                held.setdefault(path, {})[id(p)] = p
+    for path, params in held.items():
+        if path in infos:
+            infos[path].params = sum(p.numel() for p in params.values())
+            infos[path].param_bytes = sum(p.numel() * p.element_size() for p in params.values())
+    return infos
+
+
+def scripted_notes(model: nn.Module) -> list[str]:
+    """One note for each outermost TorchScript module that has submodules: their calls are not seen."""
+    notes: list[str] = []
+    scripted: list[str] = []
+    for path, module in walk_modules(model):
+        if not is_scripted(module) or not module._modules or any(path == s or path.startswith(f"{s}.") for s in scripted):
+            continue
+        scripted.append(path)
+        where = "the model" if path == "" else f"module {path!r}"
+        notes.append(f"{where} is TorchScript ({type_name(module)}): its submodules run in the TorchScript interpreter, which "
+                     "no hook sees, so per-layer attribution is unavailable inside it; its ops count in "
+                     f"{'the model' if path == '' else repr(path)} as a whole (the totals are complete): analyse the "
+                     "module before torch.jit.script/trace for its layers")
+    return notes
