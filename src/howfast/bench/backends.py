@@ -29,7 +29,7 @@ from torch import nn
 
 from howfast.errors import BenchmarkError, UsageError
 from howfast.onnx.export import export_model
-from howfast.onnx.runtime import create_session, make_feeds
+from howfast.onnx.runtime import create_session, make_feeds, run_session
 
 RUNTIMES = ("torch", "onnxruntime")
 
@@ -94,7 +94,7 @@ class OrtBackend:
         return {node.name: _numpy(value) for node, value in zip(nodes, values)}
 
     def __call__(self) -> None:
-        self.session.run(None, self.feeds)
+        run_session(self.session, self.feeds)
 
     @contextmanager
     def context(self) -> Iterator[None]:
@@ -115,7 +115,7 @@ class OnnxFileBackend:
         self.feeds = make_feeds(self.session, input_specs)
 
     def __call__(self) -> None:
-        self.session.run(None, self.feeds)
+        run_session(self.session, self.feeds)
 
     @contextmanager
     def context(self) -> Iterator[None]:

@@ -1,5 +1,6 @@
 """The ONNX front end and runtime: ``.onnx`` files through the same formulas and report.
 
+* ``batch_inputs(path, inputs, batch)``: the input specs for ``--batch`` (symbolic batch dimensions);
 * ``capture_onnx(path, inputs)`` -> the ``CapturedGraph`` the PyTorch capture would produce
   (``howfast.analyze("model.onnx", inputs)`` runs it through the one pipeline);
 * ``runtime.create_session`` / ``runtime.make_feeds``: run the model with ONNX Runtime;
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from howfast.graph.inputs import InputSpec
 from howfast.graph.records import CapturedGraph
 from howfast.graph.request import CaptureRequest
 from howfast.onnx.load import is_onnx_path
 
-__all__ = ["capture_onnx", "capture_request", "is_onnx_path"]
+__all__ = ["batch_inputs", "capture_onnx", "capture_request", "is_onnx_path"]
 
 
 def capture_onnx(path: Any, input_specs: Any = None, *, name: str | None = None) -> CapturedGraph:
@@ -25,6 +27,13 @@ def capture_onnx(path: Any, input_specs: Any = None, *, name: str | None = None)
     from howfast.onnx.capture import capture_onnx as run
 
     return run(path, input_specs, name=name)
+
+
+def batch_inputs(path: Any, input_specs: Any, batch: int) -> list[InputSpec]:
+    """See ``howfast.onnx.capture.batch_inputs`` (``--batch`` for an ONNX file)."""
+    from howfast.onnx.capture import batch_inputs as run
+
+    return run(path, input_specs, batch)
 
 
 def capture_request(path: Any, request: CaptureRequest) -> CapturedGraph:

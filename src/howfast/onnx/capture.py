@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from howfast.errors import BadFileError, HowfastError, UsageError, describe, first_line
+from howfast.graph.inputs import InputSpec
 from howfast.graph.records import CapturedGraph, ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
 from howfast.graph.request import CaptureRequest
-from howfast.onnx.inputs import graph_inputs, normalize_specs, resolve_inputs
+from howfast.onnx.inputs import batch_specs, graph_inputs, normalize_specs, resolve_inputs
 from howfast.onnx.load import SMALL_TENSOR, OnnxFile, read_external_tensor, read_onnx
 from howfast.onnx.shapes import build_skeleton, check_and_infer
 from howfast.onnx.translate import Walker
@@ -47,6 +48,14 @@ def capture_onnx(path: str | os.PathLike[str], input_specs: Any = None, *, name:
         raise
     except Exception as exc:  # a malformed graph the checker let through (names that are not text, odd attributes...)
         raise BadFileError(f"{os.fspath(path)}: cannot analyse this ONNX model: {describe(exc)}") from exc
+
+
+def batch_inputs(path: str | os.PathLike[str], input_specs: Any, batch: int) -> list[InputSpec]:
+    """The input specs of the ONNX model at ``path`` with ``batch`` as the first dimension of every
+    input (``--batch``): those given, and those whose first dimension is symbolic; a model that fixes
+    another batch is refused (``onnx.inputs.batch_specs``)."""
+    loaded = read_onnx(path)
+    return batch_specs(graph_inputs(loaded.model.graph), normalize_specs(input_specs), batch, str(loaded.path))
 
 
 def _capture(path: str | os.PathLike[str], input_specs: Any, name: str | None) -> CapturedGraph:

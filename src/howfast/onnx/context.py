@@ -85,7 +85,17 @@ class NodeContext:
         return self.w.new_meta(name, TensorKind.ACTIVATION)
 
     def outs(self) -> list[TensorMeta]:
-        return [self.out(i) for i, name in enumerate(self.node.output) if name]
+        return [self.out(i) for i in self.used_outputs()]
+
+    def used_outputs(self) -> list[int]:
+        """Indices of the outputs to record: all named ones except those nothing reads (no node, not a
+        graph output) and that inference left without a shape (opset-9 Dropout's mask, say)."""
+        return [i for i, name in enumerate(self.node.output) if name and not self.dropped(i)]
+
+    def dropped(self, i: int) -> bool:
+        name = self.node.output[i]
+        return (self.w.types.get(name, (None, 0))[0] is None and name not in self.w.metas
+                and not self.w.consumers.get(name) and name not in self.w.graph_outputs)
 
     def view_out(self, source: TensorMeta, i: int = 0) -> TensorMeta:
         return self.w.derive(self.node.output[i], source)
@@ -97,7 +107,7 @@ class NodeContext:
         self.emitted = True
 
     def emit_view(self, op: str, args: tuple[Any, ...], source: TensorMeta, kwargs: dict[str, Any] | None = None) -> None:
-        outputs = [self.view_out(source, i) for i, name in enumerate(self.node.output) if name]
+        outputs = [self.view_out(source, i) for i in self.used_outputs()]
         self.emit(op, args, kwargs, outputs, set(range(len(outputs))))
 
     def unknown(self) -> None:
@@ -108,9 +118,11 @@ class NodeContext:
         self.emit(name, args, kwargs)
 
     def finish(self) -> None:
-        """Every output gets a meta, even those no record wrote (so later nodes can read them)."""
-        for i, name in enumerate(self.node.output):
-            if name and name not in self.w.metas:
+        """Every output gets a meta, even those no record wrote (so later nodes can read them), except
+        the unread ones without a shape (``used_outputs``) and sequences (lists of metas)."""
+        for i in self.used_outputs():
+            name = self.node.output[i]
+            if name not in self.w.metas and name not in self.w.sequences:
                 self.out(i)
 
 

@@ -36,10 +36,16 @@ _TYPES: dict[int, tuple[str, int]] = {
 INTEGER_TYPES = {2, 3, 4, 5, 6, 7, 12, 13, 21, 22, 25, 26}
 INDEX_TYPES = {6, 7}  # int32 and int64: shapes, axes and indices
 BOOL = 9
+INT64 = 7
 
 
 def dtype_name(elem_type: int) -> str:
     return _TYPES.get(elem_type, (f"onnx_type_{elem_type}", 1))[0]
+
+
+def elem_type_of(name: str) -> int:
+    """The ONNX element type of a dtype name (``float32`` -> 1; 1 for a name it does not know)."""
+    return next((elem for elem, (known, _) in _TYPES.items() if known == name), 1)
 
 
 def itemsize(elem_type: int) -> int:

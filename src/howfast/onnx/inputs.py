@@ -6,6 +6,11 @@ positionally in graph-input order; a symbol bound by one input (``batch`` = 2) a
 other inputs that use it. A dimension still unknown afterwards is an error naming the input and
 the dimension, with the option that fixes it. Graph inputs that are also initializers (models
 saved with ``keep_initializers_as_inputs``) are weights, not inputs.
+
+``--batch B`` (``batch_specs``) sizes the batch dimension — the first — of every input that
+declares it symbolic (a named symbol sizes all the inputs using it), and sets the first dimension
+of shapes given with ``--input``. A model whose inputs all fix their first dimension to another
+size is refused: its graph was exported for that batch, and reporting it as batch B would be wrong.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from howfast.errors import InputSpecError
+from howfast.errors import InputSpecError, UsageError
 from howfast.graph.inputs import InputSpec, parse_dtype, parse_inputs
 from howfast.onnx.dtypes import dtype_name
 
@@ -212,3 +217,31 @@ def _option(d: GraphInput, symbols: dict[str, int] | None) -> str:
     if _SPEC_NAME.match(d.name):
         return f"--input {d.name}={shape}"
     return f"--input {shape} (positional, in graph-input order)"
+
+
+def batch_specs(declared: list[GraphInput], specs: list[InputSpec], batch: int, source: str = "the model") -> list[InputSpec]:
+    """Specs that size every input with ``batch`` as its first dimension, where the model lets it.
+
+    Given shapes get ``batch`` as their first dimension; an input without one gets it where its
+    first dimension is symbolic (a named symbol also sizes the other inputs using it). When no
+    input has a symbolic first dimension and one fixes it to another size, ``InputSpecError``.
+    """
+    if batch <= 0:
+        raise UsageError(f"--batch must be positive, not {batch}")
+    given = [InputSpec(shape=(batch,) + tuple(s.shape[1:]), dtype=s.dtype, name=s.name) if s.shape else s for s in specs]
+    named = {s.name for s in given if s.name is not None}
+    free = [d for d in declared if d.name not in named][len([s for s in given if s.name is None]):]
+    symbolic = [d for d in free if d.has_shape and d.dims and not (isinstance(d.dims[0], int) and d.dims[0] > 0)]
+    if not given and not symbolic:
+        fixed = [d for d in free if d.has_shape and d.dims and d.dims[0] != batch]
+        if fixed:
+            shapes = ", ".join(f"{d.name} is {_dims_text(d.dims)}" for d in fixed)
+            raise InputSpecError(f"--batch {batch} cannot be applied to {source}: no input has a symbolic first dimension "
+                                 f"({shapes} in the file); export it with a dynamic batch dimension, or leave out --batch")
+    symbols = {d.dims[0] for d in symbolic if isinstance(d.dims[0], str)}
+    for d in symbolic:  # a spec for each input the batch sizes whole; others are left to resolve_inputs
+        rest = d.dims[1:]
+        if all((isinstance(x, int) and x > 0) or (isinstance(x, str) and x in symbols) for x in rest):
+            shape = (batch,) + tuple(batch if isinstance(x, str) else int(x) for x in rest)  # type: ignore[arg-type]
+            given.append(InputSpec(shape=shape, name=d.name))
+    return given

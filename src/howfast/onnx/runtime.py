@@ -4,16 +4,20 @@
 external data only beside the model) before ONNX Runtime opens the file, so a bad file is the
 same one-line ``BadFileError``. ``make_feeds`` builds random inputs of the shapes the model
 declares, with symbolic dimensions sized by the same ``--input`` specs ``analyze`` takes.
+``run_session`` runs it; ONNX Runtime's errors become one line that keeps their cause
+(``ort_message``: the C++ source location and signature dropped, the middle cut when still long),
+and ONNX Runtime logs nothing itself (``log_severity_level`` 4: fatal only).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
 
-from howfast.errors import BadFileError, DeviceError, InputSpecError, ModelLoadError, first_line
+from howfast.errors import BadFileError, BenchmarkError, DeviceError, InputSpecError, ModelLoadError
 from howfast.onnx.inputs import GraphInput, normalize_specs, resolve_inputs
 from howfast.onnx.load import read_onnx
 
@@ -51,7 +55,7 @@ def create_session(path: str | os.PathLike[str], device: str = "cpu", threads: i
     else:
         raise DeviceError(f"unknown device {device!r} for ONNX Runtime; use cpu or cuda")
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: an error is raised, and told once, by howfast
     if threads is not None:
         if threads < 1:
             raise InputSpecError(f"threads must be at least 1, got {threads}")
@@ -60,7 +64,34 @@ def create_session(path: str | os.PathLike[str], device: str = "cpu", threads: i
     try:
         return ort.InferenceSession(os.fspath(path), sess_options=options, providers=providers)
     except Exception as exc:
-        raise BadFileError(f"ONNX Runtime cannot load {os.fspath(path)}: {first_line(exc)}") from exc
+        raise BadFileError(f"ONNX Runtime cannot load {os.fspath(path)}: {ort_message(exc)}") from exc
+
+
+def run_session(session: Any, feeds: dict[str, np.ndarray]) -> list[Any]:
+    """``session.run`` on ``feeds``; a failure is a ``BenchmarkError`` whose one line keeps ORT's cause."""
+    try:
+        return list(session.run(None, feeds))
+    except Exception as exc:
+        raise BenchmarkError(f"ONNX Runtime failed running the model: {ort_message(exc)}") from exc
+
+
+# "[ONNXRuntimeError] : 1 : FAIL : " before the message; "/src/.../reshape_helper.h:91 onnxruntime::
+# ReshapeHelper::ReshapeHelper(const onnxruntime::TensorShape&, ...) " before the cause.
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*(\w+)\s*:\s*")
+_SOURCE = re.compile(r"\S+\.(?:h|hpp|cc|cpp|cu|cuh):\d+\s+(?:[\w~<>]+::[\w:~<>]*\([^()]*\)\s*(?:const\s*)?)?")
+
+
+def ort_message(exc: BaseException, limit: int = 400) -> str:
+    """ONNX Runtime's message on one line, its cause kept: the error code, the node, what went wrong."""
+    text = " ".join(str(exc).split())
+    match = _ORT_PREFIX.match(text)
+    if match:
+        text = f"{match.group(1)}: {text[match.end():]}"
+    text = _SOURCE.sub("", text).strip() or type(exc).__name__
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    return f"{text[:head].rstrip()} ... {text[-(limit - head - 5):].lstrip()}"  # the cause is at the end
 
 
 def session_inputs(session: Any) -> list[GraphInput]:

@@ -3,9 +3,11 @@
 1. A *skeleton* of the model is built: the graph with its inputs fixed to the resolved shapes and
    its large initializers replaced by typed graph inputs (their shapes are all inference needs),
    so checking and inference never copy the weights and models over 2 GB work too.
-2. ``onnx.checker.check_model`` and ``onnx.shape_inference.infer_shapes(strict_mode=True,
-   data_prop=True)`` run on it; any failure is a ``BadFileError`` quoting ONNX's message, which
-   names the node.
+2. ``onnx.shape_inference.infer_shapes(strict_mode=True)`` and ``onnx.checker.check_model`` run
+   on it; any failure is a ``BadFileError`` quoting ONNX's message, which names the node. When
+   values are left without static shapes, inference runs again with ``data_prop=True`` on the
+   nodes whose propagated values stay small (``onnx/dataprop.py``: ONNX stores a propagated value
+   as one shape dimension per element).
 3. Values the whole-graph pass left without a static shape (a Reshape whose target shape is
    computed from ``Shape`` -> ``Gather`` -> ``Concat``, say) are filled in node by node while
    the graph is walked: ``infer_node_outputs`` with the constant inputs known so far, or, when
@@ -66,24 +68,56 @@ def build_skeleton(model: Any, resolved: list[ResolvedInput], keep: set[str]) ->
 
 
 def check_and_infer(skeleton: Any, path: Any) -> dict[str, tuple[Shape | None, int]]:
-    """Validate the skeleton and infer shapes; returns value name -> (static shape or None, elem type)."""
-    import onnx
-    from onnx import shape_inference
+    """Validate the skeleton and infer shapes; returns value name -> (static shape or None, elem type).
 
-    try:
-        inferred = shape_inference.infer_shapes(skeleton, check_type=True, strict_mode=True, data_prop=True)
-    except Exception as exc:
-        raise BadFileError(f"{path}: shape inference failed: {first_line(exc, 400)}") from exc
+    Inference runs without data propagation first; when values are left without a static shape,
+    it runs again with data propagation, on the nodes it can afford (``onnx/dataprop.py``).
+    """
+    import onnx
+    from howfast.onnx import dataprop
+
+    inferred = _infer(skeleton, path, data_prop=False)
     try:  # after inference, so graph outputs declared without a shape have one
         onnx.checker.check_model(inferred)
     except Exception as exc:
         raise BadFileError(f"{path} is not a valid ONNX model: {first_line(exc, 400)}") from exc
+    values = _values(inferred.graph)
+    table = _table(values, inferred.graph)
+    if all(table.get(name, (None, 0))[0] is not None for node in skeleton.graph.node for name in node.output if name):
+        return table  # every value static: nothing for data propagation to add
+    functions = {(f.domain or "", f.name): f for f in skeleton.functions}
+    ranks = dataprop.ranks_of(values)
+    ranks.update({t.name: len(t.dims) for t in inferred.graph.initializer})
+    cut = dataprop.cuts(skeleton.graph, table, ranks, list(skeleton.opset_import), functions)
+    second = dataprop.without(skeleton, cut, {v.name: v for v in values}) if cut else skeleton
+    propagated = _table(_values(_infer(second, path, data_prop=True).graph), inferred.graph)
+    for name, entry in propagated.items():
+        if entry[0] is not None or name not in table:
+            table[name] = entry
+    return table
+
+
+def _infer(model: Any, path: Any, data_prop: bool) -> Any:
+    from onnx import shape_inference
+
+    try:
+        return shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=data_prop)
+    except Exception as exc:
+        raise BadFileError(f"{path}: shape inference failed: {first_line(exc, 400)}") from exc
+
+
+def _values(graph: Any) -> list[Any]:
+    return list(graph.input) + list(graph.value_info) + list(graph.output)
+
+
+def _table(values: list[Any], graph: Any) -> dict[str, tuple[Shape | None, int]]:
     table: dict[str, tuple[Shape | None, int]] = {}
-    graph = inferred.graph
-    for value in list(graph.input) + list(graph.value_info) + list(graph.output):
+    for value in values:
         entry = type_entry(value.type)
         if entry is not None and (value.name not in table or table[value.name][0] is None):
             table[value.name] = entry
+    for tensor in graph.initializer:  # the small initializers kept in the skeleton
+        table.setdefault(tensor.name, (tuple(int(d) for d in tensor.dims), int(tensor.data_type)))
     return table
 
 

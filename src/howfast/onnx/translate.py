@@ -39,10 +39,11 @@ from howfast.graph.records import OpRecord, TensorKind, TensorMeta
 from howfast.onnx import dtypes
 from howfast.onnx.context import Handler, NodeContext
 from howfast.onnx.handlers import HANDLERS
+from howfast.onnx.limits import CONSTANT_LIMIT, FOLD_BUDGET, numel
 from howfast.onnx.names import metadata_scopes, module_path
 from howfast.onnx.nodes import attribute, constant_value, elem_of
 from howfast.onnx.shapes import Shape, evaluate_node, infer_node
-from howfast.onnx.weights import classify_weights
+from howfast.onnx.weights import classify_weights, declared_buffers
 
 NEVER_FOLD = {
     "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli",
@@ -50,7 +51,15 @@ NEVER_FOLD = {
     "SplitToSequence", "ConcatFromSequence", "SequenceLength", "SequenceErase", "Optional",
     "OptionalGetElement", "OptionalHasElement",
 }
-FOLD_INPUT_LIMIT = 100_000  # elements: larger constant computations are left as ops
+FOLD_INPUT_LIMIT = CONSTANT_LIMIT  # elements: larger constant computations are left as ops
+# Ops evaluated to learn an output shape that inference left unknown: their outputs are no larger
+# than their inputs (an op whose output size is set by its values, Range, Tile, Expand,
+# ConstantOfShape, Pad..., is never evaluated for its shape: inference reads its constant inputs).
+EVALUATED_FOR_SHAPE = {
+    "NonZero", "Unique", "Compress", "TopK", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice", "Split",
+    "Transpose", "Identity", "Cast", "CastLike", "Concat", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceMean",
+    "ReduceProd", "ArgMax", "ArgMin", "Shape", "Size",
+}
 
 
 class Walker:
@@ -68,6 +77,8 @@ class Walker:
         self.ids = count(1)
         self.skip: set[int] = set()
         self.folded = 0
+        self.folded_elements = 0  # of all folded values, capped at FOLD_BUDGET
+        self.sequences: dict[str, list[TensorMeta]] = {}  # ONNX sequence values: lists of tensors
         self.unnamed: dict[str, int] = {}
         self.node_paths: list[str] = []
         self.recorded_types: list[tuple[str, str]] = []  # (module path, ONNX op type) of translated nodes
@@ -78,7 +89,7 @@ class Walker:
                     self.consumers.setdefault(name, []).append((i, slot))
         self.graph_outputs = {o.name for o in self.graph.output}
         self.producers = {name: node for node in self.graph.node for name in node.output if name}
-        weights = classify_weights(self.graph, self.consumers)
+        weights = classify_weights(self.graph, self.consumers, declared_buffers(model))
         self.weight_names: list[str] = weights.names  # initializers and their named copies, in order
         self.copies: dict[str, Any] = weights.copies  # Identity copy name -> the initializer it copies
         self.kinds: dict[str, TensorKind] = weights.kinds
@@ -160,7 +171,7 @@ class Walker:
         if default_domain and node.op_type == "Identity" and node.output and node.output[0] in self.copies:
             self._weight_copy(node)
             return
-        self._fill_types(node)
+        self.fill_types(node)
         if default_domain and self._fold(node):
             return
         self._translate(node, index, path, HANDLERS.get(node.op_type) if default_domain else None)
@@ -183,19 +194,30 @@ class Walker:
 
     def _check_inputs(self, node: Any) -> None:
         for name in node.input:
-            if name and name not in self.metas:
+            if name and name not in self.metas and name not in self.sequences:
                 raise BadFileError(f"{self.path}: node {node.name or node.op_type!r} ({node.op_type}) reads {name!r}, which nothing before it defines")
 
     def _constant(self, node: Any) -> None:
-        value = constant_value(node)
+        if not node.output:
+            raise BadFileError(f"{self.path}: Constant node {node.name!r} has no output")
+        name = node.output[0]
+        value = constant_value(node)  # its data is in the file: no larger than the file
+        declared = self.types.get(name, (None, 0))
+        if value is None and (_external(node) or declared[0] is None or numel(declared[0]) > CONSTANT_LIMIT):
+            # data outside the file, or a sparse constant that would decode to more than the cap: the
+            # shape is all analysis needs, the value stays symbolic
+            if declared[0] is None:
+                raise BadFileError(f"{self.path}: Constant node {node.name!r} has no readable value")
+            self.new_meta(name, TensorKind.CONSTANT, declared[0], declared[1], name)
+            return
         if value is None:  # sparse or string forms: ONNX's reference implementation decodes them
             results = evaluate_node(node, [], self.opsets)
             value = results[0] if results else None
-        if value is None or not node.output:
+        if value is None:
             raise BadFileError(f"{self.path}: Constant node {node.name!r} has no readable value")
-        elem = elem_of(value)
-        self.values[node.output[0]] = value
-        self.new_meta(node.output[0], TensorKind.CONSTANT, tuple(value.shape), elem, node.output[0])
+        if value.size <= CONSTANT_LIMIT:  # larger ones are data, never a shape argument
+            self.values[name] = value
+        self.new_meta(name, TensorKind.CONSTANT, tuple(value.shape), elem_of(value), name)
 
     def _weight_copy(self, node: Any) -> None:
         name = node.output[0]
@@ -205,7 +227,8 @@ class Walker:
         if node.input[0] in self.values:
             self.values[name] = self.values[node.input[0]]
 
-    def _fill_types(self, node: Any) -> None:
+    def fill_types(self, node: Any) -> None:
+        """Output types of ``node`` that whole-graph inference left unknown, from the values known so far."""
         missing = [o for o in node.output if o and self.types.get(o, (None, 0))[0] is None]
         if not missing:
             return
@@ -213,7 +236,7 @@ class Walker:
             if entry[0] is not None or name not in self.types:
                 self.types[name] = entry
         missing = [o for o in node.output if o and self.types.get(o, (None, 0))[0] is None]
-        if missing and node.op_type not in NEVER_FOLD and self._inputs_known(node):
+        if missing and node.op_type in EVALUATED_FOR_SHAPE and node.domain in ("", "ai.onnx") and self._inputs_known(node):
             results = evaluate_node(node, [self.values.get(n) if n else None for n in node.input], self.opsets)
             if results is not None:
                 for name, value in zip([o for o in node.output], results):
@@ -236,10 +259,16 @@ class Walker:
             return False
         if not self._inputs_known(node):
             return False
-        for name in node.output:  # only shape-like results: integer, boolean, or single numbers
+        size = 0
+        for name in node.output:  # only shape-like results: integer, boolean, or single numbers, of known size
             shape, elem = self.types.get(name, (None, 0)) if name else ((), 7)
-            if shape is not None and elem and not dtypes.is_index_or_bool(elem) and math.prod(shape) > 1:
+            if shape is None or numel(shape) > CONSTANT_LIMIT:
+                return False  # never computed: a value of unknown or large size stays symbolic
+            if elem and not dtypes.is_index_or_bool(elem) and numel(shape) > 1:
                 return False
+            size += numel(shape)
+        if self.folded_elements + size > FOLD_BUDGET:
+            return False
         results = evaluate_node(node, [self.values.get(n) if n else None for n in node.input], self.opsets)
         if results is None or len(results) < len([o for o in node.output if o]):
             return False
@@ -264,6 +293,7 @@ class Walker:
     def _store_folded(self, node: Any, results: list[np.ndarray]) -> None:
         for name, value in zip([o for o in node.output if o], results):
             self.values[name] = value
+            self.folded_elements += int(value.size)
             self.new_meta(name, TensorKind.CONSTANT, tuple(value.shape), elem_of(value), name)
         self.folded += 1
 
@@ -271,3 +301,8 @@ class Walker:
                inplace: bool = False) -> None:
         self.ops.append(OpRecord(index=len(self.ops), op=op, module=module, args=tuple(args), kwargs=dict(kwargs),
                                  outputs=tuple(outputs), aliases=frozenset(aliases), inplace=inplace))
+
+
+def _external(node: Any) -> bool:
+    """True when a Constant's tensor keeps its data outside the file (external data)."""
+    return any(attr.HasField("t") and attr.t.data_location == 1 for attr in node.attribute)

@@ -6,11 +6,19 @@ argument or a scalar operand of arithmetic, or when it holds int32/int64/bool va
 quantized weight or a lookup table. An ``Identity`` of an initializer is a named copy of it (the
 PyTorch exporter merges initializers of equal value and restores the original names with
 ``Identity`` nodes) and is classified by its own uses.
+
+A PyTorch *buffer* read as data (the rotary-embedding ``inv_freq`` of Hugging Face's Llama, a
+non-persistent buffer) looks like a parameter from its uses; it is a ``BUFFER`` when the file says
+so: ``howfast export`` lists the module's buffers in the model's metadata (``howfast.buffers``, a
+JSON list of names), and an initializer named ``inv_freq`` (``model.rotary_emb.inv_freq``, as
+Hugging Face names it) is one in any file.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +42,9 @@ ELEMENTWISE = {
     "Greater", "GreaterOrEqual", "Where", "And", "Or", "Xor", "Mod", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
 }
 
+BUFFERS_KEY = "howfast.buffers"  # model metadata: the JSON list of initializers that are module buffers
+BUFFER_NAMES = re.compile(r"(?:^|[./_:])inv_freq$")  # Hugging Face rotary embeddings (register_buffer)
+
 Consumers = dict[str, list[tuple[int, int]]]
 """Value name -> (node index, input slot) of every node reading it."""
 
@@ -47,13 +58,29 @@ class Weights:
     names: list[str]  # initializers, then their copies, in order
 
 
-def classify_weights(graph: Any, consumers: Consumers) -> Weights:
-    """PARAM, BUFFER or CONSTANT for every initializer and every Identity copy of one."""
+def classify_weights(graph: Any, consumers: Consumers, buffers: frozenset[str] = frozenset()) -> Weights:
+    """PARAM, BUFFER or CONSTANT for every initializer and every Identity copy of one; ``buffers``
+    names the module buffers (``declared_buffers``)."""
     initializers = {t.name: t for t in graph.initializer}
     weights = with_copies(graph, initializers)
     copies = {name: t for name, t in weights.items() if name not in initializers}
     kinds = {name: kind_from_uses(graph, consumers, copies, name, tensor) for name, tensor in weights.items()}
+    for name, kind in kinds.items():
+        if kind == TensorKind.PARAM and (name in buffers or BUFFER_NAMES.search(name)):
+            kinds[name] = TensorKind.BUFFER
     return Weights(kinds=kinds, copies=copies, names=list(weights))
+
+
+def declared_buffers(model: Any) -> frozenset[str]:
+    """The initializers the model's metadata lists as module buffers (``howfast export`` writes it)."""
+    for prop in model.metadata_props:
+        if prop.key == BUFFERS_KEY:
+            try:
+                names = json.loads(prop.value)
+            except ValueError:
+                return frozenset()
+            return frozenset(n for n in names if isinstance(n, str)) if isinstance(names, list) else frozenset()
+    return frozenset()
 
 
 def with_copies(graph: Any, initializers: dict[str, Any]) -> dict[str, Any]:

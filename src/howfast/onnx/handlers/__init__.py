@@ -6,6 +6,7 @@ from howfast.onnx.handlers import (  # noqa: F401  (importing registers the hand
     data,
     elementwise,
     linear,
+    lists,
     norm,
     pooling,
     reductions,

@@ -139,6 +139,9 @@ def cast(n: NodeContext) -> None:
 @handles("Dropout")
 def dropout(n: NodeContext) -> None:
     x = n.req(0)
+    mask = n.node.output[1] if len(n.node.output) > 1 else ""
+    if mask and n.w.types.get(mask, (None, 0))[0] is None and not n.dropped(1):  # a read mask: the input's shape
+        n.w.types[mask] = (x.shape, dtypes.BOOL)
     ratio = n.value(1)
     p = float(np.asarray(ratio).reshape(-1)[0]) if ratio is not None else float(n.attr("ratio", 0.5))
     mode = n.value(2)
@@ -146,7 +149,7 @@ def dropout(n: NodeContext) -> None:
     if training:
         n.emit("dropout", (x,), {"p": p, "training": True})
         return
-    outputs = [n.view_out(x, 0)] + [n.out(i) for i in range(1, len(n.node.output)) if n.node.output[i]]
+    outputs = [n.view_out(x, 0)] + [n.out(i) for i in n.used_outputs() if i > 0]
     n.emit("dropout", (x,), {"p": p, "training": False}, outputs, {0})
 
 

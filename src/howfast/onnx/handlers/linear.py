@@ -58,7 +58,11 @@ def matmul(n: NodeContext) -> None:
     if fused is not None:
         add_index, bias, add_output = fused
         n.w.skip.add(add_index)
-        out = n.w.new_meta(add_output, TensorKind.ACTIVATION)
+        # the Add is never visited: infer its output here (whole-graph inference may have left it
+        # symbolic, after a Pad by a computed amount); x @ W + b has the product's shape
+        n.w.fill_types(n.w.graph.node[add_index])
+        shape = n.w.types.get(add_output, (None, 0))[0]
+        out = n.w.new_meta(add_output, TensorKind.ACTIVATION, shape if shape is not None else n.out_shape(0))
         n.emit("aten.addmm.default", (bias, a, b), outputs=[out])
         # The MatMul's own output is never materialised: it is the addmm's before the bias.
         return
