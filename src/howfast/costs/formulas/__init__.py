@@ -3,9 +3,12 @@
 from howfast.costs.formulas import (  # noqa: F401
     activations,
     attention,
+    backward,
+    backward_pointwise,
     conv,
     data,
     elementwise,
+    foreach,
     matmul,
     misc,
     norm,
