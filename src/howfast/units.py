@@ -5,12 +5,15 @@
 * rates: FLOP/s and bytes/s in powers of 1000, as vendors quote them (``8.1e12`` -> ``8.1 TFLOP/s``);
 * time: s, ms, µs, ns (``0.0123`` -> ``12.30 ms``);
 * energy: J, mJ, µJ, nJ to three significant figures (``0.107656`` -> ``108 mJ``): an estimate, not
-  a figure to six places.
+  a figure to six places;
+* text: names that came from a model or a file (module, node, device names) with every C0/C1
+  control character written as a visible escape (``printable``), so no terminal acts on them.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 _COUNT = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
@@ -115,3 +118,23 @@ def joules(value: float) -> str:
         if abs(rounded) >= scale:
             return f"{significant(rounded / scale)} {suffix}"
     return f"{significant(rounded / 1e-9)} nJ"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: what terminals act on instead of showing
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # the same, newlines and tabs kept
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (C0, DEL, C1: escape sequences, bells, carriage returns,
+    newlines, tabs) written as a visible ``\\xNN`` escape: a name from a model or a file, shown on
+    one line, never moves the cursor, sets a window title or writes the clipboard."""
+    return _CONTROL.sub(_escape, text)
+
+
+def printable_lines(text: str) -> str:
+    """As ``printable`` for a whole page of text: newlines and tabs are kept."""
+    return _CONTROL_IN_TEXT.sub(_escape, text)

@@ -138,7 +138,6 @@ def test_item3_batch_applies_to_a_symbolic_batch_dimension(tmp_path):
     assert capture_onnx(two, batch_inputs(two, "b=1x4", 3)).inputs[1].shape == (3, 4)
 
 
-@pytest.mark.xfail(strict=True, reason="needs cli/analyze.py to call howfast.onnx.batch_inputs for .onnx files (outside the ONNX tree)")
 def test_item3_cli_batch_on_onnx_file(tmp_path, capsys):
     sym = _batch_model(tmp_path, ["N", 3, 4], "sym.onnx")
     code = main(["analyze", str(sym), "-b", "4", "-f", "json"])

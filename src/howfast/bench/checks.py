@@ -1,12 +1,15 @@
 """Checks of what a measurement is asked for, and the settings it runs under (threads, device).
 
-Counts that cannot make a measurement are a ``BenchmarkError`` (exit 7); a device that cannot time
+Counts that cannot make a measurement are a ``BenchmarkError`` (exit 7): among them more threads
+than the machine has cores (``max_threads``; OpenMP aborts the process when it cannot start
+thousands); a device that cannot time
 is a ``UsageError`` or ``DeviceError``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,6 +44,9 @@ def check_counts(
         raise BenchmarkError(f"budget must be a positive number of seconds, got {budget_s!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise BenchmarkError(f"threads must be a whole number of at least 1, got {threads!r}")
+    if threads is not None and threads > max_threads():
+        raise BenchmarkError(f"threads must be at most {max_threads()}, this machine's {max_threads()} cores, got {threads} "
+                             "(more threads than cores only wait for each other; OpenMP aborts when it cannot start them)")
     if layer_runs is not None and (isinstance(layer_runs, bool) or not isinstance(layer_runs, int) or layer_runs < 1):
         raise BenchmarkError(f"per-layer runs must be a whole number of at least 1, got {layer_runs!r}")
     if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
@@ -49,6 +55,11 @@ def check_counts(
         for value in values or ():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BenchmarkError(f"{what} must be a whole number of at least 1, got {value!r}")
+
+
+def max_threads() -> int:
+    """The most threads a measurement may ask for: the machine's logical cores (``os.cpu_count``)."""
+    return os.cpu_count() or 1
 
 
 def run_limits(runs: int | None, budget_s: float | None) -> tuple[int, float | None]:

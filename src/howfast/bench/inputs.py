@@ -7,10 +7,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from howfast import units
 from howfast.bench.checks import check_bench_device
 from howfast.capture.inputs import resolve_inputs, tensors_in
-from howfast.errors import BenchmarkError, UsageError
+from howfast.errors import BenchmarkError, InputSpecError, UsageError
 from howfast.graph.inputs import parse_dtype
+from howfast.graph.memory import shortfall
 
 
 def batch_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
@@ -22,9 +24,16 @@ def batch_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
 
 
 def _tile(t: torch.Tensor, dim: int, size: int) -> torch.Tensor:
-    """``t`` with dimension ``dim`` made ``size`` long by repeating (or cutting) its slices."""
+    """``t`` with dimension ``dim`` made ``size`` long by repeating (or cutting) its slices; refused
+    (InputSpecError, exit 4) before allocating when the result cannot fit on its device."""
     if t.shape[dim] == size:
         return t
+    nbytes = t.numel() // t.shape[dim] * size * t.element_size() + size * 8  # the result and its index
+    short = shortfall(nbytes, t.device)
+    if short is not None:
+        shape = "x".join(str(size if k == dim else d) for k, d in enumerate(t.shape))
+        raise InputSpecError(f"an input of {shape} would allocate {units.nbytes(nbytes)} on {t.device}, {short}: "
+                             "time a smaller batch or size")
     index = torch.arange(size, device=t.device) % t.shape[dim]
     return t.index_select(dim, index).contiguous()
 

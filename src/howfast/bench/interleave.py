@@ -26,6 +26,7 @@ from howfast.bench.backends import TorchBackend
 from howfast.bench.checks import DEFAULT_WARMUP, check_allocator, check_counts, num_threads
 from howfast.bench.environment import collect
 from howfast.bench.inputs import batch_of, dtype_text, prepare, shapes_of
+from howfast.bench.state import models_kept
 from howfast.bench.stats import percentile, steadiness, summarize
 from howfast.bench.timing import Plan, guarded, time_calls
 from howfast.errors import BenchmarkError
@@ -83,7 +84,7 @@ def benchmark_interleaved(
     medians: list[list[float]] = [[] for _ in cases]
     backends = [TorchBackend(model, args, kw, dev) for (model, _, _), (args, kw, dev) in zip(cases, prepared)]
     label = names or [type(model).__name__ for model, _, _ in cases]
-    with num_threads(threads), torch.inference_mode():
+    with num_threads(threads), models_kept([model for model, _, _ in cases]), torch.inference_mode():
         for index, backend in enumerate(backends):
             with _named(label[index]):
                 for i in range(warmup):

@@ -26,6 +26,7 @@ from torch import nn
 from howfast.bench.allocator import apply as apply_allocator
 from howfast.bench.checks import check_allocator, check_counts, num_threads
 from howfast.bench.inputs import model_device
+from howfast.bench.state import model_kept
 from howfast.bench.timing import Plan, Progress, guarded, prefixed, time_calls
 from howfast.report.measurements import OTHER, LayerTimes
 
@@ -130,7 +131,7 @@ def per_layer_times(
         hooked_times.append(elapsed)
         per_run.append(dict(acc))
 
-    with num_threads(threads), torch.inference_mode():
+    with num_threads(threads), model_kept(model), torch.inference_mode():
         for _ in range(warmup):
             hooks.run(forward)
         plain_times, _ = time_calls(forward, Plan(warmup=warmup, max_runs=runs), device, before=hooked,

@@ -18,6 +18,7 @@ from howfast.bench.checks import DEFAULT_WARMUP, check_allocator, check_counts, 
 from howfast.bench.environment import collect
 from howfast.bench.inputs import batch_of, dtype_text, prepare, shapes_of
 from howfast.bench.layers import per_layer_times
+from howfast.bench.state import model_kept
 from howfast.bench.stats import steadiness, summarize
 from howfast.bench.timing import Plan, Progress, time_calls
 from howfast.errors import BenchmarkError, UsageError
@@ -69,7 +70,8 @@ def benchmark(
     ``device`` moves the model (in place) and inputs there; by default the model's own device.
     ``runtime="onnxruntime"`` exports the model to a temporary ONNX file and times
     ``InferenceSession.run``. ``per_layer`` adds ``per_layer_times`` (``layer_runs`` runs).
-    The model is timed in the mode it is in (call ``model.eval()`` first for inference).
+    The model is timed in the mode it is in (call ``model.eval()`` first for inference); buffers a
+    training-mode forward updates (batch-norm running statistics) are restored after, also on error.
     ``allocator="retain"`` (the default) makes glibc keep freed memory for the next run, process-wide
     and for good (``howfast.bench.allocator``: otherwise whether a run pays page faults depends on what
     the process allocated before); ``"system"`` leaves malloc as it is. ``progress`` gets a
@@ -85,7 +87,7 @@ def benchmark(
     plan = plan_for(runs, budget_s, warmup)
     args, kw, dev = prepare(model, inputs, kwargs, device=device, dtype=dtype, batch=batch)
     allocator_text = apply_allocator(allocator)
-    with num_threads(threads):
+    with num_threads(threads), model_kept(model):
         backend = make_backend(runtime, model, args, kw, dev, threads)
         try:
             with backend.context():

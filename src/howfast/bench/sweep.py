@@ -25,6 +25,7 @@ from howfast.bench.checks import DEFAULT_WARMUP, check_allocator, check_counts, 
 from howfast.bench.environment import collect
 from howfast.bench.inputs import batch_of, dtype_text, prepare, rebatch, resize, shapes_of
 from howfast.bench.runner import plan_for, time_runs
+from howfast.bench.state import model_kept
 from howfast.bench.stats import knee, steadiness, summarize
 from howfast.bench.timing import Progress, prefixed
 from howfast.errors import BenchmarkError, UsageError
@@ -95,7 +96,7 @@ def sweep(
     points = [(s, b) for s in size_list for b in batch_list]
     rows: list[SweepPoint] = []
     backend = None
-    with num_threads(threads):
+    with num_threads(threads), model_kept(model):
         for index, (size, point_batch) in enumerate(points):
             args, kw = base_args, base_kw
             if size is not None:

@@ -10,11 +10,13 @@ import torch
 
 from howfast.api import analyze as analyze_model
 from howfast.bench import attach
+from howfast.bench.checks import max_threads
 from howfast.bench.layers import per_layer_times
 from howfast.bench.rapl import measure_rapl
 from howfast.capture.inputs import resolve_inputs
 from howfast.cli.app import app
 from howfast.cli.common import (
+    OutputFile,
     conventions_from,
     conventions_options,
     emit,
@@ -26,6 +28,7 @@ from howfast.cli.common import (
     warnings_to_stderr,
     with_batch,
 )
+from howfast.cli.output import RAW_FORMATS, write_file_atomically, write_files_atomically
 from howfast.errors import UsageError
 from howfast.graph.inputs import InputSpec, parse_dtype
 from howfast.graph.request import LoadedModel
@@ -34,13 +37,14 @@ from howfast.hardware.roofline import roofline
 from howfast.report.render import FORMATS
 from howfast.report.render.plots import plot_roofline, write_plots
 from howfast.report.report import Report
+from howfast.units import printable
 
 
 @app.command()
 @click.argument("model")
 @input_options
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 @click.option("--until", help="Stop after this module (a dotted path, e.g. features.11).")
 @conventions_options
 @click.option("--strict", is_flag=True, help="Fail (exit 5) if an op has no cost formula.")
@@ -52,7 +56,7 @@ from howfast.report.report import Report
               help="Also write the report's charts as PNG and SVG files into this folder (needs matplotlib).")
 @click.option("--hardware", help="Hardware profile (name from `howfast devices`, or a .toml file): adds the roofline "
                                  "(intensity, bound, predicted time per layer). --device NAME does the same.")
-@click.option("--plot-roofline", "plot_to", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--plot-roofline", "plot_to", type=OutputFile(),
               help="Write a roofline chart of the layers on the --hardware device to this .png/.svg file.")
 @click.option("--bench", is_flag=True, help="With --hardware: measure time per layer and show it beside the predicted time.")
 @click.option("--writeup-accesses", is_flag=True, help="Add the write-up's accesses column (a conv input counted once per MAC window).")
@@ -85,7 +89,12 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     loaded, specs = open_model(model, inputs, device, dtype)
     if bench and loaded.front_end != "torch":
         raise UsageError("--bench applies to PyTorch models only, not to ONNX files")
-    specs = with_batch(specs, batch)
+    if loaded.front_end == "onnx" and batch is not None:
+        from howfast.onnx import batch_inputs
+
+        specs = batch_inputs(loaded.model, specs, batch)
+    else:
+        specs = with_batch(specs, batch)
     with warnings_to_stderr():
         report = analyze_model(loaded.model, specs, conventions=conventions, until=until, no_grad=not grad,
                                train=True if train else None, strict=strict, dtype=parse_dtype(dtype) if dtype else None,
@@ -95,13 +104,15 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
         if bench:
             _measure(report, loaded, specs or [], profile, device)
         if plot_to is not None:
-            click.echo(f"wrote {plot_roofline(report, str(plot_to))}", err=True)
+            written_plot = write_file_atomically(plot_to, lambda staged: plot_roofline(report, str(staged)))
+            click.echo(f"wrote {printable(str(written_plot))}", err=True)
     columns, colour = terminal(output, width)
     emit(report.render(fmt, depth=depth if fmt == "table" else (None if depth == "all" else depth), width=columns, color=colour,
-                       sort=sort, top=top, filter=pattern, flat=flat, conventions=all_conventions, writeup=writeup_accesses), output)
+                       sort=sort, top=top, filter=pattern, flat=flat, conventions=all_conventions, writeup=writeup_accesses), output,
+         raw=fmt in RAW_FORMATS)
     if plots is not None:
-        written = write_plots(report, plots)
-        click.echo(f"wrote {len(written)} plots to {plots}", err=True)
+        written = write_files_atomically(plots, lambda staging: write_plots(report, staging))
+        click.echo(f"wrote {len(written)} plots to {printable(str(plots))}", err=True)
 
 
 def _measure(report: Report, loaded: LoadedModel, specs: list[InputSpec], profile: HardwareProfile, device: str) -> None:
@@ -112,7 +123,7 @@ def _measure(report: Report, loaded: LoadedModel, specs: list[InputSpec], profil
     args, kwargs = resolve_inputs(module, specs)
     # a calibrated CPU profile holds for the thread count it was measured with: time with that count
     calibrated = profile.calibration.get("threads")
-    threads = calibrated if device == "cpu" and isinstance(calibrated, int) else None
+    threads = min(calibrated, max_threads()) if device == "cpu" and isinstance(calibrated, int) else None  # at most this machine's cores
     attach(report, per_layer_times(module, args, kwargs, runs=20, warmup=3, threads=threads))  # joins them to the roofline
     measured = report.roofline.measured if report.roofline is not None else None
     assert measured is not None

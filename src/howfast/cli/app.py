@@ -2,19 +2,30 @@
 
 Errors: a ``HowfastError`` prints one line ``howfast: error: ...`` and exits with its code
 (``docs/cli.md`` lists them); usage errors exit 2; anything else is a bug: one line, exit 1, and
-``--debug`` shows the traceback.
+``--debug`` shows the traceback. Ctrl-C is one line and exit 130 from the first instant: this
+module imports nothing heavy, and ``main`` installs its handler before the commands (and PyTorch)
+are imported. Every line printed on an error has its control characters escaped (``units.printable``).
 """
 
 from __future__ import annotations
 
+import io
+import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import click
 
-from howfast.errors import INTERNAL, HowfastError
+from howfast.errors import BAD_INPUT, INTERNAL, HowfastError, first_line
+from howfast.units import printable, printable_lines
 from howfast.version import __version__
 
+INTERRUPTED = 130
 _state = {"debug": False}
 
 
@@ -31,12 +42,33 @@ def register_commands() -> None:
     from howfast.cli import analyze, bench, calibrate, compare, devices, export, fold, llm, show, zoo  # noqa: F401
 
 
+def _interrupted_while_importing(_signum: int, _frame: FrameType | None) -> None:
+    """Ctrl-C while the commands (PyTorch, ...) are imported: nothing to clean up yet, and an
+    exception raised inside an import would surface as whatever that import makes of it."""
+    os.write(2, b"howfast: error: interrupted\n")
+    os._exit(INTERRUPTED)
+
+
+@contextmanager
+def _importing() -> Iterator[None]:
+    """The Ctrl-C handler of the import phase (main thread only: signals cannot be set elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _interrupted_while_importing)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    register_commands()
     args = sys.argv[1:] if argv is None else list(argv)
     _state["debug"] = "--debug" in args
     try:
+        with _importing():
+            register_commands()
         app.main(args=args, prog_name="howfast", standalone_mode=False)
         return 0
     except HowfastError as exc:
@@ -44,19 +76,36 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)
+        sys.stderr.write(printable_lines(shown.getvalue()))
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
-        return _fail("interrupted", 130, None)
+        return _fail("interrupted", INTERRUPTED, None)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so in one line
+        if out_of_memory(exc):
+            return _fail(f"out of memory: {first_line(exc)}: use smaller inputs or --device meta (counts without allocating)",
+                         BAD_INPUT, exc)
         return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", INTERNAL, exc)
+
+
+_ALLOCATION_FAILED = ("can't allocate memory", "cannot allocate memory", "out of memory")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation the machine refused (``MemoryError``, PyTorch's
+    ``OutOfMemoryError``, its CPU allocator's ``RuntimeError``) -- a resource limit, not a bug: the
+    checks before allocating go by the memory free, which a process limit (``ulimit -v``) may undercut."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(exc, RuntimeError) and any(text in str(exc).lower() for text in _ALLOCATION_FAILED)
 
 
 def _fail(message: str, code: int, exc: BaseException | None) -> int:
     if _state["debug"] and exc is not None:
         traceback.print_exception(exc)
     first = message.strip().splitlines()[0] if message.strip() else "error"
-    click.echo(f"howfast: error: {first}", err=True)
+    click.echo(f"howfast: error: {printable(first)}", err=True)
     return code

@@ -14,7 +14,7 @@ from howfast.bench.runner import benchmark, benchmark_onnx_file
 from howfast.bench.sweep import parse_list, sweep
 from howfast.bench.timing import Progress, Tick
 from howfast.cli.app import app
-from howfast.cli.common import emit, input_options, open_model, progress_display, tensors_for, terminal
+from howfast.cli.common import OutputFile, emit, input_options, open_model, progress_display, tensors_for, terminal
 from howfast.errors import UsageError
 from howfast.report.measurements import BenchmarkResult, SweepResult
 from howfast.report.render.benchmark import render
@@ -67,7 +67,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress | None]:
 @click.option("--per-layer", is_flag=True, help="Also measure time per layer (forward hooks; overhead reported).")
 @click.option("--layer-runs", type=int, default=20, show_default=True, help="Hooked runs for --per-layer.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, batch: str | None, sweep_size: str | None,
           threads: int | None, warmup: int, runs: int | None, budget: float | None, runtime: str, allocator: str, per_layer: bool,
           layer_runs: int, fmt: str, output: Path | None) -> None:
@@ -100,7 +100,7 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, b
         with progress_bar() as update:
             onnx_result = benchmark_onnx_file(loaded.model, specs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
                                               device=device, progress=update)
-        emit(render(onnx_result, fmt, width=terminal(output, None)[0]), output)
+        emit(render(onnx_result, fmt, width=terminal(output, None)[0]), output, raw=fmt == "json")
         return
     assert specs is not None
     args, kwargs = tensors_for(specs, device, dtype)
@@ -115,5 +115,5 @@ def bench(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, b
             result = benchmark(loaded.model, args, kwargs=kwargs, runs=runs, warmup=warmup, budget_s=budget, threads=threads,
                                batch=batches[0] if batches else None, runtime=runtime, per_layer=per_layer,
                                layer_runs=layer_runs, progress=update, name=loaded.name, allocator=allocator)
-    emit(render(result, fmt, width=terminal(output, None)[0]), output)
+    emit(render(result, fmt, width=terminal(output, None)[0]), output, raw=fmt == "json")
 

@@ -13,9 +13,10 @@ from rich.console import Console
 
 from howfast.bench.calibrate import CalibrationResult
 from howfast.bench.calibrate import calibrate as run_calibration
+from howfast.bench.checks import check_counts
 from howfast.cli.app import app
 from howfast.cli.calibrate_output import render
-from howfast.cli.common import emit, progress_display, terminal, write_atomically
+from howfast.cli.common import OutputFile, emit, progress_display, terminal, write_atomically
 from howfast.errors import UsageError
 from howfast.hardware.profiles import save_dir
 
@@ -41,7 +42,7 @@ def _busy_warning(threads: int | None, clock: str) -> str | None:
 
 
 @app.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the profile to this .toml file.")
+@click.option("--output", "-o", type=OutputFile(), help="Write the profile to this .toml file.")
 @click.option("--save", "save_name", help="Save the profile under this name in $HOWFAST_DEVICES_DIR or ~/.config/howfast/devices/.")
 @click.option("--name", help="The profile's name (default: the --save name, else this_machine).")
 @click.option("--threads", "-t", type=click.IntRange(min=1), help="torch.set_num_threads during the measurements (default: PyTorch's).")
@@ -72,8 +73,9 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
     """
     if output is not None and save_name is not None:
         raise UsageError("give --output FILE or --save NAME, not both")
-    if save_name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", save_name):
-        raise UsageError(f"--save takes a plain name (letters, digits, _ . -), got {save_name!r}")
+    if save_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", save_name):
+        raise UsageError(f"--save takes a plain name (letters, digits, _ . -, starting with a letter or digit), got {save_name!r}")
+    check_counts(threads=threads)  # no more threads than cores (OpenMP aborts on thousands)
     profile_name = name or save_name or "this_machine"
     busy = _busy_warning(threads, clock)
     if busy:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,12 +19,16 @@ from rich.table import Column
 
 from howfast.api import load
 from howfast.capture.loader import load_model
+from howfast.cli.output import OutputFile as OutputFile  # re-exported: the commands write through these
+from howfast.cli.output import emit as emit
+from howfast.cli.output import write_atomically as write_atomically
 from howfast.conventions import Conventions
 from howfast.errors import DeviceError, InputSpecError, UsageError
 from howfast.graph.inputs import InputSpec, materialise, parse_dtype, parse_inputs
 from howfast.graph.request import LoadedModel
 from howfast.hardware.profiles import HardwareProfile, get_profile, is_torch_device
 from howfast.report.render.tree import SORT_KEYS
+from howfast.units import printable
 
 INPUT_HELP = (
     "Input shape: 1x3x224x224, 1x128:int64, or name=1x128:int64 for a keyword input. "
@@ -59,7 +62,17 @@ def hardware_from_device(device: str, hardware: str | None) -> tuple[str, Hardwa
             raise UsageError(f"--device {device!r} is not a torch device, so it names a hardware profile; "
                              f"--hardware {hardware!r} names another: give one of them")
         device, hardware = "cpu", device
-    return device, (get_profile(hardware) if hardware is not None else None)
+    return device, (profile_named(hardware) if hardware is not None else None)
+
+
+def profile_named(name: str) -> HardwareProfile:
+    """``hardware.profiles.get_profile``, with a name the file system refuses (too long, a NUL byte)
+    an unknown profile (DeviceError, exit 8) rather than an OSError."""
+    try:
+        return get_profile(name)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DeviceError(f"no hardware profile {printable(name[:80])!r}: {reason}; see `howfast devices` for the names") from exc
 
 
 def open_model(spec: str, inputs: tuple[str, ...] | list[str] | None, device: str,
@@ -67,24 +80,35 @@ def open_model(spec: str, inputs: tuple[str, ...] | list[str] | None, device: st
     """The model a model argument names — a PyTorch model built on ``device`` in ``dtype``, or an
     ``.onnx`` file — and its inputs (a zoo model's default when none are given; None for an ONNX
     file, whose declared inputs are used)."""
+    torch_dtype = check_dtype(dtype)
     loaded = load(spec, device=check_device(device))
     if loaded.front_end != "torch":
+        if dtype is not None:
+            raise UsageError("--dtype applies to PyTorch models only: an ONNX file fixes its own dtypes "
+                             "(an input's is checked against --input NAME=SHAPE:DTYPE)")
         return loaded, parse_inputs(list(inputs)) if inputs else None
-    return _built(spec, loaded, inputs, dtype)
+    return _built(spec, loaded, inputs, torch_dtype)
 
 
 def resolve(spec: str, inputs: tuple[str, ...] | list[str] | None, device: str,
             dtype: str | None = None) -> tuple[LoadedModel, list[InputSpec]]:
     """A PyTorch model for commands that run one (an ``.onnx`` file is refused in one line) and its inputs."""
-    return _built(spec, load_model(spec, device=check_device(device)), inputs, dtype)
+    torch_dtype = check_dtype(dtype)
+    return _built(spec, load_model(spec, device=check_device(device)), inputs, torch_dtype)
 
 
-def _built(spec: str, loaded: LoadedModel, inputs: tuple[str, ...] | list[str] | None,
-           dtype: str | None) -> tuple[LoadedModel, list[InputSpec]]:
+def check_dtype(dtype: str | None) -> torch.dtype | None:
+    """``--dtype``, checked before any model is built: a floating-point dtype (UsageError otherwise,
+    exit 2; an unknown name is an InputSpecError, exit 4), or None when not given."""
     torch_dtype = parse_dtype(dtype) if dtype else None
     if torch_dtype is not None and not torch_dtype.is_floating_point:
         raise UsageError(f"--dtype {dtype} is not a floating-point dtype: --dtype casts the weights and float inputs "
                          "(float32, float16, bfloat16, float64); an integer input's dtype goes in --input (1x128:int64)")
+    return torch_dtype
+
+
+def _built(spec: str, loaded: LoadedModel, inputs: tuple[str, ...] | list[str] | None,
+           torch_dtype: torch.dtype | None) -> tuple[LoadedModel, list[InputSpec]]:
     specs = parse_inputs(list(inputs)) if inputs else None
     if torch_dtype is not None and torch_dtype != torch.float32:
         loaded.model.to(torch_dtype)
@@ -175,43 +199,6 @@ def table_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def emit(text: str, output: Path | None) -> None:
-    """Write ``text`` to ``output`` (a file, replaced atomically) or stdout."""
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-        return
-    write_atomically(output, text)
-    click.echo(f"wrote {output}", err=True)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, renamed over it: a
-    reader never sees half a file, and a failed write leaves the old one."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.chmod(temporary, _file_mode(path))
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _file_mode(path: Path) -> int:
-    """The permissions a written file gets: those of the file it replaces, else the umask's default."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 @contextmanager
 def warnings_to_stderr() -> Iterator[None]:
     """howfast's own warnings (uncounted ops) as ``warning:`` lines on stderr."""
@@ -220,4 +207,4 @@ def warnings_to_stderr() -> Iterator[None]:
         yield
     for warning in caught:
         if str(warning.message).startswith("howfast:"):
-            click.echo(f"warning: {str(warning.message).removeprefix('howfast: ')}", err=True)
+            click.echo(f"warning: {printable(str(warning.message).removeprefix('howfast: '))}", err=True)

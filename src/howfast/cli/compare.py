@@ -10,7 +10,8 @@ import click
 from howfast.api import analyze
 from howfast.capture.loader import split_until
 from howfast.cli.app import app
-from howfast.cli.common import conventions_from, conventions_options, emit, input_options, resolve, tensors_for, terminal
+from howfast.cli.common import OutputFile, conventions_from, conventions_options, emit, input_options, resolve, tensors_for, terminal
+from howfast.cli.output import RAW_FORMATS
 from howfast.compare import Comparison, explain, measured_all
 from howfast.errors import UsageError
 from howfast.report.render.comparison import FORMATS, render_comparison
@@ -21,7 +22,7 @@ from howfast.zoo import registry
 @click.argument("models", nargs=-1, required=True)
 @input_options
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 @click.option("--features", is_flag=True, help="Cut each zoo model at its feature layer (MobileNet V1: conv_pw_11, V2: expanded_conv_12, VGG16: features, ResNet: layer4).")
 @click.option("--fused", is_flag=True, help="Compare the fused programs (BN folded, element-wise ops fused), as the write-up does.")
 @click.option("--bench", "with_bench", is_flag=True, help="Also measure each model's latency and FPS (whole model; ignores --features cuts).")
@@ -66,7 +67,7 @@ def compare(models: tuple[str, ...], inputs: tuple[str, ...], dtype: str | None,
     comparison = Comparison(labels=labels, reports=reports, explanation=explain(labels, reports), benchmarks=benches,
                             measurement_notes=notes)
     columns, colour = terminal(output, width)
-    emit(render_comparison(comparison, fmt, width=columns, color=colour), output)
+    emit(render_comparison(comparison, fmt, width=columns, color=colour), output, raw=fmt in RAW_FORMATS)
 
 
 def _feature_layer(spec: str) -> str | None:

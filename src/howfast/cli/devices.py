@@ -14,9 +14,9 @@ from rich.table import Table
 
 from howfast import units
 from howfast.cli.app import app
-from howfast.cli.common import emit, terminal
+from howfast.cli.common import OutputFile, emit, profile_named, terminal
 from howfast.cli.figures import figure_table
-from howfast.hardware.profiles import get_profile, list_profiles, user_dirs
+from howfast.hardware.profiles import list_profiles, user_dirs
 
 WIDE = 150  # columns from which the list shows each profile's dtypes
 
@@ -24,7 +24,7 @@ WIDE = 150  # columns from which the list shows each profile's dtypes
 @app.command()
 @click.argument("name", required=False)
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 def devices(name: str | None, fmt: str, output: Path | None) -> None:
     """List hardware profiles (peak fp32, bandwidth, ridge point), or show one profile's figures and sources.
 
@@ -38,7 +38,7 @@ def devices(name: str | None, fmt: str, output: Path | None) -> None:
       howfast devices my_box.toml -f json
     """
     if name:
-        profile = get_profile(name)
+        profile = profile_named(name)
         if fmt == "json":
             emit(json.dumps(profile.to_dict(), indent=2) + "\n", output)
             return

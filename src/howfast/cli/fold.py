@@ -11,9 +11,10 @@ import click
 from howfast import units
 from howfast.api import analyze
 from howfast.cli.app import app
-from howfast.cli.common import emit, input_options, resolve, tensors_for
+from howfast.cli.common import OutputFile, emit, input_options, resolve, tensors_for
 from howfast.errors import UsageError
 from howfast.transforms.fold import fold, max_difference
+from howfast.units import printable
 
 _ROWS = (("params", units.count), ("param_bytes", units.nbytes), ("macs", units.count), ("flops", units.count),
          ("mem_accesses", units.count), ("bytes_read", units.nbytes), ("bytes_written", units.nbytes))
@@ -23,7 +24,7 @@ _ROWS = (("params", units.count), ("param_bytes", units.nbytes), ("macs", units.
 @click.argument("model")
 @input_options
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 @click.option("--train", is_flag=True, help="Put the model in training mode first (folding then refuses: for testing that path).")
 def fold_command(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None, train: bool) -> None:
     """Fold every eval-mode conv/linear -> batch-norm pair of MODEL and verify the outputs match.
@@ -40,7 +41,8 @@ def fold_command(model: str, inputs: tuple[str, ...], dtype: str | None, device:
         loaded.model.train()
     args, kwargs = tensors_for(specs, device, dtype)
     result = fold(loaded.model, args, kwargs)
-    absolute, relative = max_difference(loaded.model, result.model, args)
+    difference = max_difference(loaded.model, result.model, args, kwargs)
+    absolute, relative = difference if difference is not None else (None, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         before = analyze(loaded.model, args, kwargs=kwargs).totals
@@ -63,6 +65,9 @@ def fold_command(model: str, inputs: tuple[str, ...], dtype: str | None, device:
         lines.append(f"{key:14s} {human(b):>12s} {human(a):>12s} {('-' + human(b - a)) if b >= a else ('+' + human(a - b)):>12s}")
     lines.append(f"params: -{result.params_removed:,} (gamma, beta: 2 x C per folded BN) +{result.params_added:,} "
                  f"(a new bias of C for each layer that had none); buffers: -{result.buffers_removed:,} (running statistics)")
-    lines.append(f"outputs on random inputs: max |difference| {absolute:.3g} ({relative:.3g} of the largest output)")
-    lines.extend(f"kept {bn}: {reason}" for bn, reason in result.kept)
+    if absolute is None or relative is None:
+        lines.append("outputs on random inputs: not compared (the model returns no non-empty tensor)")
+    else:
+        lines.append(f"outputs on random inputs: max |difference| {absolute:.3g} ({relative:.3g} of the largest output)")
+    lines.extend(f"kept {printable(bn)}: {reason}" for bn, reason in result.kept)
     emit("\n".join(lines) + "\n", output)

@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 import torch
 
+from howfast.bench.checks import max_threads
 from howfast.capture.loader import load_model
 from howfast.cli.app import app
-from howfast.cli.common import check_device, conventions_from, emit, terminal, warnings_to_stderr
+from howfast.cli.common import OutputFile, check_device, conventions_from, emit, profile_named, terminal, warnings_to_stderr
 from howfast.errors import UsageError
 from howfast.graph.inputs import parse_dtype
 from howfast.graph.request import LoadedModel
-from howfast.hardware.profiles import get_profile, is_torch_device
+from howfast.hardware.profiles import is_torch_device
 from howfast.llm import Generation, analyze_llm
 from howfast.llm.measure import check_fits_machine, measure_generation
 from howfast.onnx.load import is_onnx_path
@@ -41,7 +42,7 @@ from howfast.report.report import Report
 @click.option("--bench", is_flag=True, help="Also run the generation for real on this machine (real weights, on cpu) and time it.")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True, help="Timed rounds of --bench.")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 @click.option("--strict", is_flag=True, help="Fail (exit 5) if an op has no cost formula.")
 @click.option("--width", type=click.IntRange(min=40), help="Lay the table out for this many columns.")
 def llm(model: str, prompt: int, new_tokens: int, batch: str, profile: str | None, torch_device: str, dtype: str | None,
@@ -64,7 +65,7 @@ def llm(model: str, prompt: int, new_tokens: int, batch: str, profile: str | Non
     Generation(prompt=prompt, new_tokens=new_tokens, batch=max(batches)).check()
     if profile is not None and is_torch_device(profile):
         raise UsageError(f"--device names a hardware profile (see `howfast devices`), not a torch device: use --on {profile}")
-    hardware = get_profile(profile) if profile is not None else None
+    hardware = profile_named(profile) if profile is not None else None
     if is_onnx_path(model):
         raise UsageError("howfast llm drives a PyTorch model's own KV cache: give a zoo name or file.py:factory, not an .onnx file")
     torch_dtype = parse_dtype(dtype) if dtype else None
@@ -100,6 +101,7 @@ def _measure(report: Report, model: str, dtype: torch.dtype | None, batches: lis
         check_fits_machine(points[k].total_bytes if points else report.llm.memory.total_bytes, b)
     real = _built(model, "cpu", dtype).model
     threads = calibration.get("threads")
+    threads = min(threads, max_threads()) if isinstance(threads, int) else None
     clock = calibration.get("clock") if calibration.get("clock") in ("wall", "cpu") else "wall"
     for k, b in enumerate(batches):
         measured = measure_generation(real, Generation(prompt=prompt, new_tokens=new_tokens, batch=b), rounds=rounds,

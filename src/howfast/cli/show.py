@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from howfast.cli.app import app
-from howfast.cli.common import emit, table_options, terminal
+from howfast.cli.common import OutputFile, emit, table_options, terminal
+from howfast.cli.output import RAW_FORMATS
 from howfast.report.comparison import Comparison
 from howfast.report.load import read_saved
 from howfast.report.render import FORMATS
@@ -17,7 +18,7 @@ from howfast.report.render.comparison import render_comparison
 @app.command()
 @click.argument("saved", metavar="REPORT.json", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 @click.option("--writeup-accesses", is_flag=True, help="Add the write-up's accesses column (a conv input counted once per MAC window).")
 @table_options
 def show(saved: Path, fmt: str, output: Path | None, writeup_accesses: bool = False, depth: int | str | None = None,
@@ -38,7 +39,8 @@ def show(saved: Path, fmt: str, output: Path | None, writeup_accesses: bool = Fa
     loaded = read_saved(saved)
     columns, colour = terminal(output, width)
     if isinstance(loaded, Comparison):
-        emit(render_comparison(loaded, fmt, width=columns, color=colour), output)
+        emit(render_comparison(loaded, fmt, width=columns, color=colour), output, raw=fmt in RAW_FORMATS)
         return
     emit(loaded.render(fmt, depth=depth if fmt == "table" else (None if depth == "all" else depth), width=columns, color=colour,
-                       sort=sort, top=top, filter=pattern, flat=flat, conventions=all_conventions, writeup=writeup_accesses), output)
+                       sort=sort, top=top, filter=pattern, flat=flat, conventions=all_conventions, writeup=writeup_accesses), output,
+         raw=fmt in RAW_FORMATS)

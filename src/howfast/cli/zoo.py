@@ -12,14 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from howfast.cli.app import app
-from howfast.cli.common import emit, terminal
+from howfast.cli.common import OutputFile, emit, terminal
 from howfast.zoo import entries
 
 
 @app.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format.")
 @click.option("--json", "as_json", is_flag=True, help="The same as -f json.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--output", "-o", type=OutputFile(), help="Write to this file instead of stdout.")
 @click.option("--width", type=click.IntRange(min=40), help="Lay the table out for this many columns (default: the terminal's).")
 def zoo(fmt: str, as_json: bool, output: Path | None, width: int | None) -> None:
     """List the built-in models, their default inputs and options.

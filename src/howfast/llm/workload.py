@@ -33,6 +33,7 @@ from howfast.report.llm import DecodeFigures, KvCache, KvLayer, PhaseFigures
 from howfast.report.report import Phase, Report
 
 PREFILL = "prefill"
+MAX_TOKENS = 1 << 24  # prompt + new tokens per sequence, and the batch: beyond any model's context
 SAMPLES = 9  # decode contexts on the time curve (and captured when the line check fails)
 
 
@@ -48,6 +49,8 @@ class Generation:
         for label, value in (("prompt", self.prompt), ("new tokens", self.new_tokens), ("batch", self.batch)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UsageError(f"{label} must be a positive whole number, got {value!r}")
+            if value > MAX_TOKENS:
+                raise UsageError(f"{label} of {value:,} is beyond any model's reach: at most {MAX_TOKENS:,}")
 
     @property
     def steps(self) -> int:

@@ -60,6 +60,7 @@ def export_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | Non
     args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
     buffers = sorted({name for name, _ in model.named_buffers()})
     errors = []
+    saved = _snapshot(model)  # a training-mode export runs the forward: BN statistics would move
     try:
         for dynamo in (False, True):
             label = "dynamo" if dynamo else "torchscript"
@@ -79,8 +80,24 @@ def export_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | Non
             for leftover in work.iterdir():
                 _remove(leftover)
     finally:
+        _restore(saved)
         shutil.rmtree(work, ignore_errors=True)
     raise ExportError(f"cannot export the model to ONNX: {errors[0]}" + (f"; {errors[1]}" if len(errors) > 1 else ""))
+
+
+def _snapshot(model: Any) -> list[tuple[Any, Any]]:
+    """Copies of the buffers of a model with a module in training mode (BN running statistics)."""
+    if not any(m.training for m in model.modules()):
+        return []
+    return [(b, b.detach().clone()) for b in model.buffers() if b.device.type != "meta"]
+
+
+def _restore(saved: list[tuple[Any, Any]]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for buffer, copy in saved:
+            buffer.copy_(copy)
 
 
 def check_opset(opset: int | None) -> None:

@@ -14,6 +14,8 @@ changed: the folded model is a deep copy with the batch norm replaced by ``nn.Id
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,12 +166,32 @@ def _replace(root: nn.Module, path: str, new: nn.Module) -> None:
     setattr(parent, name, new)
 
 
-def max_difference(original: nn.Module, folded: nn.Module, inputs: Any) -> tuple[float, float]:
-    """Max absolute and max relative (to the largest output magnitude) difference of outputs."""
-    args, kw = resolve_inputs(original, inputs)
-    with torch.no_grad():
+def max_difference(original: nn.Module, folded: nn.Module, inputs: Any,
+                   kwargs: dict[str, Any] | None = None) -> tuple[float, float] | None:
+    """Max absolute and max relative (to the largest output magnitude) difference of outputs; None
+    when the model returns no non-empty tensor to compare (None, a string, a number, an empty
+    tensor). Buffers a training-mode forward updates (running statistics) are restored after."""
+    args, kw = resolve_inputs(original, inputs, kwargs=kwargs)
+    with torch.no_grad(), _buffers_kept(original), _buffers_kept(folded):
         a = [t.float() for t in tensors_in(original(*args, **kw))]
         b = [t.float() for t in tensors_in(folded(*args, **kw))]
-    absolute = max(float((x - y).abs().max()) for x, y in zip(a, b))
-    scale = max(float(x.abs().max()) for x in a) or 1.0
+    pairs = [(x, y) for x, y in zip(a, b) if x.numel() and x.shape == y.shape]
+    if not pairs:
+        return None
+    absolute = max(float((x - y).abs().max()) for x, y in pairs)
+    scale = max(float(x.abs().max()) for x, _ in pairs) or 1.0
     return absolute, absolute / scale
+
+
+@contextmanager
+def _buffers_kept(model: nn.Module) -> Iterator[None]:
+    """Every buffer of ``model`` (batch-norm running statistics...) as it was, even if the block
+    raises; copied only when a module is in training mode, the only mode whose forward changes them."""
+    training = any(m.training for m in model.modules())
+    saved = [(b, b.detach().clone()) for b in model.buffers() if b.device.type != "meta"] if training else []
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, copy_ in saved:
+                buffer.copy_(copy_)

@@ -9,10 +9,12 @@ from howfast.report.render.columns import layer_columns, visible_layers
 from howfast.report.render.roofline import render_roofline_markdown
 from howfast.report.render.summary import summary_lines
 from howfast.report.report import Report
+from howfast.units import printable
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` for one table cell: pipes and markup escaped, control characters shown as ``\\xNN``."""
+    return printable(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render_markdown(report: Report, depth: int | None = None, **_: Any) -> str:
@@ -28,7 +30,7 @@ def render_markdown(report: Report, depth: int | None = None, **_: Any) -> str:
     lines += [f"- **{key}**: {_cell(text)}" for key, text in report.conventions.describe().items()]
     if report.uncounted_ops:
         lines += ["", "## Uncounted ops", ""]
-        lines += [f"- `{u.op}` x{u.count} (in {', '.join(_cell(m or '(model)') for m in u.modules)})" for u in report.uncounted_ops]
+        lines += [f"- `{printable(u.op)}` x{u.count} (in {', '.join(_cell(m or '(model)') for m in u.modules)})" for u in report.uncounted_ops]
     text = "\n".join(lines) + "\n"
     if report.roofline is not None:
         text += "\n" + render_roofline_markdown(report, depth=depth)

@@ -1,5 +1,6 @@
 """The few lines every renderer prints beside the table: model, inputs, totals, coverage, phases,
-fusion; and a roofline's device, predicted latency, bound split, energy and explanation."""
+fusion; and a roofline's device, predicted latency, bound split, energy and explanation. Each is one
+line with its control characters escaped (``units.printable``): names come from models and files."""
 
 from __future__ import annotations
 
@@ -32,14 +33,14 @@ def summary_lines(report: Report) -> list[str]:
             f"{units.count(saved.flops)} FLOPs, {units.count(saved.accesses)} accesses, {units.nbytes(saved.bytes)}; "
             f"unfused: {units.count(before.flops)} FLOPs, {units.count(before.mem_accesses)} accesses"
         )
-    return lines
+    return [units.printable(line) for line in lines]
 
 
 def phases_line(report: Report) -> str:
     """The workload's phases, each with how often it runs and its MACs, FLOPs and bytes moved."""
-    return "phases: " + "; ".join(
+    return units.printable("phases: " + "; ".join(
         f"{p.name}{f' x{p.count}' if p.count != 1 else ''}: {units.count(p.totals.macs)} MACs, {units.count(p.totals.flops)} FLOPs, "
-        f"{units.nbytes(p.totals.bytes_read + p.totals.bytes_written)} moved" for p in report.phases)
+        f"{units.nbytes(p.totals.bytes_read + p.totals.bytes_written)} moved" for p in report.phases))
 
 
 def coverage_line(report: Report) -> str:
@@ -48,7 +49,7 @@ def coverage_line(report: Report) -> str:
     if report.uncounted_ops:
         listed = ", ".join(f"{u.op} x{u.count}" for u in report.uncounted_ops)
         line += f"; NOT COUNTED: {listed}"
-    return line
+    return units.printable(line)
 
 
 def roofline_lines(rl: Roofline) -> list[str]:
@@ -79,4 +80,4 @@ def roofline_lines(rl: Roofline) -> list[str]:
         lines.append(f"measured energy (RAPL, whole package): {units.joules(rl.measured.energy.energy_j_per_run)} per inference")
     lines.extend(rl.explanation)
     lines.extend(f"note: {n}" for n in rl.notes)
-    return lines
+    return [units.printable(line) for line in lines]

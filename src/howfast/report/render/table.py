@@ -32,6 +32,7 @@ from howfast.report.render import tree
 from howfast.report.render.columns import measured_times
 from howfast.report.render.summary import coverage_line, phases_line, roofline_lines
 from howfast.report.report import LayerRow, Report
+from howfast.units import printable
 
 DEFAULT_WIDTH = 100
 TREE_ROWS = 34
@@ -64,7 +65,7 @@ def render_table(report: Report, depth: int | str | None = None, width: int | No
     if report.roofline is not None:
         rl = report.roofline
         console.print()
-        console.print(f"[bold]roofline: {escape(report.model.name)} on {escape(rl.device.label)}[/bold] "
+        console.print(f"[bold]roofline: {escape(printable(report.model.name))} on {escape(printable(rl.device.label))}[/bold] "
                       f"({rl.device.dtype}, {rl.memory_model} bytes)")
         for line in roofline_lines(rl):
             console.print(escape(line))
@@ -133,7 +134,7 @@ def _columns(figures: _Figures, writeup: bool) -> list[Col]:
         Col("bytes", "Bytes", lambda r: units.nbytes(r.total(f.bytes)), 1),
         Col("bytes_share", "%", lambda r: _share(r.total(f.bytes), f.total_bytes), 5),
         Col("params", "Params", lambda r: units.params(r.total(lambda x: x.params)), 7),
-        Col("type", "Type", lambda r: escape(r.layer.type), 8, numeric=False),
+        Col("type", "Type", lambda r: escape(printable(r.layer.type)), 8, numeric=False),
         Col("flops", "FLOPs", lambda r: units.count(r.total(lambda x: x.flops)), 10),
         Col("output", "Output", lambda r: units.shape(r.layer.output_shape), 11, numeric=False),
     ]
@@ -166,6 +167,7 @@ def _fitted(rows: list[tree.TreeRow], labels: list[str], cols: list[Col], width:
 
 
 def _table(title: str, rows: list[tree.TreeRow], labels: list[str], cols: list[Col], width: int, header: str = "Layer") -> Table:
+    labels = [printable(label) for label in labels]  # names from a model or a file: no control character reaches a terminal
     kept, label_width = _fitted(rows, labels, cols, width)
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, header_style="bold", expand=False)
@@ -250,10 +252,10 @@ def _summary(report: Report, figures: _Figures) -> list[str]:
     t = report.totals
     model = report.model
     inputs = ", ".join(f"{i.name} {'x'.join(map(str, i.shape))} {i.dtype}" for i in report.inputs) or "none"
-    head = f"[bold]howfast: {escape(model.name)}[/bold] ({escape(model.type)})"
+    head = f"[bold]howfast: {escape(printable(model.name))}[/bold] ({escape(printable(model.type))})"
     if model.truncated_at:
-        head += f" up to {escape(model.truncated_at)}"
-    lines = [head + f" · inputs {escape(inputs)}",
+        head += f" up to {escape(printable(model.truncated_at))}"
+    lines = [head + f" · inputs {escape(printable(inputs))}",
              f"params [bold]{units.params(t.params)}[/bold] ({units.nbytes(t.param_bytes)}) · MACs [bold]{units.count(t.macs)}[/bold]"
              f" · FLOPs [bold]{units.count(t.flops)}[/bold]",
              f"bytes moved [bold]{units.nbytes(figures.total_bytes)}[/bold] ({figures.model} model) · peak activation memory "
@@ -261,7 +263,7 @@ def _summary(report: Report, figures: _Figures) -> list[str]:
     rl = report.roofline
     if rl is not None:
         memory = rl.summary.memory_bound_time_s / rl.predicted_latency_s if rl.predicted_latency_s else 0.0
-        line = (f"predicted [bold]{units.seconds(rl.predicted_latency_s)}[/bold] on {escape(rl.device.label)} "
+        line = (f"predicted [bold]{units.seconds(rl.predicted_latency_s)}[/bold] on {escape(printable(rl.device.label))} "
                 f"({100 * memory:.0f}% of it in memory-bound ops)")
         if rl.measured is not None and rl.measured.total.measured_s:
             line += f" · measured [bold]{units.seconds(rl.measured.total.measured_s)}[/bold] (predicted / measured {rl.measured.total.ratio:.2f})"
@@ -274,6 +276,7 @@ def _summary(report: Report, figures: _Figures) -> list[str]:
                      f"{units.count(saved.flops)} FLOPs and {units.nbytes(saved.bytes)}")
     coverage = escape(coverage_line(report))
     lines.append(f"[bold red]{coverage} (totals are incomplete)[/bold red]" if report.uncounted_ops else coverage)
+    lines.extend(f"note: {escape(printable(note))}" for note in report.notes)
     return lines
 
 

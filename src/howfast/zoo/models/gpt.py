@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from howfast.zoo.registry import ZooEntry, ZooOption, register
+from howfast.zoo.registry import ZooEntry, ZooOption, divides, even_head_dim, register
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -374,7 +374,11 @@ def _llama_options(defaults: dict[str, int]) -> tuple[ZooOption, ...]:
         "vocab": "vocabulary size",
         "sliding_window": SLIDING_WINDOW_HELP,
     }
-    return tuple(ZooOption(name, int, defaults[name], text) for name, text in helps.items())
+    return tuple(ZooOption(name, int, defaults[name], text, low=0 if name in ("layers", "sliding_window") else None)
+                 for name, text in helps.items())
+
+
+LLAMA_RULES = (divides("heads", "d_model"), divides("kv_heads", "heads"), even_head_dim())
 
 
 register(ZooEntry(
@@ -383,12 +387,13 @@ register(ZooEntry(
     default_input="1x128:int64",
     description="GPT-2 small (Radford et al. 2019), Hugging Face layout; tied lm_head, causal SDPA",
     options=(
-        ZooOption("layers", int, 12, "number of transformer blocks"),
+        ZooOption("layers", int, 12, "number of transformer blocks", low=0),
         ZooOption("d_model", int, 768, "hidden size"),
         ZooOption("heads", int, 12, "attention heads"),
         ZooOption("vocab", int, 50257, "vocabulary size"),
         ZooOption("n_positions", int, 1024, "maximum sequence length (position embeddings)"),
     ),
+    rules=(divides("heads", "d_model"),),
 ))
 
 register(ZooEntry(
@@ -397,6 +402,7 @@ register(ZooEntry(
     default_input="1x128:int64",
     description="Llama-2 style decoder (Touvron et al. 2023), HF layout; RMSNorm, RoPE, GQA, SwiGLU; small by default",
     options=_llama_options(_LLAMA_SMALL),
+    rules=LLAMA_RULES,
 ))
 
 register(ZooEntry(
@@ -405,4 +411,5 @@ register(ZooEntry(
     default_input="1x128:int64",
     description="Llama-2 70B shape (Touvron et al. 2023), HF layout, 69B parameters: build it with device meta",
     options=_llama_options(_LLAMA2_70B),
+    rules=LLAMA_RULES,
 ))

@@ -166,7 +166,7 @@ def mobilenet_v2(width: float = 1.0, num_classes: int = 1000, keras_padding: boo
 
 def _options(width_help: str) -> tuple[ZooOption, ...]:
     return (
-        ZooOption("width", float, 1.0, width_help),
+        ZooOption("width", float, 1.0, width_help, low=0.05, high=10.0),
         ZooOption("num_classes", int, 1000, "number of output classes"),
         ZooOption(
             "keras_padding", bool, False,

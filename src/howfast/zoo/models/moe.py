@@ -41,8 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from howfast.zoo.models.gpt import SLIDING_WINDOW_HELP, Llama, LlamaDecoderLayer
-from howfast.zoo.registry import ZooEntry, ZooOption, register
+from howfast.zoo.models.gpt import LLAMA_RULES, SLIDING_WINDOW_HELP, Llama, LlamaDecoderLayer
+from howfast.zoo.registry import ZooEntry, ZooOption, at_most, register
 
 _ALIGNMENT = 16  # bytes: what the grouped-GEMM kernels need of strides and data pointers
 _TORCH = tuple(int(part) for part in torch.__version__.split(".")[:2])  # "2.13.0+cpu" -> (2, 13)
@@ -201,7 +201,12 @@ def _mixtral_options(defaults: dict[str, Any]) -> tuple[ZooOption, ...]:
         "sliding_window": SLIDING_WINDOW_HELP,
         "rope_theta": "rotary embedding base",
     }
-    return tuple(ZooOption(name, type(defaults[name]), defaults[name], text) for name, text in helps.items())
+    bounds = {"layers": (0, None), "sliding_window": (0, None), "rope_theta": (1.0, 1e12)}
+    return tuple(ZooOption(name, type(defaults[name]), defaults[name], text, *bounds.get(name, (None, None)))
+                 for name, text in helps.items())
+
+
+MIXTRAL_RULES = (*LLAMA_RULES, at_most("top_k", "experts"))
 
 
 register(ZooEntry(
@@ -210,6 +215,7 @@ register(ZooEntry(
     default_input="1x128:int64",
     description="Mixtral-style sparse MoE decoder (Jiang et al. 2024), HF layout; 8 experts, top 2; small by default",
     options=_mixtral_options(_MIXTRAL_SMALL),
+    rules=MIXTRAL_RULES,
 ))
 
 register(ZooEntry(
@@ -218,4 +224,5 @@ register(ZooEntry(
     default_input="1x128:int64",
     description="Mixtral 8x7B shape (Jiang et al. 2024), HF layout, 46.7B parameters: build it with device meta",
     options=_mixtral_options(_MIXTRAL_8X7B),
+    rules=MIXTRAL_RULES,
 ))

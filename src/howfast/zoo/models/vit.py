@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from howfast.zoo.registry import ZooEntry, ZooOption, register
+from howfast.zoo.registry import ZooEntry, ZooOption, divides, register
 
 
 class PatchEmbed(nn.Module):
@@ -136,9 +136,11 @@ register(ZooEntry(
         ZooOption("img_size", int, 224, "input height and width (square images)"),
         ZooOption("patch", int, 16, "patch size"),
         ZooOption("dim", int, 192, "embedding width"),
-        ZooOption("depth", int, 12, "number of transformer blocks"),
+        ZooOption("depth", int, 12, "number of transformer blocks", low=0),
         ZooOption("heads", int, 3, "attention heads"),
         ZooOption("num_classes", int, 1000, "number of output classes"),
-        ZooOption("attention", str, "sdpa", "'sdpa' (qkv/proj Linear + SDPA) or 'mha' (nn.MultiheadAttention)"),
+        ZooOption("attention", str, "sdpa", "'sdpa' (qkv/proj Linear + SDPA) or 'mha' (nn.MultiheadAttention)",
+                  choices=("sdpa", "mha")),
     ),
+    rules=(divides("patch", "img_size"), divides("heads", "dim")),
 ))
