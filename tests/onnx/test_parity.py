@@ -30,11 +30,24 @@ CASES = {
     # smaller vocabularies and 2 blocks keep the exports quick; the structure (tied lm_head, GQA) is kept
     "gpt2": {"layers": 2, "vocab": 4096},
     "llama": {"vocab": 4096, "kv_heads": 4},
+    "mobilenet_v3_large": {},
+    "mobilenet_v3_small": {},
+    "efficientnet_b0": {},
+    "shufflenet_v2_x1_0": {},
+    "squeezenet1_1": {},
+    "densenet121": {},
+    "resnext50_32x4d": {},
+    "convnext_tiny": {},
 }
 EXCLUDED = {
     "llama2_70b",  # 69B parameters: exportable only with the weights, which we never allocate
     "mixtral_8x7b",  # 46.7B parameters, likewise
     "mixtral",  # the ONNX exporter has no aten::histc (the expert counts of its router)
+    # These two export, and tests/zoo/test_zoo_big_papers.py runs this same comparison on them (params, MACs
+    # and FLOPs equal module by module), with the byte differences their attention modules have and
+    # this test has no rule for, derived op by op:
+    "swin_t",  # ShiftedWindowAttention: PyTorch's contiguous copies (aten.clone) are views in ONNX; a 2-axis roll exports as two
+    "bert_base",  # BertSelfAttention: SDPA decomposed in ONNX (as vit_tiny's Attention)
 }
 KEYS = ("params", "macs", "flops", "bytes_read", "bytes_written")
 
@@ -121,6 +134,13 @@ def test_parity(name, tmp_path):
         elif kind in ("GPT2Attention", "Attention", "LlamaAttention", "LlamaMLP", "RMSNorm"):
             # decomposed into ONNX ops: intermediates (scores, sigmoid, sqrt) are written and re-read
             assert b["bytes_read"] > a["bytes_read"] and b["bytes_written"] > a["bytes_written"], module
+        elif kind == "SiLU":  # exported as Sigmoid + Mul: x read twice, sigmoid(x) written and re-read
+            assert (b["bytes_read"], b["bytes_written"]) == (3 * a["bytes_read"], 2 * a["bytes_written"]), module
+        elif kind == "InvertedResidual" and name == "shufflenet_v2_x1_0":
+            # channel shuffle: PyTorch copies the transposed tensor (contiguous), ONNX's Transpose is a view
+            copied = sum(4 * torch.Size(op.output_shape[0]).numel() for op in torch_report.ops
+                         if op.module == module and op.op == "aten.clone.default")
+            assert copied > 0 and (a["bytes_read"] - b["bytes_read"], a["bytes_written"] - b["bytes_written"]) == (copied, copied)
         elif module == "" and name == "gpt2":  # positions = arange(T): int64, folded in ONNX
             assert (a["bytes_read"], a["bytes_written"] - b["bytes_written"]) == (b["bytes_read"], tokens * 8)
         else:
