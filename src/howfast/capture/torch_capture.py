@@ -88,7 +88,7 @@ class _AliasInfo:
     inplace: bool
 
 
-class _TensorTable:
+class TensorTable:
     """Gives every tensor seen a stable id and a storage id, without keeping it alive."""
 
     def __init__(self) -> None:
@@ -127,10 +127,10 @@ class _TensorTable:
         return self.register(tensor, kind, source.name, storage=source.storage)
 
 
-class _Recorder:
+class Recorder:
     """Turns intercepted calls into ``OpRecord``s."""
 
-    def __init__(self, tensors: _TensorTable, modules: ModuleStack) -> None:
+    def __init__(self, tensors: TensorTable, modules: ModuleStack) -> None:
         self.tensors = tensors
         self.modules = modules
         self.ops: list[OpRecord] = []
@@ -195,8 +195,8 @@ class _Recorder:
         return info
 
 
-class _DispatchInterceptor(TorchDispatchMode):
-    def __init__(self, recorder: _Recorder, shadows: Shadows | None) -> None:
+class DispatchInterceptor(TorchDispatchMode):
+    def __init__(self, recorder: Recorder, shadows: Shadows | None) -> None:
         super().__init__()
         self.recorder = recorder
         self.call = shadows.call if shadows is not None else lambda func, args, kwargs: func(*args, **kwargs)
@@ -212,8 +212,8 @@ class _DispatchInterceptor(TorchDispatchMode):
         return out
 
 
-class _FunctionInterceptor(TorchFunctionMode):
-    def __init__(self, recorder: _Recorder) -> None:
+class FunctionInterceptor(TorchFunctionMode):
+    def __init__(self, recorder: Recorder) -> None:
         super().__init__()
         self.recorder = recorder
 
@@ -251,7 +251,7 @@ def capture(
     """
     kwargs = kwargs or {}
     model = unwrap(model)  # a torch.compile'd model: run and name the model it compiled
-    tensors = _TensorTable()
+    tensors = TensorTable()
     modules = ModuleStack(model, until)
     modules.lookup = tensors.lookup
     if until is not None and until not in {p for p in modules.paths.values()}:
@@ -259,29 +259,29 @@ def capture(
     shadows = Shadows() if is_meta_capture(model, args, kwargs) else None
     if shadows is not None:
         args, kwargs = shadows.seed_inputs(model, args, kwargs)
-    _register_weights(model, tensors)
-    input_metas = _register_inputs(args, kwargs, tensors)
-    recorder = _Recorder(tensors, modules)
+    register_weights(model, tensors)
+    input_metas = register_inputs(args, kwargs, tensors)
+    recorder = Recorder(tensors, modules)
     modes = [(m, m.training) for _, m in walk_modules(model)]
     if train is not None:
         set_training(model, train)
-    saved = _snapshot_training_buffers(model)
+    saved = snapshot_training_buffers(model)
     outputs: list[TensorMeta] = []
     try:
-        with torch.set_grad_enabled(not no_grad), modules.installed(), _FunctionInterceptor(recorder), _DispatchInterceptor(recorder, shadows):
+        with torch.set_grad_enabled(not no_grad), modules.installed(), FunctionInterceptor(recorder), DispatchInterceptor(recorder, shadows):
             result = model(*args, **kwargs)
         outputs = [tensors.lookup(t) for t in tensors_in(result)]
     except StopCapture:
         outputs = list(modules.until_outputs)
     except Exception as exc:  # the model rejected its inputs: say where and with what
-        raise ModelRunError(_run_error_message(exc, modules, args, kwargs)) from exc
+        raise ModelRunError(run_error_message(exc, modules, args, kwargs)) from exc
     finally:
-        _restore_buffers(saved)
+        restore_buffers(saved)
         for module, mode in modes:
             module.training = mode
     if until is not None and not modules.reached_until:
         raise InputSpecError(_never_ran_message(until, modules))
-    graph = _graph(model, model_name, recorder, modules, input_metas, until)
+    graph = build_graph(model, model_name, recorder, modules, input_metas, until)
     graph.outputs = outputs
     graph.notes.extend(scripted_notes(model))
     for note in graph.notes:
@@ -289,7 +289,7 @@ def capture(
     return graph
 
 
-def _graph(model: nn.Module, model_name: str | None, recorder: _Recorder, modules: ModuleStack, inputs: list[TensorMeta], until: str | None) -> CapturedGraph:
+def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, modules: ModuleStack, inputs: list[TensorMeta], until: str | None) -> CapturedGraph:
     infos = module_infos(model, modules)
     named = unique_tensors(model, "parameters")
     params = [p for _, p in named]
@@ -317,14 +317,14 @@ def _graph(model: nn.Module, model_name: str | None, recorder: _Recorder, module
     )
 
 
-def _register_weights(model: nn.Module, tensors: _TensorTable) -> None:
+def register_weights(model: nn.Module, tensors: TensorTable) -> None:
     for name, p in unique_tensors(model, "parameters"):
         tensors.register(p, TensorKind.PARAM, name)
     for name, b in unique_tensors(model, "buffers"):
         tensors.register(b, TensorKind.BUFFER, name)
 
 
-def _register_inputs(args: tuple, kwargs: dict, tensors: _TensorTable) -> list[TensorMeta]:
+def register_inputs(args: tuple, kwargs: dict, tensors: TensorTable) -> list[TensorMeta]:
     metas = []
     for i, value in enumerate(args):
         for t in tensors_in(value):
@@ -335,14 +335,14 @@ def _register_inputs(args: tuple, kwargs: dict, tensors: _TensorTable) -> list[T
     return metas
 
 
-def _snapshot_training_buffers(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def snapshot_training_buffers(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Copies of buffers a training-mode forward may update in place (e.g. BN running stats)."""
     if not any(m.training for _, m in walk_modules(model)):
         return []
     return [(b, b.detach().clone()) for _, b in unique_tensors(model, "buffers") if b.device.type != "meta"]
 
 
-def _restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+def restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
     with torch.no_grad():
         for buffer, copy in saved:
             buffer.copy_(copy)
@@ -394,7 +394,7 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return found[0] if found else None
 
 
-def _run_error_message(exc: Exception, modules: ModuleStack, args: tuple, kwargs: dict) -> str:
+def run_error_message(exc: Exception, modules: ModuleStack, args: tuple, kwargs: dict) -> str:
     where = modules.current
     if where:
         path = where if len(where) <= 160 else f"...{where[-157:]}"  # a deep tree's path, its innermost part

@@ -32,6 +32,7 @@ MAX_REPORT_BYTES = 1 << 30  # 1 GiB: a 70B model's report with every op is about
 RENAMED: dict[tuple[type, str], str] = {
     (Report, "timeline"): "activation_timeline",
     (Phase, "timeline"): "activation_timeline",
+    (Report, "training"): "training_memory",
     (RooflineOp, "op_class"): "class",
 }
 # (record, field): a record whose keys are saved inline in its parent's JSON object.

@@ -20,6 +20,7 @@ from howfast.conventions import Conventions
 from howfast.report.llm import LlmSection
 from howfast.report.measurements import Benchmark, Environment
 from howfast.report.sections import FusionSection, Roofline
+from howfast.report.training import TrainingMemory
 
 SCHEMA_VERSION = "1.1"
 
@@ -241,6 +242,7 @@ class Report(PhaseCosts):
     benchmark: Benchmark | None = None
     environment: Environment | None = None
     llm: LlmSection | None = None
+    training: TrainingMemory | None = None
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self, include_ops: bool = True) -> dict[str, Any]:
@@ -264,6 +266,7 @@ class Report(PhaseCosts):
             "activation_timeline": costs["activation_timeline"],
             "phases": [phase.to_dict(full, include_ops) for phase in self.phases],
             "llm": self.llm.to_dict() if self.llm is not None else None,
+            "training_memory": self.training.to_dict() if self.training is not None else None,
         }
         if include_ops:
             data["ops"] = costs["ops"]

@@ -1,0 +1,8 @@
+"""Training: one step (forward with the loss, backward, an optimizer step) captured phase by phase,
+costed by the one pipeline, with its memory by category (``docs/training.md``)."""
+
+from __future__ import annotations
+
+from howfast.training.api import analyze_training
+
+__all__ = ["analyze_training"]
