@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ import torch
 from torch import nn
 
 from howfast.errors import BenchmarkError, UsageError
-from howfast.onnx.export import export_model
+from howfast.onnx.export import export_model, quiet_fds
 from howfast.onnx.runtime import create_session, make_feeds, run_session
 
 RUNTIMES = ("torch", "onnxruntime")
@@ -150,28 +149,6 @@ def _numpy(value: torch.Tensor) -> Any:
 def _quiet() -> Iterator[None]:
     """No warnings, and nothing printed by Python or C++ (exporters log graphs and progress)."""
     sink = StringIO()
-    with warnings.catch_warnings(), _quiet_fds(), redirect_stdout(sink), redirect_stderr(sink), torch.no_grad():
+    with warnings.catch_warnings(), quiet_fds(), redirect_stdout(sink), redirect_stderr(sink), torch.no_grad():
         warnings.simplefilter("ignore")
         yield
-
-
-@contextmanager
-def _quiet_fds() -> Iterator[None]:
-    """Silence file descriptors 1 and 2 (the TorchScript exporter logs graphs from C++)."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = (os.dup(1), os.dup(2))
-    except (OSError, ValueError, AttributeError):
-        yield
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, null):
-            os.close(fd)

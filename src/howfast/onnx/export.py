@@ -173,7 +173,7 @@ def _silenced() -> Iterator[None]:
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
     try:
-        with warnings.catch_warnings(), _quiet_fds(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with warnings.catch_warnings(), quiet_fds(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -181,7 +181,7 @@ def _silenced() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_fds() -> Iterator[None]:
+def quiet_fds() -> Iterator[None]:
     """File descriptors 1 and 2 sent to the null device, and restored after."""
     try:
         sys.stdout.flush()
