@@ -286,7 +286,12 @@ class Report(PhaseCosts):
         return render(self, fmt, **options)
 
     def __repr__(self) -> str:
-        """The summary and the heaviest layers (``render("table")`` for the tree, ``to_dict()`` for all)."""
+        """The summary and the heaviest layers (``render("table")`` for the tree, ``to_dict()`` for all);
+        a generation report's page (``render/llm.py``)."""
+        if self.llm is not None:
+            from howfast.report.render.llm import render_llm_table
+
+            return render_llm_table(self).rstrip("\n")
         from howfast.report.render.table import render_summary
 
         return render_summary(self).rstrip("\n") + "\n(report.render('table') for the module tree, report.to_pandas() for a DataFrame)"

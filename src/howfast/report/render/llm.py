@@ -109,16 +109,23 @@ def _phase_times(llm: LlmSection) -> list[str]:
 
 
 def sweep_rows(points: list[BatchPoint]) -> tuple[list[str], list[list[str]]]:
-    head = ["batch", "memory", "fits", "TTFT", "TPOT first", "TPOT last", "tok/s/seq", "tok/s all", "decode"]
+    """A row per batch: memory (with NO when it does not fit), predicted times, tokens/s, decode's bound."""
+    head = ["batch", "memory", "TTFT", "TPOT 1st", "TPOT last", "tok/s seq", "tok/s all", "decode"]
     measured = any(p.measured_tpot_s is not None for p in points)
     if measured:
         head += ["meas. TTFT", "meas. TPOT"]
-    rows = [[f"{p.batch:,}", units.nbytes(p.total_bytes), "-" if p.fits is None else ("yes" if p.fits else "NO"),
-             units.seconds(p.ttft_s), units.seconds(p.tpot_s), units.seconds(p.tpot_last_s),
-             "-" if p.tokens_per_s is None else f"{p.tokens_per_s:,.1f}",
-             "-" if p.aggregate_tokens_per_s is None else f"{p.aggregate_tokens_per_s:,.1f}", p.decode_bound or "-",
-             *([units.seconds(p.measured_ttft_s), units.seconds(p.measured_tpot_s)] if measured else [])] for p in points]
+    rows = [[f"{p.batch:,}", units.nbytes(p.total_bytes, 1) + (" NO" if p.fits is False else ""),
+             _time(p.ttft_s), _time(p.tpot_s), _time(p.tpot_last_s), _rate(p.tokens_per_s), _rate(p.aggregate_tokens_per_s),
+             p.decode_bound or "-", *([_time(p.measured_ttft_s), _time(p.measured_tpot_s)] if measured else [])] for p in points]
     return head, rows
+
+
+def _time(value: float | None) -> str:
+    return units.seconds(value, 1)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
 
 
 def crossover_line(points: list[BatchPoint]) -> str | None:
@@ -167,7 +174,7 @@ def render_llm_table(report: Report, width: int | None = None, color: bool = Fal
 
 
 def _table(head: list[str], rows: list[list[str]]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     for k, title in enumerate(head):
         table.add_column(title, justify="left" if k == 0 else "right", overflow="fold")
     for row in rows:
