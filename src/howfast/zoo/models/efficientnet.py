@@ -22,6 +22,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from howfast.zoo.models.convnext import StochasticDepth
 from howfast.zoo.models.mobilenetv3 import ConvNormActivation, SqueezeExcitation
 from howfast.zoo.registry import ZooEntry, ZooOption, register
 
@@ -53,21 +54,6 @@ B0: tuple[Stage, ...] = (
 def _silu() -> nn.Module:
     return nn.SiLU(inplace=True)
 
-
-class StochasticDepth(nn.Module):
-    """torchvision ``StochasticDepth(p, "row")``: in training, zero each sample's residual branch
-    with probability ``p`` and scale the kept ones by ``1 / (1 - p)``; in eval the identity."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = 1.0 - self.p
-        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
-        return x * mask.div_(keep)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
