@@ -40,7 +40,7 @@ def test_json_has_schema_version_and_required_keys(capsys):
     code, out, _ = run(capsys, "analyze", "resnet18", "--device", "meta", "-f", "json")
     assert code == 0
     data = json.loads(out)
-    assert data["schema_version"] == "1.1"
+    assert data["schema_version"] == "1.2"
     for key in ("params", "param_bytes", "macs", "flops", "mem_accesses", "bytes_read", "bytes_written",
                 "activation_elements", "peak_activation_bytes"):
         assert isinstance(data["totals"][key], int), key

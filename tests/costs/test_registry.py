@@ -41,8 +41,16 @@ def test_every_aten_name_is_a_real_op_or_overload():
 
 def test_names_without_a_namespace_are_the_captured_composite_functions():
     registration("aten.relu.default")
-    composite = {name for name in REGISTRY if not name.startswith("aten.")}
+    composite = {name for name in REGISTRY if not name.startswith(("aten.", "quantized."))}
     assert composite == set(COMPOSITE_FUNCTIONS.values())
+
+
+def test_every_quantized_name_is_a_real_quantized_op():
+    registration("aten.relu.default")
+    names = [name for name in REGISTRY if name.startswith("quantized.")]
+    assert names
+    unknown = [name for name in names if not hasattr(torch.ops.quantized, name.split(".")[1])]
+    assert unknown == []
 
 
 def test_every_registration_has_a_class_and_a_fusion_role():

@@ -145,3 +145,30 @@ def test_refusals():
     assert named.fc.weight.grad is None and named.training
     with pytest.raises(InputSpecError, match=r"cross_entropy needs \(N, C\) or \(N, T, V\)"):
         howfast.analyze_training(nn.Conv2d(1, 1, 1), torch.randn(1, 1, 2, 2), loss="cross_entropy")
+
+
+def test_a_refused_step_leaves_the_model_unchanged():
+    # the model's output is a dict (no loss applies): refused after its forward ran in training mode
+    class Named(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+            self.bn = nn.BatchNorm1d(4)
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"y": self.fc(self.bn(x))}
+
+    model = Named().eval()
+    model.fc.weight.grad = torch.ones(2, 4)
+    user_grad = model.fc.weight.grad
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
+    with pytest.raises(InputSpecError, match="returned a dict, not a tensor"):
+        howfast.analyze_training(model, torch.randn(3, 4), loss="mse", optimizer="adamw")
+    assert all(torch.equal(v, params[k]) for k, v in model.named_parameters())
+    assert all(torch.equal(v, buffers[k]) for k, v in model.named_buffers())  # batch-norm statistics put back
+    assert model.fc.weight.grad is user_grad and torch.equal(user_grad, torch.ones(2, 4)) and model.fc.bias.grad is None
+    assert not model.training and not model.bn.training
+    with pytest.raises(UsageError, match="unknown optimizer 'lion'"):  # refused before anything runs
+        howfast.analyze_training(model, torch.randn(3, 4), optimizer="lion")
+    assert all(torch.equal(v, params[k]) for k, v in model.named_parameters())

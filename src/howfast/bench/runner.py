@@ -2,7 +2,9 @@
 
 ``benchmark(model, inputs)`` resolves the inputs (as ``howfast.analyze`` takes them), picks a
 backend (``bench/backends.py``), times it with the one timing loop (``bench/timing.py``) and
-summarises the runs (``bench/stats.py``); throughput is ``batch / median`` items per second.
+summarises the runs (``bench/stats.py``); throughput is ``batch / median`` items per second, and
+the achieved FLOP/s and share of a peak come from howfast's count of one run (``bench/efficiency.py``).
+``assemble`` builds the result of any timed workload (``howfast.training`` times a training step).
 """
 
 from __future__ import annotations
@@ -15,21 +17,25 @@ from torch import nn
 from howfast.bench.allocator import apply as apply_allocator
 from howfast.bench.backends import RUNTIMES, OnnxFileBackend, make_backend
 from howfast.bench.checks import DEFAULT_WARMUP, check_allocator, check_counts, num_threads, run_limits
+from howfast.bench.efficiency import efficiency_of, forward_report, peak_for
 from howfast.bench.environment import collect
 from howfast.bench.inputs import batch_of, dtype_text, prepare, shapes_of
 from howfast.bench.layers import per_layer_times
 from howfast.bench.state import model_kept
 from howfast.bench.stats import steadiness, summarize
-from howfast.bench.timing import Plan, Progress, time_calls
+from howfast.bench.timing import CLOCKS, Plan, Progress, time_calls
 from howfast.errors import BenchmarkError, UsageError
-from howfast.report.measurements import BenchmarkResult
+from howfast.hardware.profiles import HardwareProfile
+from howfast.report.measurements import BenchmarkResult, Efficiency, LayerTimes
 
 
-def plan_for(runs: int | None, budget_s: float | None, warmup: int) -> Plan:
+def plan_for(runs: int | None, budget_s: float | None, warmup: int, clock: str = "wall") -> Plan:
     """The timing plan of a benchmark: ``runs`` timed runs or ``budget_s`` seconds, whichever comes
-    first (neither given: 100 runs or 10 s)."""
+    first (neither given: 100 runs or 10 s), on ``clock`` (``timing.CLOCKS``)."""
     max_runs, budget = run_limits(runs, budget_s)
-    return Plan(warmup=warmup, max_runs=max_runs, target_s=budget)
+    if clock not in CLOCKS:
+        raise UsageError(f"unknown clock {clock!r}; use one of: {', '.join(CLOCKS)}")
+    return Plan(warmup=warmup, max_runs=max_runs, target_s=budget, clock=clock)
 
 
 def time_runs(call: Any, plan: Plan, device: torch.device, progress: Progress | None = None) -> tuple[list[float], str]:
@@ -59,6 +65,8 @@ def benchmark(
     progress: Progress | None = None,
     name: str | None = None,
     allocator: str = "retain",
+    efficiency: bool = True,
+    profile: HardwareProfile | str | None = None,
 ) -> BenchmarkResult:
     """Time forward passes of ``model`` on ``inputs``: warm-up, then timed runs, then statistics.
 
@@ -75,7 +83,10 @@ def benchmark(
     ``allocator="retain"`` (the default) makes glibc keep freed memory for the next run, process-wide
     and for good (``howfast.bench.allocator``: otherwise whether a run pays page faults depends on what
     the process allocated before); ``"system"`` leaves malloc as it is. ``progress`` gets a
-    ``timing.Tick`` after every run (warm-up, timing, then the per-layer runs).
+    ``timing.Tick`` after every run (warm-up, timing, then the per-layer runs). With ``efficiency``
+    (the default) one forward pass is counted (``howfast.analyze``) for ``result.efficiency``: the
+    achieved FLOP/s and their share of ``profile``'s peak (a profile or its name; None: the calibrated
+    local profile of this device, if one is saved; ``bench/efficiency.py``).
     """
     check_counts(runs=runs, warmup=warmup, budget_s=budget_s, threads=threads,
                  batches=[batch] if batch is not None else None, layer_runs=layer_runs)
@@ -96,15 +107,30 @@ def benchmark(
             backend.close()
         layers = per_layer_times(model, args, kw, runs=layer_runs, warmup=min(warmup, 3), progress=progress) if per_layer else None
         used_threads = torch.get_num_threads()
-    n = batch_of(args, kw)
-    dtype = dtype_text(model, args, kw)
-    env = collect(device=dev, threads=used_threads, batch=n, dtype=dtype, runtime=runtime,
-                  runtime_threads=backend.runtime_threads, allocator=allocator_text)
+        counted = forward_report(model, args, kw) if efficiency else None
+    result = assemble(model, args, kw, dev, times, stopped_by, plan, runs=runs, runtime=runtime, threads=used_threads,
+                      runtime_threads=backend.runtime_threads, allocator=allocator_text, name=name, layers=layers)
+    if counted is not None:
+        found, source = peak_for(profile, dev, used_threads)
+        result.efficiency = efficiency_of(counted, result.stats.median, found, source)
+    return result
+
+
+def assemble(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], device: torch.device, times: list[float],
+             stopped_by: str, plan: Plan, *, runs: int | None, runtime: str, threads: int, runtime_threads: int | None = None,
+             allocator: str | None = None, name: str | None = None, layers: LayerTimes | None = None,
+             workload: str = "forward", efficiency: Efficiency | None = None) -> BenchmarkResult:
+    """The ``BenchmarkResult`` of ``times`` (seconds per timed run of ``workload`` on ``model`` and its
+    inputs): statistics, batch, dtype, input shapes, environment and the steadiness warnings."""
+    n = batch_of(args, kwargs)
+    dtype = dtype_text(model, args, kwargs)
+    env = collect(device=device, threads=threads, batch=n, dtype=dtype, runtime=runtime, runtime_threads=runtime_threads,
+                  allocator=allocator)
     return BenchmarkResult(
-        stats=summarize(times), times_s=times, batch=n, warmup=warmup, runs_requested=runs, budget_s=plan.target_s,
-        stopped_by=stopped_by, runtime=runtime, device=str(dev), dtype=dtype, threads=used_threads,
-        inputs=shapes_of(args, kw), environment=env, model=name or type(model).__name__, layers=layers,
-        warnings=steadiness(times),
+        stats=summarize(times), times_s=times, batch=n, warmup=plan.warmup, runs_requested=runs, budget_s=plan.target_s,
+        stopped_by=stopped_by, runtime=runtime, device=str(device), dtype=dtype, threads=threads,
+        inputs=shapes_of(args, kwargs), environment=env, model=name or type(model).__name__, layers=layers,
+        warnings=steadiness(times), workload=workload, efficiency=efficiency,
     )
 
 

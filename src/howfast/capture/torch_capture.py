@@ -42,6 +42,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from howfast.capture.inputs import tensors_in
 from howfast.capture.modules import ModuleStack, StopCapture, module_infos, scripted_notes
+from howfast.capture.quantized import PackedWeights, add_to_layers, object_key, packed_weights, quantization_bytes
 from howfast.capture.shadow import Shadows, is_meta_capture
 from howfast.capture.tree import set_training, type_name, unique_tensors, unwrap, walk_modules
 from howfast.errors import InputSpecError, ModelRunError, first_line
@@ -137,6 +138,7 @@ class Recorder:
         self.suppress = 0  # > 0 while inside a composite function
         self._names: dict[Any, str] = {}
         self._alias: dict[Any, _AliasInfo] = {}
+        self.packed: dict[int, tuple[TensorMeta | None, ...]] = {}  # packed weights' operands, by object_key
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
@@ -145,6 +147,8 @@ class Recorder:
             return type(value)(self.convert(v) for v in value) if isinstance(value, list) else tuple(self.convert(v) for v in value)
         if isinstance(value, (int, float, bool, str)) or value is None:
             return value
+        if isinstance(value, torch.ScriptObject) and object_key(value) in self.packed:
+            return self.packed[object_key(value)]  # a quantized layer's packed (weight, bias)
         return str(value)
 
     def record(self, name: str, args: tuple, kwargs: dict, margs: tuple, mkwargs: dict, out: Any, alias: _AliasInfo | None) -> None:
@@ -259,9 +263,12 @@ def capture(
     shadows = Shadows() if is_meta_capture(model, args, kwargs) else None
     if shadows is not None:
         args, kwargs = shadows.seed_inputs(model, args, kwargs)
-    register_weights(model, tensors)
+    packed = packed_weights(model)
+    register_weights(model, tensors, packed)
     input_metas = register_inputs(args, kwargs, tensors)
     recorder = Recorder(tensors, modules)
+    recorder.packed = {key: tuple(None if t is None else tensors.lookup(t) for t in operands)
+                       for key, operands in packed.operands.items()}
     modes = [(m, m.training) for _, m in walk_modules(model)]
     if train is not None:
         set_training(model, train)
@@ -281,7 +288,7 @@ def capture(
             module.training = mode
     if until is not None and not modules.reached_until:
         raise InputSpecError(_never_ran_message(until, modules))
-    graph = build_graph(model, model_name, recorder, modules, input_metas, until)
+    graph = build_graph(model, model_name, recorder, modules, input_metas, until, packed)
     graph.outputs = outputs
     graph.notes.extend(scripted_notes(model))
     for note in graph.notes:
@@ -289,17 +296,22 @@ def capture(
     return graph
 
 
-def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, modules: ModuleStack, inputs: list[TensorMeta], until: str | None) -> CapturedGraph:
+def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, modules: ModuleStack, inputs: list[TensorMeta],
+                until: str | None, packed: PackedWeights | None = None) -> CapturedGraph:
     infos = module_infos(model, modules)
-    named = unique_tensors(model, "parameters")
+    if packed is not None:
+        add_to_layers(infos, packed)
+    named = unique_tensors(model, "parameters") + (packed.tensors if packed is not None else [])
     params = [p for _, p in named]
     buffers = [b for _, b in unique_tensors(model, "buffers")]
     read = {t.name for op in recorder.ops for t in op.inputs if t.kind == TensorKind.PARAM}
     used = [p for name, p in named if name in read]
     dtypes: dict[str, int] = {}
+    dtype_bytes: dict[str, int] = {}
     for p in params:
         key = str(p.dtype).removeprefix("torch.")
         dtypes[key] = dtypes.get(key, 0) + p.numel()
+        dtype_bytes[key] = dtype_bytes.get(key, 0) + p.numel() * p.element_size()
     return CapturedGraph(
         model_name=model_name or type_name(model),
         ops=recorder.ops,
@@ -313,12 +325,14 @@ def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, mo
         used_params=sum(p.numel() for p in used),
         used_param_bytes=sum(p.numel() * p.element_size() for p in used),
         param_dtypes=dtypes,
+        param_dtype_bytes=dtype_bytes,
+        quantization_bytes=quantization_bytes(params),
         truncated_at=until,
     )
 
 
-def register_weights(model: nn.Module, tensors: TensorTable) -> None:
-    for name, p in unique_tensors(model, "parameters"):
+def register_weights(model: nn.Module, tensors: TensorTable, packed: PackedWeights | None = None) -> None:
+    for name, p in unique_tensors(model, "parameters") + (packed.tensors if packed is not None else []):
         tensors.register(p, TensorKind.PARAM, name)
     for name, b in unique_tensors(model, "buffers"):
         tensors.register(b, TensorKind.BUFFER, name)

@@ -1,5 +1,6 @@
 """``howfast analyze MODEL``: per-layer parameters, MACs, FLOPs and memory traffic (any front end),
-with the roofline on a device and measured time per layer beside it."""
+with the roofline on a device and measured time per layer beside it; ``--backward``: a training
+step's phases (forward, backward, optimizer) side by side and its memory by category."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from howfast.cli.common import (
     with_batch,
 )
 from howfast.cli.output import RAW_FORMATS, write_file_atomically, write_files_atomically
+from howfast.cli.training_options import training_names, training_options
 from howfast.errors import UsageError
 from howfast.graph.inputs import InputSpec, parse_dtype
 from howfast.graph.request import LoadedModel
@@ -37,6 +39,8 @@ from howfast.hardware.roofline import roofline
 from howfast.report.render import FORMATS
 from howfast.report.render.plots import plot_roofline, write_plots
 from howfast.report.report import Report
+from howfast.report.whatif import BITS, dtype_what_if
+from howfast.training import analyze_training
 from howfast.units import printable
 
 
@@ -60,13 +64,18 @@ from howfast.units import printable
               help="Write a roofline chart of the layers on the --hardware device to this .png/.svg file.")
 @click.option("--bench", is_flag=True, help="With --hardware: measure time per layer and show it beside the predicted time.")
 @click.option("--writeup-accesses", is_flag=True, help="Add the write-up's accesses column (a conv input counted once per MAC window).")
+@click.option("--weight-dtype", type=click.Choice(sorted(BITS)), help="What-if: weights stored at this width (bytes re-priced, MACs unchanged; docs/quantized.md).")
+@click.option("--act-dtype", type=click.Choice(sorted(BITS)), help="What-if: activations stored at this width (with --weight-dtype int8: int8 compute).")
+@training_options
 @table_options
 def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None,
             depth: int | str | None, until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool,
             train: bool, fused: bool = False, plots: Path | None = None, conv_reads: str = "window",
             hardware: str | None = None, plot_to: Path | None = None, bench: bool = False,
             batch: int | None = None, writeup_accesses: bool = False, width: int | None = None, sort: str | None = None,
-            top: int | None = None, pattern: str | None = None, flat: bool = False, all_conventions: bool = False) -> None:
+            top: int | None = None, pattern: str | None = None, flat: bool = False, all_conventions: bool = False,
+            backward: bool = False, loss: str | None = None, optimizer: str | None = None,
+            weight_dtype: str | None = None, act_dtype: str | None = None) -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,
@@ -81,14 +90,19 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
       howfast analyze resnet18 --device t4 --fused
       howfast analyze my_model.py:make_model -i 1x3x32x32 -f html -o report.html
       howfast analyze model.onnx -i x=1x3x224x224
+      howfast analyze gpt2 -i 1x1024:int64 --backward --loss cross_entropy --optimizer adamw --device a100
     """
+    loss_name = training_names(backward, loss, optimizer)
+    if backward and (bench or fused or until is not None):
+        raise UsageError("--backward counts a whole training step: drop --until, --fused and --bench "
+                         "(time a step with `howfast bench MODEL --backward`)")
     device, profile = hardware_from_device(device, hardware)
     if profile is None and (bench or plot_to is not None):
         raise UsageError("--bench and --plot-roofline need a hardware profile: --hardware NAME|FILE (see `howfast devices`)")
     conventions = conventions_from(flops, bias, memory_model, conv_reads)
     loaded, specs = open_model(model, inputs, device, dtype)
-    if bench and loaded.front_end != "torch":
-        raise UsageError("--bench applies to PyTorch models only, not to ONNX files")
+    if (bench or backward) and loaded.front_end != "torch":
+        raise UsageError(f"{'--backward' if backward else '--bench'} applies to PyTorch models only, not to ONNX files")
     if loaded.front_end == "onnx" and batch is not None:
         from howfast.onnx import batch_inputs
 
@@ -96,9 +110,14 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     else:
         specs = with_batch(specs, batch)
     with warnings_to_stderr():
-        report = analyze_model(loaded.model, specs, conventions=conventions, until=until, no_grad=not grad,
-                               train=True if train else None, strict=strict, dtype=parse_dtype(dtype) if dtype else None,
-                               name=loaded.name, fused=fused)
+        if backward:
+            report = analyze_training(loaded.model, specs, loss=loss_name, optimizer=optimizer, conventions=conventions,
+                                      strict=strict, dtype=parse_dtype(dtype) if dtype else None, name=loaded.name)
+        else:
+            report = analyze_model(loaded.model, specs, conventions=conventions, until=until, no_grad=not grad,
+                                   train=True if train else None, strict=strict, dtype=parse_dtype(dtype) if dtype else None,
+                                   name=loaded.name, fused=fused)
+    report = dtype_what_if(report, weight_dtype, act_dtype)
     if profile is not None:
         roofline(report, profile)
         if bench:

@@ -103,7 +103,9 @@ def check_dtype(dtype: str | None) -> torch.dtype | None:
     torch_dtype = parse_dtype(dtype) if dtype else None
     if torch_dtype is not None and not torch_dtype.is_floating_point:
         raise UsageError(f"--dtype {dtype} is not a floating-point dtype: --dtype casts the weights and float inputs "
-                         "(float32, float16, bfloat16, float64); an integer input's dtype goes in --input (1x128:int64)")
+                         "(float32, float16, bfloat16, float64); an integer input's dtype goes in --input (1x128:int64); "
+                         "for an int8 model quantize it (torch.ao.quantization) or price one with --weight-dtype int8 "
+                         "--act-dtype int8 (docs/quantized.md)")
     return torch_dtype
 
 

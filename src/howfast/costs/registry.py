@@ -61,6 +61,9 @@ class OpClass(str, Enum):
     CONV = "conv"  # dense convolutions
     PWCONV = "pwconv"  # 1x1 (pointwise) convolutions
     DWCONV = "dwconv"  # depthwise convolutions (one input channel per group)
+    INT8_GEMM = "int8_gemm"  # integer matrix products (quantized linear): a profile's int8 peak
+    INT8_CONV = "int8_conv"  # integer convolutions (quantized conv): a profile's int8 peak
+    FP8_GEMM = "fp8_gemm"  # fp8 matrix products (_scaled_mm): a profile's fp8 peak
     ATTENTION = "attention"  # scaled dot-product and multi-head attention
     POOL = "pool"  # max, average, adaptive pooling
     REDUCE = "reduce"  # sums, means, variances, norms, scans, extremes

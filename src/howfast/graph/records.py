@@ -132,5 +132,7 @@ class CapturedGraph:
     used_param_bytes: int = 0
     outputs: list[TensorMeta] = field(default_factory=list)
     param_dtypes: dict[str, int] = field(default_factory=dict)
+    param_dtype_bytes: dict[str, int] = field(default_factory=dict)
+    quantization_bytes: int = 0  # stored scales and zero points: of quantized weights (PyTorch), of every tensor (ONNX)
     truncated_at: str | None = None
     notes: list[str] = field(default_factory=list)

@@ -106,7 +106,10 @@ def op_class(row: OpRow, ridge: float | None = None, memory_model: str = "compul
 
 def report_dtype(report: Report) -> str:
     """The profile dtype key (fp32, fp16, bf16, int8...) of the report's floating-point weights, else inputs."""
-    floats = {k.removeprefix("torch."): v for k, v in report.model.param_dtypes.items()}
+    # Integer weights compute in their own classes (CLASS_DTYPES) at the int8 peak; the rest of the
+    # model computes in its float type.
+    floats = {k.removeprefix("torch."): v for k, v in report.model.param_dtypes.items()
+              if k.removeprefix("torch.").startswith(("float", "bfloat", "half"))}
     if floats:
         best = max(floats.items(), key=lambda kv: kv[1])[0]
         if best in _TORCH_TO_PROFILE_DTYPE:
@@ -197,10 +200,11 @@ def phase_roofline(report: Report, costs: PhaseCosts, profile: HardwareProfile, 
     if costs.fusion is not None:
         notes.append("fused: the report's ops are the fused program's (report.fusion), and the prediction follows them")
     weights_cached = profile.weights_cached(float(costs.totals.param_bytes))
+    peaks = class_peaks(costs, profile, used, notes)
     ops: list[RooflineOp] = []
     uncounted = 0
     for row in costs.ops:
-        entry = op_figures(row, profile, peak, model, weights_cached)
+        entry = op_figures(row, profile, peaks.get(row.op_class, peak), model, weights_cached)
         if entry is not None:
             ops.append(entry)
             uncounted += not row.counted
@@ -219,6 +223,24 @@ def phase_roofline(report: Report, costs: PhaseCosts, profile: HardwareProfile, 
         section.energy = estimate_energy(costs, profile, total)
     section.explanation = roofline_sentences(report.model.name, costs.totals.macs, section)
     return section
+
+
+# Classes whose MACs run at a peak of their own: integer and fp8 kernels.
+CLASS_DTYPES = {"int8_gemm": "int8", "int8_conv": "int8", "fp8_gemm": "fp8"}
+
+
+def class_peaks(costs: PhaseCosts, profile: HardwareProfile, used: str, notes: list[str]) -> dict[str, float]:
+    """The peak of each integer or fp8 class the phase runs: the profile's figure for that dtype,
+    else the phase's own peak, with a note."""
+    present = {row.op_class for row in costs.ops if row.op_class in CLASS_DTYPES}
+    peaks: dict[str, float] = {}
+    for op_class in sorted(present):
+        dtype = CLASS_DTYPES[op_class]
+        if profile.has_dtype(dtype):
+            peaks[op_class] = profile.peak(dtype)
+        else:
+            notes.append(f"{profile.name} has no peak figure for {dtype}; its {op_class} ops use the {used} peak")
+    return peaks
 
 
 def _summaries(ops: list[RooflineOp], total: float) -> tuple[BoundSummary, dict[str, ClassTime]]:

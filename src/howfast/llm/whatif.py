@@ -18,16 +18,13 @@ MACs are never changed except by the tensor-parallel split.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from howfast.graph.records import ancestors
-from howfast.report.report import CostFields, LayerRow, OpRow, OpTypeRow, Phase
+from howfast.report.report import OpRow, Phase
+from howfast.report.reprice import MODELS, copy_phase, figures, price_weights, propagate, set_parts
 
 SPLIT_CLASSES = ("gemm", "gemv", "attention")
-MODELS = ("compulsory", "writeup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,85 +56,20 @@ def reprice(phase: Phase, whatif: WhatIf, kv_itemsize: int, context: int | None 
     difference of the steps at two contexts ``span`` apart and ``context`` this step's."""
     if not whatif.any:
         return phase
-    out = _copy(phase)
+    out = copy_phase(phase)
     layers = {layer.name: layer for layer in out.layers}
     kinds = {kind.op: kind for kind in out.op_types}
     growth: list[OpRow | None] = list(slopes.ops) if slopes is not None else [None] * len(out.ops)
     for row, slope in zip(out.ops, growth, strict=True):
-        before = _figures(row)
+        before = figures(row)
         if whatif.weight_bits is not None:
-            _weights(row, whatif.weight_bits)
+            price_weights(row, whatif.weight_bits)
         if whatif.kv_bits is not None and context is not None:
             _kv(row, slope, context, span, whatif.kv_bits, kv_itemsize)
         if whatif.tp > 1 and row.op_class in SPLIT_CLASSES:
             _scale(row, lambda v: v // whatif.tp)
-        _propagate(out, row, before, layers, kinds)
+        propagate(out, row, before, layers, kinds)
     return out
-
-
-def _copy(phase: Phase) -> Phase:
-    return dataclasses.replace(phase, ops=[_row_copy(r) for r in phase.ops], layers=[_row_copy(r) for r in phase.layers],
-                               op_types=[_row_copy(r) for r in phase.op_types], totals=_row_copy(phase.totals), roofline=None)
-
-
-RowT = TypeVar("RowT", bound=CostFields)
-
-
-def _row_copy(row: RowT) -> RowT:
-    return dataclasses.replace(row, memory={model: dict(parts) for model, parts in row.memory.items()})
-
-
-Figures = dict[str, int]
-
-
-def _figures(row: CostFields) -> Figures:
-    flat = {"macs": row.macs, "flops": row.flops, "bytes_read": row.bytes_read, "bytes_written": row.bytes_written}
-    for model, parts in row.memory.items():
-        for key, value in parts.items():
-            flat[f"{model}.{key}"] = value
-    return flat
-
-
-def _apply(row: CostFields, delta: Figures) -> None:
-    row.macs += delta.get("macs", 0)
-    row.flops += delta.get("flops", 0)
-    row.bytes_read += delta.get("bytes_read", 0)
-    row.bytes_written += delta.get("bytes_written", 0)
-    for key, value in delta.items():
-        if "." in key and value:
-            model, part = key.split(".", 1)
-            parts = row.memory.setdefault(model, {})
-            parts[part] = parts.get(part, 0) + value
-
-
-def _propagate(phase: Phase, row: OpRow, before: Figures, layers: dict[str, LayerRow], kinds: dict[str, OpTypeRow]) -> None:
-    after = _figures(row)
-    delta = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-    if not delta:
-        return
-    for path in ancestors(row.module):
-        if path in layers:
-            _apply(layers[path], delta)
-    if row.op in kinds:
-        _apply(kinds[row.op], delta)
-    _apply(phase.totals, delta)
-
-
-def _set_parts(row: CostFields, model: str, input_bytes: int, weights_bytes: int, output_bytes: int) -> None:
-    parts = row.memory.get(model)
-    if not parts:
-        return
-    parts["input_bytes"], parts["weights_bytes"], parts["output_bytes"] = input_bytes, weights_bytes, output_bytes
-    parts["bytes"] = input_bytes + weights_bytes + output_bytes
-    if model == "compulsory":
-        row.bytes_read, row.bytes_written = input_bytes + weights_bytes, output_bytes
-
-
-def _weights(row: OpRow, bits: int) -> None:
-    for model in MODELS:
-        parts = row.memory.get(model)
-        if parts:
-            _set_parts(row, model, parts["input_bytes"], parts["weights"] * bits // 8, parts["output_bytes"])
 
 
 def _kv(row: OpRow, slope: OpRow | None, context: int, span: int, bits: int, kv_itemsize: int) -> None:
@@ -149,7 +81,7 @@ def _kv(row: OpRow, slope: OpRow | None, context: int, span: int, bits: int, kv_
             continue
         kv_in = grow["input_bytes"] * context // span
         kv_out = grow["output_bytes"] * context // span
-        _set_parts(row, model, parts["input_bytes"] - kv_in + _at_bits(kv_in, bits, kv_itemsize), parts["weights_bytes"],
+        set_parts(row, model, parts["input_bytes"] - kv_in + _at_bits(kv_in, bits, kv_itemsize), parts["weights_bytes"],
                    parts["output_bytes"] - kv_out + _at_bits(kv_out, bits, kv_itemsize))
 
 
@@ -164,12 +96,12 @@ def _scale(row: OpRow, f: Callable[[int], int]) -> None:
         if parts:
             for key in ("input", "weights", "output", "elements"):
                 parts[key] = f(parts[key])
-            _set_parts(row, model, f(parts["input_bytes"]), f(parts["weights_bytes"]), f(parts["output_bytes"]))
+            set_parts(row, model, f(parts["input_bytes"]), f(parts["weights_bytes"]), f(parts["output_bytes"]))
 
 
 def difference(a: Phase, b: Phase) -> Phase:
     """``b - a`` for every op's figures (the same op list): the growth between two contexts."""
-    out = _copy(b)
+    out = copy_phase(b)
     for row_a, row_b in zip(a.ops, out.ops, strict=True):
         for model in MODELS:
             pa, pb = row_a.memory.get(model), row_b.memory.get(model)

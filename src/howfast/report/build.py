@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from howfast.conventions import Conventions
+from howfast.costs.compute import compute_type
 from howfast.costs.evaluate import OpCost
 from howfast.graph.records import CapturedGraph
 from howfast.passes.liveness import liveness
@@ -45,7 +46,8 @@ def build_phase(graph: CapturedGraph, costs: list[OpCost], *, virtual: set[int] 
     live = liveness(graph.ops, graph.inputs, graph.outputs, (virtual or set()) | ignored)
     params, param_bytes = _params(graph)
     totals = Totals(params=params, param_bytes=param_bytes, trainable_params=graph.trainable_params, buffers=graph.buffers,
-                    buffer_bytes=graph.buffer_bytes, peak_activation_bytes=live.peak_bytes, **_cost_fields(root))
+                    buffer_bytes=graph.buffer_bytes, peak_activation_bytes=live.peak_bytes,
+                    macs_by_compute=macs_by_compute(costs), **_cost_fields(root))
     counted = sum(1 for c in costs if c.counted)
     return Phase(
         name=name,
@@ -67,7 +69,8 @@ def build_report(graph: CapturedGraph, phases: Sequence[Phase], conventions: Con
     whole = phases[0] if len(phases) == 1 else combine(phases)
     return Report(
         model=ModelInfo(name=graph.model_name, type=graph.modules[""].type if "" in graph.modules else graph.model_name,
-                        truncated_at=graph.truncated_at, param_dtypes=dict(graph.param_dtypes)),
+                        truncated_at=graph.truncated_at, param_dtypes=dict(graph.param_dtypes),
+                        param_dtype_bytes=dict(graph.param_dtype_bytes), quantization_bytes=graph.quantization_bytes),
         inputs=[InputInfo(name=t.name, shape=list(t.shape), dtype=t.dtype) for t in graph.inputs],
         conventions=conventions,
         totals=whole.totals,
@@ -108,6 +111,15 @@ def _layers(graph: CapturedGraph, totals: dict[str, ModuleTotals]) -> list[Layer
                              output_shape=[list(s) for s in info.output_shapes], params=info.params,
                              param_bytes=info.param_bytes, **_cost_fields(totals[path])))
     return rows
+
+
+def macs_by_compute(costs: list[OpCost]) -> dict[str, int]:
+    """The MACs of ``costs`` per compute type (``costs/compute.py``), largest first."""
+    found: Counter[str] = Counter()
+    for cost in costs:
+        if cost.macs:
+            found[compute_type(cost.op_class, cost.record)] += cost.macs
+    return dict(found.most_common())
 
 
 def _params(graph: CapturedGraph) -> tuple[int, int]:
@@ -173,6 +185,8 @@ def combine(phases: Sequence[Phase]) -> Phase:
     for phase in phases:
         n = phase.count
         _add_costs(totals, phase.totals, n)
+        for compute, macs in phase.totals.macs_by_compute.items():
+            totals.macs_by_compute[compute] = totals.macs_by_compute.get(compute, 0) + n * macs
         for row in phase.layers:
             merged = layers.get(row.name)
             if merged is None:

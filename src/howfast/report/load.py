@@ -22,7 +22,7 @@ from typing import Any
 from howfast.errors import BadFileError
 from howfast.passes.fusion import FusedGroup
 from howfast.report.comparison import Comparison, ModelTiming
-from howfast.report.measurements import Benchmark, BenchmarkResult, Environment, LayerTimes, Stats, SweepPoint, SweepResult
+from howfast.report.measurements import Benchmark, BenchmarkResult, Efficiency, Environment, LayerTimes, Stats, SweepPoint, SweepResult
 from howfast.report.report import SCHEMA_VERSION, Phase, Report, Totals
 from howfast.report.sections import Energy, EnergyLayer, RooflineOp
 
@@ -211,7 +211,19 @@ def _result(data: dict[str, Any], environment: Environment | None) -> BenchmarkR
         batch=int(data["batch"]), warmup=int(data["warmup"]), runs_requested=data.get("runs_requested"),
         budget_s=data.get("budget_s"), stopped_by=str(data["stopped_by"]), runtime=str(data["runtime"]),
         device=str(data["device"]), dtype=data.get("dtype"), threads=environment.threads, inputs=list(data.get("inputs") or []),
-        environment=environment, model=data.get("model"), warnings=list(data.get("warnings") or []))
+        environment=environment, model=data.get("model"), warnings=list(data.get("warnings") or []),
+        workload=str(data.get("workload") or "forward"), loss=data.get("loss"), optimizer=data.get("optimizer"),
+        efficiency=_efficiency(data))
+
+
+def _efficiency(data: dict[str, Any]) -> Efficiency | None:
+    """The achieved FLOP/s and peak of a benchmark (schema 1.2), None when the JSON has none."""
+    if data.get("flops_per_run") is None:
+        return None
+    return Efficiency(flops=int(data["flops_per_run"]), seconds=float(data["latency_s"]["median"]),
+                      dtype=str(data.get("peak_dtype") or "fp32"), peak_flops_per_s=data.get("peak_flops_per_s"),
+                      profile=data.get("peak_profile"), source=str(data.get("peak_source") or ""),
+                      uncounted_ops=int(data.get("uncounted_ops") or 0))
 
 
 def _sweep(data: dict[str, Any], environment: Environment) -> SweepResult:

@@ -123,9 +123,52 @@ class LayerTimes:
         }
 
 
+@dataclass(slots=True)
+class Efficiency:
+    """What a timed run achieved: its counted FLOPs over its median time, and that as a share of a
+    device's dense peak for the dtype (``docs/benchmarking.md``, "Achieved FLOP/s and MFU").
+
+    ``flops`` are howfast's count of one timed run (a forward pass; a training step: forward with the
+    loss, backward and the optimizer step); ``peak_flops_per_s`` the profile's ``peak_flops`` for
+    ``dtype`` (None without a profile); ``source`` says where the profile came from.
+    """
+
+    flops: int
+    seconds: float
+    dtype: str
+    peak_flops_per_s: float | None = None
+    profile: str | None = None
+    source: str = ""
+    uncounted_ops: int = 0
+
+    @property
+    def achieved_flops_per_s(self) -> float:
+        """``flops / seconds``: FLOP/s achieved over the median run."""
+        return self.flops / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def mfu(self) -> float | None:
+        """``achieved / peak`` (model FLOPs utilisation), None without a peak."""
+        return self.achieved_flops_per_s / self.peak_flops_per_s if self.peak_flops_per_s else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flops_per_run": self.flops, "achieved_flops_per_s": self.achieved_flops_per_s,
+                "peak_flops_per_s": self.peak_flops_per_s, "peak_profile": self.profile, "peak_dtype": self.dtype,
+                "peak_source": self.source or None, "mfu": self.mfu, "uncounted_ops": self.uncounted_ops}
+
+
+EFFICIENCY_KEYS = ("flops_per_run", "achieved_flops_per_s", "peak_flops_per_s", "peak_profile", "peak_dtype", "peak_source",
+                   "mfu", "uncounted_ops")
+
+
 @dataclass
 class BenchmarkResult:
-    """Timings of one model on one input: statistics (seconds), throughput and environment."""
+    """Timings of one model on one input: statistics (seconds), throughput and environment.
+
+    ``workload`` is what one timed run is: ``forward`` (a forward pass) or ``training step`` (forward,
+    the ``loss``, backward and, with ``optimizer``, its step); ``efficiency`` the achieved FLOP/s and
+    share of the peak (None when the run could not be counted).
+    """
 
     stats: Stats
     times_s: list[float]
@@ -143,6 +186,10 @@ class BenchmarkResult:
     model: str | None = None
     layers: LayerTimes | None = None
     warnings: list[str] = field(default_factory=list)  # howfast.bench.stats.steadiness of the runs
+    workload: str = "forward"
+    loss: str | None = None
+    optimizer: str | None = None
+    efficiency: Efficiency | None = None
 
     @property
     def median_s(self) -> float:
@@ -177,6 +224,10 @@ class BenchmarkResult:
             "sweep": None,
             "environment": self.environment.to_dict(),
             "warnings": list(self.warnings),
+            "workload": self.workload,
+            "loss": self.loss,
+            "optimizer": self.optimizer,
+            **(self.efficiency.to_dict() if self.efficiency is not None else dict.fromkeys(EFFICIENCY_KEYS)),
         }
         if include_times:
             data["times_s"] = list(self.times_s)

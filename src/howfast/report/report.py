@@ -22,7 +22,7 @@ from howfast.report.measurements import Benchmark, Environment
 from howfast.report.sections import FusionSection, Roofline
 from howfast.report.training import TrainingMemory
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 @dataclass(slots=True)
@@ -110,11 +110,12 @@ class Totals(CostFields):
     buffers: int = 0
     buffer_bytes: int = 0
     peak_activation_bytes: int = 0
+    macs_by_compute: dict[str, int] = field(default_factory=dict)  # MACs per compute type ("fp32", "int8")
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.cost_dict(), "params": self.params, "param_bytes": self.param_bytes,
                 "trainable_params": self.trainable_params, "buffers": self.buffers, "buffer_bytes": self.buffer_bytes,
-                "peak_activation_bytes": self.peak_activation_bytes}
+                "peak_activation_bytes": self.peak_activation_bytes, "macs_by_compute": dict(self.macs_by_compute)}
 
 
 @dataclass(slots=True)
@@ -147,15 +148,19 @@ class Coverage:
 
 @dataclass(slots=True)
 class ModelInfo:
-    """The analysed model: its name, class, where it was cut, and its parameter count per dtype."""
+    """The analysed model: its name, class, where it was cut, its parameters per dtype (count and
+    bytes), and the bytes of its quantized weights' scales and zero points."""
 
     name: str
     type: str
     truncated_at: str | None = None
     param_dtypes: dict[str, int] = field(default_factory=dict)
+    param_dtype_bytes: dict[str, int] = field(default_factory=dict)
+    quantization_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "truncated_at": self.truncated_at, "param_dtypes": dict(self.param_dtypes)}
+        return {"name": self.name, "type": self.type, "truncated_at": self.truncated_at, "param_dtypes": dict(self.param_dtypes),
+                "param_dtype_bytes": dict(self.param_dtype_bytes), "quantization_bytes": self.quantization_bytes}
 
 
 @dataclass(slots=True)
@@ -243,6 +248,7 @@ class Report(PhaseCosts):
     environment: Environment | None = None
     llm: LlmSection | None = None
     training: TrainingMemory | None = None
+    what_if: dict[str, str | None] | None = None  # analyze --weight-dtype / --act-dtype (report/whatif.py)
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self, include_ops: bool = True) -> dict[str, Any]:
@@ -267,6 +273,7 @@ class Report(PhaseCosts):
             "phases": [phase.to_dict(full, include_ops) for phase in self.phases],
             "llm": self.llm.to_dict() if self.llm is not None else None,
             "training_memory": self.training.to_dict() if self.training is not None else None,
+            "what_if": dict(self.what_if) if self.what_if is not None else None,
         }
         if include_ops:
             data["ops"] = costs["ops"]

@@ -13,5 +13,6 @@ from howfast.costs.formulas import (  # noqa: F401
     misc,
     norm,
     pooling,
+    quantized,
     recurrent,
 )

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from howfast import units
-from howfast.report.measurements import KNEE_RULE, OTHER, BenchmarkResult, Environment, LayerTimes, SweepResult
+from howfast.report.measurements import KNEE_RULE, OTHER, BenchmarkResult, Efficiency, Environment, LayerTimes, SweepResult
 from howfast.report.report import SCHEMA_VERSION
 
 FORMATS = ("table", "json")
@@ -47,8 +47,38 @@ def render(result: BenchmarkResult | SweepResult, fmt: str = "table", width: int
 def _header(result: BenchmarkResult | SweepResult) -> str:
     threads = result.environment.runtime_threads if result.runtime == "onnxruntime" else result.threads
     threads_text = "default" if threads is None else str(threads)
-    return (f"howfast bench: {result.model}  ({result.runtime}, {result.device}, {result.dtype}, "
+    step = ""
+    if isinstance(result, BenchmarkResult) and result.workload != "forward":
+        step = f" {result.workload} (loss {result.loss}, optimizer {result.optimizer or 'none'})"
+    return (f"howfast bench: {result.model}{step}  ({result.runtime}, {result.device}, {result.dtype}, "
             f"{threads_text} thread{'s' if threads != 1 else ''})")
+
+
+def efficiency_lines(result: BenchmarkResult) -> list[str]:
+    """The achieved FLOP/s of the median run and their share of the peak (MFU for a training step)."""
+    e = result.efficiency
+    if e is None:
+        return []
+    what = "step" if result.workload != "forward" else "run"
+    share = "MFU" if result.workload != "forward" else "of peak"
+    line = (f"achieved {units.flop_rate(e.achieved_flops_per_s)} = {units.count(e.flops)} FLOPs per {what} / "
+            f"median {ms(e.seconds)} ms")
+    if e.uncounted_ops:
+        line += f" ({e.uncounted_ops} uncounted ops: a lower bound)"
+    if e.mfu is None:
+        return [line, "no peak to compare with: give --device PROFILE (or --hardware), or save a calibration of this "
+                      "machine (howfast calibrate --save NAME)"]
+    return [line, f"{share} {_percent(e)} = achieved / {_peak(e)}"]
+
+
+def _percent(e: Efficiency) -> str:
+    mfu = e.mfu or 0.0
+    return f"{100 * mfu:.2f}%" if mfu < 0.1 else f"{100 * mfu:.1f}%"
+
+
+def _peak(e: Efficiency) -> str:
+    where = " (calibrated local profile)" if e.source == "calibrated local profile" else ""
+    return f"{e.profile}'s {e.dtype} peak {units.flop_rate(e.peak_flops_per_s or 0.0)}{where}"
 
 
 def _single_table(console: Console, result: BenchmarkResult) -> None:
@@ -61,6 +91,8 @@ def _single_table(console: Console, result: BenchmarkResult) -> None:
     s = result.stats
     table.add_row(ms(s.min), ms(s.median), ms(s.mean), ms(s.std), ms(s.p90), ms(s.p99), rate(result.throughput))
     console.print(table)
+    for line in efficiency_lines(result):
+        _line(console, line)
 
 
 def _layer_table(console: Console, layers: LayerTimes) -> None:

@@ -9,7 +9,7 @@ import html
 from howfast import units
 from howfast.report.render import tree
 from howfast.report.render.columns import measured_times
-from howfast.report.render.summary import coverage_line
+from howfast.report.render.summary import compute_line, coverage_line, size_line, what_if_line
 from howfast.report.report import LayerRow, Report
 
 TREE_ROWS = 40
@@ -36,6 +36,7 @@ def notebook_html(report: Report) -> str:
     inputs = ", ".join(f"{i.name} {'x'.join(map(str, i.shape))} {i.dtype}" for i in report.inputs)
     parts = ['<div class="howfast">', _STYLE, f"<b>howfast: {_e(report.model.name)}</b> ({_e(report.model.type)}) · inputs {_e(inputs)}<br>",
              " · ".join(f"{_e(k)} <b>{_e(v)}</b>" for k, v in facts) + "<br>",
+             *(f"{_e(line)}<br>" for line in (size_line(report), compute_line(report), what_if_line(report)) if line),
              f'<span class="{"warn" if report.uncounted_ops else ""}">{_e(coverage_line(report))}</span>']
     root = tree.build_tree(report)
     if root is not None:

@@ -5,8 +5,10 @@ line with its control characters escaped (``units.printable``): names come from 
 from __future__ import annotations
 
 from howfast import units
+from howfast.costs.compute import short_dtype
 from howfast.report.report import Report
 from howfast.report.sections import Roofline
+from howfast.report.whatif import describe
 
 
 def summary_lines(report: Report) -> list[str]:
@@ -23,6 +25,7 @@ def summary_lines(report: Report) -> list[str]:
         f"activations: {units.count(t.activation_elements)} elements; peak live activation memory {units.nbytes(t.peak_activation_bytes)}",
         coverage_line(report),
     ]
+    lines[2:2] = [line for line in (size_line(report), compute_line(report), what_if_line(report)) if line]
     if len(report.phases) > 1:
         lines.append(phases_line(report))
     if report.fusion is not None:
@@ -34,6 +37,35 @@ def summary_lines(report: Report) -> list[str]:
             f"unfused: {units.count(before.flops)} FLOPs, {units.count(before.mem_accesses)} accesses"
         )
     return [units.printable(line) for line in lines]
+
+
+def size_line(report: Report) -> str:
+    """The weights' bytes per dtype, and the quantized weights' scales and zero points, when the
+    model has more than one dtype or any quantized weight; else empty."""
+    parts = report.model.param_dtype_bytes
+    scales = report.model.quantization_bytes
+    if len(parts) < 2 and not scales:
+        return ""
+    split = " + ".join(f"{units.nbytes(b)} {short_dtype(k)}" for k, b in sorted(parts.items(), key=lambda kv: -kv[1]))
+    if scales:
+        split += f" + {units.nbytes(scales)} scales and zero points"
+    return f"model size: {units.nbytes(report.totals.param_bytes + scales)} = {split}"
+
+
+def what_if_line(report: Report) -> str:
+    """``what-if: weights at int4 ...`` when the report's bytes are a what-if's; else empty."""
+    if report.what_if is None:
+        return ""
+    return describe(report.what_if.get("weight_dtype"), report.what_if.get("act_dtype"))
+
+
+def compute_line(report: Report) -> str:
+    """MACs per compute type (fp32, int8, fp8...), when any MACs are not fp32; else empty."""
+    kinds = report.totals.macs_by_compute
+    if not kinds or set(kinds) == {"fp32"}:
+        return ""
+    total = sum(kinds.values()) or 1
+    return "MACs by compute: " + ", ".join(f"{k} {units.count(v)} ({100 * v / total:.1f}%)" for k, v in kinds.items())
 
 
 def phases_line(report: Report) -> str:

@@ -30,7 +30,8 @@ from howfast import units
 from howfast.errors import InputSpecError
 from howfast.report.render import tree
 from howfast.report.render.columns import measured_times
-from howfast.report.render.summary import coverage_line, phases_line, roofline_lines
+from howfast.report.render.summary import compute_line, coverage_line, phases_line, roofline_lines, size_line
+from howfast.report.render.training import print_training
 from howfast.report.report import LayerRow, Report
 from howfast.units import printable
 
@@ -60,6 +61,7 @@ def render_table(report: Report, depth: int | str | None = None, width: int | No
                       highlight=False, legacy_windows=False)
     figures = _Figures(report)
     _print_summary(console, report, figures, width)
+    print_training(console, report, width)  # a training step: its phases side by side and memory (render/training.py)
     console.print()
     console.print(_layers(report, figures, depth, sort, top, filter, flat, writeup, width))
     if report.roofline is not None:
@@ -260,6 +262,7 @@ def _summary(report: Report, figures: _Figures) -> list[str]:
              f" · FLOPs [bold]{units.count(t.flops)}[/bold]",
              f"bytes moved [bold]{units.nbytes(figures.total_bytes)}[/bold] ({figures.model} model) · peak activation memory "
              f"[bold]{units.nbytes(t.peak_activation_bytes)}[/bold]"]
+    lines.extend(escape(line) for line in (size_line(report), compute_line(report)) if line)
     rl = report.roofline
     if rl is not None:
         memory = rl.summary.memory_bound_time_s / rl.predicted_latency_s if rl.predicted_latency_s else 0.0
@@ -268,7 +271,7 @@ def _summary(report: Report, figures: _Figures) -> list[str]:
         if rl.measured is not None and rl.measured.total.measured_s:
             line += f" · measured [bold]{units.seconds(rl.measured.total.measured_s)}[/bold] (predicted / measured {rl.measured.total.ratio:.2f})"
         lines.append(line)
-    if len(report.phases) > 1:
+    if len(report.phases) > 1 and report.training is None:  # a training step's phases get their own table
         lines.append(escape(phases_line(report)))
     if report.fusion is not None:
         saved = report.fusion.saved

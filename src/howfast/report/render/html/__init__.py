@@ -29,6 +29,8 @@ from howfast.report.render.html.header import header_compare, header_single
 from howfast.report.render.html.page import json_for_script, page
 from howfast.report.render.html.sections import charts_section, conventions_section, coverage_section, table_section
 from howfast.report.render.html.table import DEFAULT_COLLAPSE_DEPTH, HOT_LAYERS, LARGE_TREE_ROWS, layer_table
+from howfast.report.render.html.training import ORDER as TRAINING_ORDER
+from howfast.report.render.html.training import training_figures, training_section
 from howfast.report.report import Report
 
 __all__ = ["DEFAULT_COLLAPSE_DEPTH", "HOT_LAYERS", "LARGE_TREE_ROWS", "json_for_script", "render_comparison_html", "render_html"]
@@ -47,6 +49,10 @@ def render_html(report: Report, depth: int | None = None, title: str | None = No
     if extra:
         figures.update(extra)
         figures["order"] = [*ORDER, *figures["order"]]
+    training = training_figures(report)
+    if training:
+        figures.update(training)
+        figures["order"] = [*TRAINING_ORDER, *figures["order"]]
     payload: dict[str, Any] = {
         "kind": "single",
         "labels": [label],
@@ -56,6 +62,7 @@ def render_html(report: Report, depth: int | None = None, title: str | None = No
     body = [
         header_single(report),
         generation_section(report),
+        training_section(report),
         coverage_section(report, None),
         table_section("layers-0", "Layers", report),
         charts_section(figures, report_count=1),

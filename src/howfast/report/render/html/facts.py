@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from howfast import units
+from howfast.report.render.summary import size_line
 from howfast.report.report import Report
 from howfast.report.sections import Roofline
 
@@ -71,7 +72,8 @@ def totals_items(report: Report) -> list[ExactFact]:
     moved = t.bytes_read + t.bytes_written
     return [
         ("Parameters", units.params(t.params), f"{t.params:,}"),
-        ("Model size", units.nbytes(t.param_bytes), f"{t.param_bytes:,} B of parameters"),
+        ("Model size", units.nbytes(t.param_bytes + report.model.quantization_bytes),
+         size_line(report).removeprefix("model size: ") or f"{t.param_bytes:,} B of parameters"),
         ("MACs", units.count(t.macs), f"{t.macs:,}"),
         ("FLOPs", units.count(t.flops), f"{t.flops:,}"),
         ("Bytes moved (read + written)", units.nbytes(moved), f"{moved:,} B (compulsory model)"),

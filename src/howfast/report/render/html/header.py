@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from howfast import units
 from howfast.report.render.html.escape import escape
 from howfast.report.render.html.facts import Fact, benchmark_items, device_items, inputs_text, model_text, param_dtypes_text, totals_items
+from howfast.report.render.summary import compute_line, what_if_line
 from howfast.report.report import Report
 
 Metric = tuple[str, Callable[[Report], int], Callable[[int], str]]  # (title, value of a report, its text)
@@ -51,6 +52,10 @@ def header_single(report: Report) -> str:
     facts: list[Fact] = [("Model", model_text(report)), ("Inputs", inputs_text(report))]
     if report.model.param_dtypes:
         facts.append(("Parameter dtypes", param_dtypes_text(report)))
+    for line in (what_if_line(report), compute_line(report)):
+        if line:
+            label, _, text = line.partition(": ")
+            facts.append((label[0].upper() + label[1:], text))
     parts = [
         '<header id="top">',
         f'<h1>howfast report: <span class="model-name">{escape(report.model.name)}</span></h1>',
