@@ -103,8 +103,11 @@ def _graph(walker: Walker, loaded: OnnxFile, inputs: list[TensorMeta], outputs: 
     read_storages = {t.storage for op in walker.ops for t in op.inputs if t.kind == TensorKind.PARAM}
     used = [m for m in params if m.storage in read_storages]
     dtypes: dict[str, int] = {}
+    dtype_bytes: dict[str, int] = {}
     for m in params:
         dtypes[m.dtype] = dtypes.get(m.dtype, 0) + m.numel
+        dtype_bytes[m.dtype] = dtype_bytes.get(m.dtype, 0) + m.nbytes
+    qparams = [walker.metas[n] for n in walker.qparams if n in walker.metas]
     graph_name = loaded.model.graph.name
     notes = [f"ONNX model {loaded.path.name}" + (f" (graph {graph_name!r})" if graph_name else "")
              + f": {len(loaded.model.graph.node)} nodes, opset {_opset(loaded.model)}, {len(walker.ops)} op records"]
@@ -113,6 +116,9 @@ def _graph(walker: Walker, loaded: OnnxFile, inputs: list[TensorMeta], outputs: 
     if walker.skip:
         notes.append(f"{len(walker.skip)} MatMul + Add(bias) pair(s) counted as one addmm each (an nn.Linear)")
     copies = [n for n in walker.copies if n in weights and weights[n].kind != TensorKind.CONSTANT]
+    if qparams:
+        notes.append(f"{len(qparams)} quantization scale(s) and zero point(s) ({sum(m.nbytes for m in qparams)} bytes, as stored) "
+                     "are not parameters: they are the model's scales and zero points figure")
     if copies:
         notes.append(f"{len(copies)} Identity copie(s) of initializers counted as their own weights (an exporter merges equal-valued weights)")
     return CapturedGraph(
@@ -129,6 +135,8 @@ def _graph(walker: Walker, loaded: OnnxFile, inputs: list[TensorMeta], outputs: 
         used_param_bytes=sum(m.nbytes for m in used),
         outputs=outputs,
         param_dtypes=dtypes,
+        param_dtype_bytes=dtype_bytes,
+        quantization_bytes=sum(m.nbytes for m in qparams),
         notes=notes,
     )
 

@@ -97,6 +97,23 @@ class NodeContext:
         return (self.w.types.get(name, (None, 0))[0] is None and name not in self.w.metas
                 and not self.w.consumers.get(name) and name not in self.w.graph_outputs)
 
+    def qparam(self, i: int) -> Any:
+        """A quantization scale or zero point: a one-element value known here as a Python number (as
+        PyTorch passes ``output_scale: float``, and as a scalar operand of arithmetic is passed), a
+        computed or per-channel one as its tensor, None when the input is absent."""
+        if not self.has(i):
+            return None
+        value = self.value(i)
+        if value is not None and np.asarray(value).size == 1:
+            scalar = np.asarray(value).reshape(-1)[0]
+            return int(scalar) if scalar.dtype.kind in "iub" else float(scalar)
+        return self.req(i)
+
+    def new_out(self, i: int, shape: Shape, elem: int) -> TensorMeta:
+        """Output ``i`` with a shape and element type the handler computed (an op outside the default
+        domain, which ONNX shape inference does not know)."""
+        return self.w.new_meta(self.node.output[i], TensorKind.ACTIVATION, shape, elem)
+
     def view_out(self, source: TensorMeta, i: int = 0) -> TensorMeta:
         return self.w.derive(self.node.output[i], source)
 
@@ -128,15 +145,23 @@ class NodeContext:
 
 Handler = Callable[[NodeContext], None]
 HANDLERS: dict[str, Handler] = {}
-"""ONNX op type (default domain) -> its handler. Filled by importing ``howfast.onnx.handlers``."""
+"""ONNX op type -> its handler: ``Conv`` for the default domain, ``<domain>.<OpType>`` for another
+(``com.microsoft.QLinearAdd``). Filled by importing ``howfast.onnx.handlers``."""
+
+DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
-def handles(*op_types: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of ``op_types``."""
+def handler_key(domain: str, op_type: str) -> str:
+    """The ``HANDLERS`` key of a node: its op type in the default domain, else ``domain.OpType``."""
+    return op_type if domain in DEFAULT_DOMAINS else f"{domain}.{op_type}"
+
+
+def handles(*op_types: str, domain: str = "") -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``op_types`` (of ``domain``)."""
 
     def register(fn: Handler) -> Handler:
         for op_type in op_types:
-            HANDLERS[op_type] = fn
+            HANDLERS[handler_key(domain, op_type)] = fn
         return fn
 
     return register

@@ -8,9 +8,11 @@ output_padding, groups), ``Gemm`` -> ``aten.t`` views for ``transA``/``transB`` 
 ``nn.Linear``: a weight operand whose only consumer adds a 1-D bias), ``BatchNormalization`` ->
 ``aten._native_batch_norm_legit_no_training`` (training variant per ``training_mode``), and so
 on: the handlers are the modules of ``howfast.onnx.handlers``, one per op family, registered in
-``howfast.onnx.context.HANDLERS``, and ``docs/onnx.md`` lists them. A node with no translation is
-recorded as ``onnx.<OpType>`` (``onnx.<domain>.<OpType>`` outside the default domain): it has no
-formula, so the report lists it as uncounted, never as zero.
+``howfast.onnx.context.HANDLERS``, and ``docs/onnx.md`` lists them. Quantized nodes (QLinearConv,
+QuantizeLinear...; ONNX Runtime's ``com.microsoft`` QGemm, QLinearAdd..., keyed ``domain.OpType``)
+become the PyTorch quantized records (``handlers/quantized.py``, ``handlers/contrib.py``). A node
+with no translation is recorded as ``onnx.<OpType>`` (``onnx.<domain>.<OpType>`` outside the
+default domain): it has no formula, so the report lists it as uncounted, never as zero.
 
 Tensors: initializers are weights (``PARAM``; ``BUFFER`` for batch-norm running statistics; a
 ``CONSTANT`` when every use is a shape, axes or index argument or a scalar operand of arithmetic,
@@ -37,7 +39,7 @@ import numpy as np
 from howfast.errors import BadFileError
 from howfast.graph.records import OpRecord, TensorKind, TensorMeta
 from howfast.onnx import dtypes
-from howfast.onnx.context import Handler, NodeContext
+from howfast.onnx.context import Handler, NodeContext, handler_key
 from howfast.onnx.handlers import HANDLERS
 from howfast.onnx.limits import CONSTANT_LIMIT, FOLD_BUDGET, numel
 from howfast.onnx.names import metadata_scopes, module_path
@@ -93,6 +95,7 @@ class Walker:
         self.weight_names: list[str] = weights.names  # initializers and their named copies, in order
         self.copies: dict[str, Any] = weights.copies  # Identity copy name -> the initializer it copies
         self.kinds: dict[str, TensorKind] = weights.kinds
+        self.qparams: list[str] = weights.qparams  # initializers read only as scales and zero points
 
     # ------------------------------------------------------------------ tensors
 
@@ -174,7 +177,7 @@ class Walker:
         self.fill_types(node)
         if default_domain and self._fold(node):
             return
-        self._translate(node, index, path, HANDLERS.get(node.op_type) if default_domain else None)
+        self._translate(node, index, path, HANDLERS.get(handler_key(node.domain, node.op_type)))
 
     def _translate(self, node: Any, index: int, path: str, handler: Handler | None) -> None:
         """Run the node's handler (an ``onnx.<OpType>`` record when it has none)."""

@@ -12,6 +12,14 @@ non-persistent buffer) looks like a parameter from its uses; it is a ``BUFFER`` 
 so: ``howfast export`` lists the module's buffers in the model's metadata (``howfast.buffers``, a
 JSON list of names), and an initializer named ``inv_freq`` (``model.rotary_emb.inv_freq``, as
 Hugging Face names it) is one in any file.
+
+Quantized graphs (``docs/onnx.md``, "Quantized graphs"): an initializer read only as a scale or a
+zero point (``QPARAM_SLOTS``: the ``x_scale``, ``x_zero_point`` ... inputs of QuantizeLinear,
+DequantizeLinear, QLinearConv, QGemm, QLinearAdd...; or a weight's scale that ONNX Runtime's
+dynamic quantization multiplies with a ``DynamicQuantizeLinear`` scale) is a ``CONSTANT``, never a
+parameter, and is listed in ``Weights.qparams``: the capture prices them as the model's
+"scales and zero points" figure (``quantization_bytes``). The int8/uint8 weights and int32 biases
+those ops read are ``PARAM``s at their stored widths.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from howfast.graph.records import TensorKind
@@ -36,7 +44,17 @@ CONSTANT_SLOTS: dict[str, set[int]] = {
     "Dropout": {1, 2}, "Trilu": {1}, "Compress": {1}, "LSTM": {4}, "GRU": {4}, "RNN": {4},
     "NonMaxSuppression": {2, 3, 4}, "CenterCropPad": {1}, "EyeLike": set(), "Shape": {0}, "Size": {0},
 }
-QUANTIZED = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "DequantizeLinear", "QuantizeLinear", "QGemm"}
+# Inputs that are quantization scales and zero points (op type -> input positions); QLinearConcat's
+# are (y_scale, y_zero_point) then (x_scale, x_zero_point) after each of its inputs (``qparam_slot``).
+QPARAM_SLOTS: dict[str, set[int]] = {
+    "QuantizeLinear": {1, 2}, "DequantizeLinear": {1, 2}, "QLinearConv": {1, 2, 4, 5, 6, 7},
+    "QLinearMatMul": {1, 2, 4, 5, 6, 7}, "ConvInteger": {2, 3}, "MatMulInteger": {2, 3},
+    "QGemm": {1, 2, 4, 5, 7, 8}, "QLinearAdd": {1, 2, 4, 5, 6, 7}, "QLinearMul": {1, 2, 4, 5, 6, 7},
+    "QLinearGlobalAveragePool": {1, 2, 3, 4}, "QLinearAveragePool": {1, 2, 3, 4}, "QLinearSigmoid": {1, 2, 3, 4},
+    "QLinearLeakyRelu": {1, 2, 3, 4}, "QLinearSoftmax": {1, 2, 3, 4}, "DynamicQuantizeMatMul": {2, 3},
+    "MatMulIntegerToFloat": {2, 3, 4, 5},
+}
+QUANTIZED = set(QPARAM_SLOTS) | {"QLinearConcat"}
 ELEMENTWISE = {
     "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Equal", "Less", "LessOrEqual",
     "Greater", "GreaterOrEqual", "Where", "And", "Or", "Xor", "Mod", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
@@ -56,6 +74,7 @@ class Weights:
     kinds: dict[str, TensorKind]  # PARAM, BUFFER or CONSTANT for every weight
     copies: dict[str, Any]  # copy name -> the initializer (TensorProto) it copies
     names: list[str]  # initializers, then their copies, in order
+    qparams: list[str] = field(default_factory=list)  # initializers read only as scales and zero points
 
 
 def classify_weights(graph: Any, consumers: Consumers, buffers: frozenset[str] = frozenset()) -> Weights:
@@ -64,11 +83,43 @@ def classify_weights(graph: Any, consumers: Consumers, buffers: frozenset[str] =
     initializers = {t.name: t for t in graph.initializer}
     weights = with_copies(graph, initializers)
     copies = {name: t for name, t in weights.items() if name not in initializers}
+    scales = dynamic_scales(graph)
+    qparams = [name for name in initializers if is_qparam(graph, consumers, name, scales)]
     kinds = {name: kind_from_uses(graph, consumers, copies, name, tensor) for name, tensor in weights.items()}
     for name, kind in kinds.items():
         if kind == TensorKind.PARAM and (name in buffers or BUFFER_NAMES.search(name)):
             kinds[name] = TensorKind.BUFFER
-    return Weights(kinds=kinds, copies=copies, names=list(weights))
+    kinds.update(dict.fromkeys(qparams, TensorKind.CONSTANT))
+    return Weights(kinds=kinds, copies=copies, names=list(weights), qparams=qparams)
+
+
+def qparam_slot(op_type: str, slot: int) -> bool:
+    """True when input ``slot`` of an ``op_type`` node is a quantization scale or zero point."""
+    if op_type == "QLinearConcat":  # y_scale, y_zero_point, then (x, x_scale, x_zero_point) per input
+        return slot < 2 or (slot - 2) % 3 != 0
+    return slot in QPARAM_SLOTS.get(op_type, ())
+
+
+def is_qparam(graph: Any, consumers: Consumers, name: str, scales: set[str]) -> bool:
+    """An initializer read only as a scale or zero point: at a quantization parameter slot, or as the
+    weight's scale ONNX Runtime's dynamic quantization multiplies with an activation's scale (a ``Mul``
+    whose other operand is a ``DynamicQuantizeLinear`` scale output)."""
+    uses = consumers.get(name, [])
+    if not uses:
+        return False
+    for node_index, slot in uses:
+        node = graph.node[node_index]
+        if qparam_slot(node.op_type, slot):
+            continue
+        if node.op_type == "Mul" and len(node.input) == 2 and node.input[1 - slot] in scales:
+            continue
+        return False
+    return True
+
+
+def dynamic_scales(graph: Any) -> set[str]:
+    """The scale outputs (output 1) of the graph's ``DynamicQuantizeLinear`` nodes."""
+    return {node.output[1] for node in graph.node if node.op_type == "DynamicQuantizeLinear" and len(node.output) > 1 and node.output[1]}
 
 
 def declared_buffers(model: Any) -> frozenset[str]:

@@ -3,12 +3,14 @@
 
 from howfast.onnx.context import HANDLERS
 from howfast.onnx.handlers import (  # noqa: F401  (importing registers the handlers)
+    contrib,
     data,
     elementwise,
     linear,
     lists,
     norm,
     pooling,
+    quantized,
     reductions,
     sequence,
     views,
