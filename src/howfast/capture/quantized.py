@@ -9,6 +9,11 @@ registers them as parameters (counted once, named after the layer that holds the
 them as the weight and bias operands of ``quantized::conv2d``, ``quantized::linear``,
 ``quantized::linear_dynamic`` and ``quantized::embedding_bag_byte`` (docs/quantized.md).
 
+A parameter that is a tensor subclass (torchao's quantized weights) stores inner tensors: its data
+(the largest, e.g. int8 ``qdata``) is the parameter's bytes and dtype (``stored``), the others its
+scales and zero points; the capture registers the inner tensors under the parameter's name, so the
+ops the subclass runs on them read a weight.
+
 A quantized weight's scales and zero points are not parameters: ``quantization_bytes`` prices them
 at the widths PyTorch reports them in (``q_per_channel_scales()`` float64 and
 ``q_per_channel_zero_points()`` int64, one of each per output channel; one of each per tensor for a
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
 from howfast.capture.tree import walk_modules
 from howfast.graph.records import ModuleInfo, ancestors
@@ -93,10 +99,37 @@ def packed_weights(model: nn.Module) -> PackedWeights:
     return found
 
 
+def inner_tensors(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """The plain tensors a tensor subclass (torchao's ``Int8Tensor``, ``Int4Tensor``...) stores,
+    through nested subclasses; empty for a plain tensor."""
+    if not is_traceable_wrapper_subclass(tensor):
+        return []
+    names, _ = tensor.__tensor_flatten__()  # the subclass protocol
+    found: list[torch.Tensor] = []
+    for name in names:
+        inner = getattr(tensor, name)
+        found.extend(inner_tensors(inner) or [inner])
+    return found
+
+
+def stored(tensor: torch.Tensor) -> tuple[str, int]:
+    """``(dtype, bytes)`` of a parameter's data as stored: a plain tensor's own; a tensor subclass's
+    largest inner tensor (its quantized data: the rest are scales and zero points)."""
+    inner = inner_tensors(tensor)
+    data = max(inner, key=_nbytes) if inner else tensor
+    return str(data.dtype).removeprefix("torch."), _nbytes(data)
+
+
 def quantization_bytes(tensors: list[torch.Tensor]) -> int:
-    """Bytes of the scales and zero points of the quantized ``tensors``, at PyTorch's widths."""
+    """Bytes of the scales and zero points of the quantized ``tensors``, at PyTorch's widths: a
+    quantized tensor's per-channel or per-tensor parameters; a tensor subclass's inner tensors but
+    its data."""
     total = 0
     for tensor in tensors:
+        inner = inner_tensors(tensor)
+        if inner:
+            total += sum(_nbytes(t) for t in inner) - stored(tensor)[1]
+            continue
         if not tensor.is_quantized:
             continue
         scheme = tensor.qscheme()
@@ -116,6 +149,10 @@ def add_to_layers(infos: dict[str, ModuleInfo], packed: PackedWeights) -> None:
             if path in infos:
                 infos[path].params += tensor.numel()
                 infos[path].param_bytes += tensor.numel() * tensor.element_size()
+
+
+def _nbytes(tensor: torch.Tensor) -> int:
+    return tensor.numel() * tensor.element_size()
 
 
 def _owner_path(path: str, attribute: str) -> str:

@@ -42,7 +42,15 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from howfast.capture.inputs import tensors_in
 from howfast.capture.modules import ModuleStack, StopCapture, module_infos, scripted_notes
-from howfast.capture.quantized import PackedWeights, add_to_layers, object_key, packed_weights, quantization_bytes
+from howfast.capture.quantized import (
+    PackedWeights,
+    add_to_layers,
+    inner_tensors,
+    object_key,
+    packed_weights,
+    quantization_bytes,
+    stored,
+)
 from howfast.capture.shadow import Shadows, is_meta_capture
 from howfast.capture.tree import set_training, type_name, unique_tensors, unwrap, walk_modules
 from howfast.errors import InputSpecError, ModelRunError, first_line
@@ -309,21 +317,21 @@ def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, mo
     dtypes: dict[str, int] = {}
     dtype_bytes: dict[str, int] = {}
     for p in params:
-        key = str(p.dtype).removeprefix("torch.")
+        key, nbytes = stored(p)
         dtypes[key] = dtypes.get(key, 0) + p.numel()
-        dtype_bytes[key] = dtype_bytes.get(key, 0) + p.numel() * p.element_size()
+        dtype_bytes[key] = dtype_bytes.get(key, 0) + nbytes
     return CapturedGraph(
         model_name=model_name or type_name(model),
         ops=recorder.ops,
         modules=infos,
         inputs=inputs,
         params=sum(p.numel() for p in params),
-        param_bytes=sum(p.numel() * p.element_size() for p in params),
+        param_bytes=sum(dtype_bytes.values()),
         buffers=sum(b.numel() for b in buffers),
         buffer_bytes=sum(b.numel() * b.element_size() for b in buffers),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
         used_params=sum(p.numel() for p in used),
-        used_param_bytes=sum(p.numel() * p.element_size() for p in used),
+        used_param_bytes=sum(stored(p)[1] for p in used),
         param_dtypes=dtypes,
         param_dtype_bytes=dtype_bytes,
         quantization_bytes=quantization_bytes(params),
@@ -334,6 +342,8 @@ def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, mo
 def register_weights(model: nn.Module, tensors: TensorTable, packed: PackedWeights | None = None) -> None:
     for name, p in unique_tensors(model, "parameters") + (packed.tensors if packed is not None else []):
         tensors.register(p, TensorKind.PARAM, name)
+        for inner in inner_tensors(p):  # a tensor subclass's data, scales and zero points
+            tensors.register(inner, TensorKind.PARAM, name)
     for name, b in unique_tensors(model, "buffers"):
         tensors.register(b, TensorKind.BUFFER, name)
 

@@ -187,6 +187,14 @@ def quantized_embedding(op: OpRecord, conv: Conventions) -> Cost:
                 compulsory_weights=weights, outputs_used=1)
 
 
+@cost("aten._int_mm", op_class=OpClass.INT8_GEMM, fusion=Fusion.ANCHOR)
+def int_mm(op: OpRecord, conv: Conventions) -> Cost:
+    """(a int8 (M, K), b int8 (K, N)) -> int32 (M, N): an integer product, M x N x K MACs, no
+    rescaling (the ops after it rescale)."""
+    a, b = op.inputs[0], op.inputs[1]
+    return product_cost(op, [a, b], prod(a.shape[:-1]) * a.shape[-1] * b.shape[-1], conv)
+
+
 @cost("aten._weight_int8pack_mm", op_class=OpClass.GEMM, fusion=Fusion.ANCHOR)
 def weight_int8pack_mm(op: OpRecord, conv: Conventions) -> Cost:
     """(x float (M, K), weight int8 (N, K), scales (N,)): a float product with int8 weights scaled
