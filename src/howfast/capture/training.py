@@ -18,6 +18,19 @@ ops the engine runs between nodes (summing the gradients of a tensor used twice,
 nodes created inside C++ (a whole composite function's inner graph) belong to the module of the call
 that returned them; a custom ``autograd.Function``'s Python ``backward`` is one node.
 
+**Activation checkpointing** (``checkpoint``: module paths). Each named module's ``forward`` is
+replaced, on the model given (``analyze_training`` gives a deep copy), by one that runs the original
+through ``torch.utils.checkpoint.checkpoint(..., use_reentrant=False)``, and put back after. Its
+recomputation runs inside backward, when a backward node first unpacks a tensor the checkpointed
+forward saved: the module hooks fire again then, so while a module is on the stack in backward the
+ops count in that module (not in the node running) and are marked as recomputed
+(``TrainingCapture.recomputed``); ``ModuleInfo.calls`` counts forward calls only. PyTorch stops the
+recomputation (early stop, by raising through the modules' forwards) as soon as every saved tensor is
+recomputed, so the stack is cut back when the recomputation returns or raises, and when the next node
+starts. The recomputation runs under the function mode again (backward runs inside the mode's handler
+of ``loss.backward``, where it is off), so a composite function is recorded whole as in forward; one
+the early stop interrupts is recorded as the inner ops that ran.
+
 **Tensor identity.** Autograd unpacks a saved output as a new tensor object sharing the output's
 storage, so the tensor table here also knows every storage by its ``StorageImpl`` and gives such a
 tensor its storage's id: a forward activation read in backward is recognised as the same memory.
@@ -30,11 +43,13 @@ the optimizer is made here and discarded.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from howfast.capture.inputs import tensors_in
@@ -80,6 +95,7 @@ class TrainingCapture:
     outputs: list[TensorMeta] = field(default_factory=list)
     made_in: dict[int, tuple[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    recomputed: set[int] = field(default_factory=set)  # indices in ``ops`` of forward ops re-run in backward
 
 
 class _StepTensors(TensorTable):
@@ -120,19 +136,60 @@ def storage_key(tensor: torch.Tensor) -> int | None:
 
 
 class _StepModules(ModuleStack):
-    """The module stack, with the module of the autograd node running (``override``) during backward."""
+    """The module stack, with the module of the autograd node running (``override``) during backward,
+    unless a module's forward runs again then (a checkpoint's recomputation: ``recomputing``)."""
 
     override: str | None = None
 
     @property
     def current(self) -> str:
-        return self.override if self.override is not None else self.stack[-1]
+        return self.override if self.override is not None and len(self.stack) == 1 else self.stack[-1]
+
+    @property
+    def recomputing(self) -> bool:
+        return self.override is not None and len(self.stack) > 1
+
+    def pre_hook(self, module: nn.Module, args: Any) -> None:
+        path = self.paths.get(id(module)) if self.override is not None else None
+        before = self.calls.get(path, 0) if path is not None else 0
+        super().pre_hook(module, args)
+        if path is not None:  # a recomputation is not a call of the forward
+            if before:
+                self.calls[path] = before
+            else:
+                self.calls.pop(path, None)
+
+    def truncate(self, depth: int) -> None:
+        """Cut the stack back to ``depth`` entries (a recomputation stopped by raising through it)."""
+        del self.stack[max(depth, 1):]
+        del self.stack_args[max(depth, 1):]
+
+    def enter(self, path: str, args: Any) -> None:
+        """Put ``path`` on the stack: a checkpointed module recomputing (its own hooks do not fire)."""
+        self.stack.append(path)
+        self.stack_args.append(args)
 
 
 class _StepRecorder(Recorder):
+    def __init__(self, tensors: TensorTable, modules: _StepModules) -> None:
+        super().__init__(tensors, modules)
+        self.step_modules = modules
+        self.recomputed: set[int] = set()
+        self.stash: list[OpRecord] | None = None  # the inner ops of a composite function recomputing
+
+    def keep_stash(self) -> None:
+        """Record the inner ops of the composite function that was recomputing: it stopped inside (the
+        recomputation's early stop), so they are what ran."""
+        for op in self.stash or []:
+            self.recomputed.add(len(self.ops))
+            self.ops.append(dataclasses.replace(op, index=len(self.ops)))
+
     def record(self, name: str, args: tuple, kwargs: dict, margs: tuple, mkwargs: dict, out: Any, alias: Any) -> None:
         if not name.startswith("profiler."):  # record_function markers (``Optimizer.step#AdamW.step``)
+            before = len(self.ops)
             super().record(name, args, kwargs, margs, mkwargs, out, alias)
+            if self.step_modules.recomputing and not self.suppress:
+                self.recomputed.update(range(before, len(self.ops)))
 
 
 class _InnerOps(DispatchInterceptor):
@@ -140,8 +197,9 @@ class _InnerOps(DispatchInterceptor):
     are registered though the ops are not recorded, so the ones autograd saves (SDPA's logsumexp) are
     known memory when backward reads them."""
 
-    def __init__(self, recorder: Recorder, shadows: Shadows | None, tensors: _StepTensors) -> None:
+    def __init__(self, recorder: _StepRecorder, shadows: Shadows | None, tensors: _StepTensors) -> None:
         super().__init__(recorder, shadows)
+        self.step = recorder
         self.tensors = tensors
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
@@ -153,6 +211,8 @@ class _InnerOps(DispatchInterceptor):
         out = self.call(func, args, kwargs)
         rec.record(rec.aten_name(func), args, kwargs, margs, mkwargs, out, rec.alias_info(func))
         op = rec.ops.pop()
+        if self.step.stash is not None:
+            self.step.stash.append(op)
         for t in op.new_outputs:
             self.tensors.made_in.setdefault(t.storage, (rec.modules.current, len(rec.ops)))
         return out
@@ -161,8 +221,9 @@ class _InnerOps(DispatchInterceptor):
 class _NodeClaims(FunctionInterceptor):
     """The function mode, claiming the autograd nodes each call made for the module it ran in."""
 
-    def __init__(self, recorder: Recorder, modules: _StepModules, owners: dict[int, str], tensors: _StepTensors) -> None:
+    def __init__(self, recorder: _StepRecorder, modules: _StepModules, owners: dict[int, str], tensors: _StepTensors) -> None:
         super().__init__(recorder)
+        self.step = recorder
         self.modules = modules
         self.tensors = tensors
         self.owners = owners  # id(parameter) -> the module path that holds it
@@ -172,13 +233,22 @@ class _NodeClaims(FunctionInterceptor):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         outer = COMPOSITE_FUNCTIONS.get(func) is not None and not self.recorder.suppress
+        recomputing = outer and self.modules.recomputing
         if outer:
             self.tensors.composite = {}
+        if recomputing:
+            self.step.stash = []
         try:
             out = super().__torch_function__(func, types, args, kwargs)
+        except Exception:
+            if recomputing:
+                self.step.keep_stash()
+            raise
         finally:
             if outer:
                 self.tensors.composite = None
+            if recomputing:
+                self.step.stash = None
         if self.active and torch.is_grad_enabled():
             self.claim(out)
         return out
@@ -199,6 +269,7 @@ class _NodeClaims(FunctionInterceptor):
     def _enter(self, path: str) -> Callable[[Any], None]:
         def hook(grad_outputs: Any) -> None:
             self.modules.override = path
+            self.modules.truncate(1)  # no forward runs when a node starts: what is left was stopped early
 
         return hook
 
@@ -212,11 +283,13 @@ class _NodeClaims(FunctionInterceptor):
 def capture_training(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                      loss_fn: Callable[[Any], torch.Tensor],
                      make_optimizer: Callable[[list[torch.Tensor]], torch.optim.Optimizer] | None = None, *,
-                     model_name: str | None = None) -> TrainingCapture:
+                     model_name: str | None = None, checkpoint: Sequence[str] = ()) -> TrainingCapture:
     """Run one training step of ``model`` (in training mode) and capture it phase by phase.
 
     ``loss_fn`` turns the model's output into the scalar loss (it may raise a ``HowfastError``);
-    ``make_optimizer`` builds the optimizer over the parameters that require grad (None: no step).
+    ``make_optimizer`` builds the optimizer over the parameters that require grad (None: no step);
+    ``checkpoint``: the paths of the modules to run under activation checkpointing (their ``forward``
+    is replaced for the step and put back after: give a copy of the user's model).
     """
     kwargs = kwargs or {}
     model = unwrap(model)
@@ -236,7 +309,7 @@ def capture_training(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, 
     result: dict[str, Any] = {}
     try:
         set_training(model, True)
-        with modules.installed(), claims, _InnerOps(recorder, shadows, tensors):
+        with checkpointed(model, checkpoint, modules, claims), modules.installed(), claims, _InnerOps(recorder, shadows, tensors):
             with torch.enable_grad():
                 try:
                     output = model(*args, **kwargs)
@@ -248,6 +321,7 @@ def capture_training(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, 
             del output
             bounds[0] = len(recorder.ops)
             modules.override = ""
+            modules.truncate(1)  # what a forward that raised and was caught left on the stack
             loss.backward()
             modules.override = None
             claims.release()
@@ -274,7 +348,50 @@ def capture_training(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, 
     return TrainingCapture(graphs=graphs, ops=recorder.ops, bounds=(bounds[0], bounds[1]), grads=result["grads"],
                            state=result["state"], state_bytes=result["state_bytes"], step_bytes=result["step_bytes"],
                            param_bytes=base.param_bytes, buffer_bytes=base.buffer_bytes, outputs=result["outputs"],
-                           made_in=dict(tensors.made_in), notes=notes)
+                           made_in=dict(tensors.made_in), notes=notes, recomputed=set(recorder.recomputed))
+
+
+@contextmanager
+def checkpointed(model: nn.Module, paths: Sequence[str], modules: _StepModules, claims: _NodeClaims) -> Iterator[None]:
+    """The modules at ``paths`` run under ``torch.utils.checkpoint.checkpoint(..., use_reentrant=False)``
+    while the block runs: an instance ``forward`` set on each, and removed (or the one it replaced put
+    back) after. The recomputation runs under the function mode (``claims``) as the forward did."""
+    found = dict(walk_modules(model, remove_duplicate=False))
+    replaced: list[tuple[nn.Module, Any]] = []
+    try:
+        for path in paths:
+            module = found[path]
+            replaced.append((module, module.__dict__.get("forward", _NONE)))
+            module.forward = _checkpointed_forward(path, module.forward, modules, claims)
+        yield
+    finally:
+        for module, before in reversed(replaced):
+            if before is _NONE:
+                del module.forward
+            else:
+                module.forward = before
+
+
+_NONE = object()
+
+
+def _checkpointed_forward(path: str, forward: Callable[..., Any], modules: _StepModules,
+                          claims: _NodeClaims) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if modules.override is None:  # the forward: the module's hooks put it on the stack
+            return forward(*args, **kwargs)
+        depth = len(modules.stack)  # the recomputation, from backward: its own hooks do not fire
+        modules.enter(path, args)
+        try:
+            with claims:  # backward runs inside the mode's handler of ``loss.backward``: the mode is off
+                return forward(*args, **kwargs)
+        finally:
+            modules.truncate(depth)
+
+    def checkpointed_forward(*args: Any, **kwargs: Any) -> Any:
+        return torch.utils.checkpoint.checkpoint(run, *args, use_reentrant=False, **kwargs)
+
+    return checkpointed_forward
 
 
 def _params(model: nn.Module) -> list[torch.Tensor]:

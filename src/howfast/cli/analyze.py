@@ -30,7 +30,7 @@ from howfast.cli.common import (
     with_batch,
 )
 from howfast.cli.output import RAW_FORMATS, write_file_atomically, write_files_atomically
-from howfast.cli.training_options import training_names, training_options
+from howfast.cli.training_options import checkpoint_classes, checkpoint_option, training_names, training_options
 from howfast.errors import UsageError
 from howfast.graph.inputs import InputSpec, parse_dtype
 from howfast.graph.request import LoadedModel
@@ -67,6 +67,7 @@ from howfast.units import printable
 @click.option("--weight-dtype", type=click.Choice(sorted(BITS)), help="What-if: weights stored at this width (bytes re-priced, MACs unchanged; docs/quantized.md).")
 @click.option("--act-dtype", type=click.Choice(sorted(BITS)), help="What-if: activations stored at this width (with --weight-dtype int8: int8 compute).")
 @training_options
+@checkpoint_option
 @table_options
 def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str, fmt: str, output: Path | None,
             depth: int | str | None, until: str | None, flops: str, bias: bool, memory_model: str, strict: bool, grad: bool,
@@ -75,7 +76,7 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
             batch: int | None = None, writeup_accesses: bool = False, width: int | None = None, sort: str | None = None,
             top: int | None = None, pattern: str | None = None, flat: bool = False, all_conventions: bool = False,
             backward: bool = False, loss: str | None = None, optimizer: str | None = None,
-            weight_dtype: str | None = None, act_dtype: str | None = None) -> None:
+            weight_dtype: str | None = None, act_dtype: str | None = None, checkpoint: tuple[str, ...] = ()) -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,
@@ -93,6 +94,7 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
       howfast analyze gpt2 -i 1x1024:int64 --backward --loss cross_entropy --optimizer adamw --device a100
     """
     loss_name = training_names(backward, loss, optimizer)
+    checkpoint_types = checkpoint_classes(backward, checkpoint)
     if backward and (bench or fused or until is not None):
         raise UsageError("--backward counts a whole training step: drop --until, --fused and --bench "
                          "(time a step with `howfast bench MODEL --backward`)")
@@ -112,7 +114,8 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     with warnings_to_stderr():
         if backward:
             report = analyze_training(loaded.model, specs, loss=loss_name, optimizer=optimizer, conventions=conventions,
-                                      strict=strict, dtype=parse_dtype(dtype) if dtype else None, name=loaded.name)
+                                      strict=strict, dtype=parse_dtype(dtype) if dtype else None, name=loaded.name,
+                                      checkpoint=checkpoint_types)
         else:
             report = analyze_model(loaded.model, specs, conventions=conventions, until=until, no_grad=not grad,
                                    train=True if train else None, strict=strict, dtype=parse_dtype(dtype) if dtype else None,

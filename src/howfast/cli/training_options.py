@@ -1,5 +1,6 @@
 """``--backward``, ``--loss`` and ``--optimizer``, shared by ``howfast analyze`` and ``howfast bench``
-(a training step: ``docs/training.md``).
+(a training step: ``docs/training.md``), and ``--checkpoint`` (``analyze`` only: activation
+checkpointing of the named module classes).
 
 The names are checked by ``training.step.check_names`` rather than by click, so an unknown one is
 one line (``howfast: error: unknown optimizer 'lion': use one of sgd, momentum, adam, adamw``, exit 2)
@@ -38,3 +39,20 @@ def training_names(backward: bool, loss: str | None, optimizer: str | None) -> s
     chosen = loss if loss is not None else "sum"
     check_names(chosen, optimizer)
     return chosen
+
+
+def checkpoint_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--checkpoint MODULE_TYPE (repeatable, or comma-separated)."""
+    return click.option("--checkpoint", "checkpoint", metavar="MODULE_TYPE", multiple=True,
+                        help="With --backward: run the step with every module of this class (e.g. GPT2Block; repeat or "
+                             "comma-separate for several) under activation checkpointing, on a copy of the model: the "
+                             "recomputation's FLOPs and the saved activations with and without it.")(command)
+
+
+def checkpoint_classes(backward: bool, checkpoint: tuple[str, ...]) -> list[str] | None:
+    """The class names of ``--checkpoint`` (None without it); refused without ``--backward`` (UsageError)."""
+    if not checkpoint:
+        return None
+    if not backward:
+        raise UsageError("--checkpoint checkpoints the blocks of a training step: add --backward")
+    return list(checkpoint)

@@ -12,6 +12,42 @@ from typing import Any
 
 
 @dataclass(slots=True)
+class CheckpointFigures:
+    """Activation checkpointing of the step (``analyze_training(checkpoint=...)``).
+
+    * ``types``: the class names asked for; ``modules``: the paths of the modules checkpointed (the
+      outermost of those classes);
+    * ``recompute_flops``, ``recompute_macs``, ``recompute_ops``: the forward ops re-run in backward
+      (counted in the backward phase, in the modules they belong to: ``recompute_by_layer``, FLOPs);
+    * ``saved_without`` and ``saved_with``: ``saved_activations`` of the same step without and with
+      checkpointing, ``bytes_saved`` their difference; ``peak_without`` and ``peak_with``: the peak
+      likewise.
+    """
+
+    types: list[str]
+    modules: list[str]
+    recompute_flops: int
+    recompute_macs: int
+    recompute_ops: int
+    saved_without: int
+    saved_with: int
+    peak_without: int
+    peak_with: int
+    recompute_by_layer: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bytes_saved(self) -> int:
+        """Saved-activation bytes checkpointing saves."""
+        return self.saved_without - self.saved_with
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data.update(types=list(self.types), modules=list(self.modules), recompute_by_layer=dict(self.recompute_by_layer),
+                    bytes_saved=self.bytes_saved)
+        return data
+
+
+@dataclass(slots=True)
 class TrainingMemory:
     """Memory of one training step by category.
 
@@ -22,7 +58,8 @@ class TrainingMemory:
       backward — all alive when backward starts; ``saved_by_layer``: those bytes by the module whose
       forward created them, ``heaviest_layer`` the largest;
     * ``peak``: the peak of live bytes over forward, backward and the optimizer step from tensor
-      lifetimes, parameters, buffers, gradients and optimizer state included (``peak_phase``: where).
+      lifetimes, parameters, buffers, gradients and optimizer state included (``peak_phase``: where);
+    * ``checkpoint``: with activation checkpointing, its recomputation and the memory it saves.
     """
 
     parameters: int
@@ -39,6 +76,7 @@ class TrainingMemory:
     loss: str = "sum"
     optimizer: str | None = None
     notes: list[str] = field(default_factory=list)
+    checkpoint: CheckpointFigures | None = None
 
     @property
     def model_states(self) -> int:
@@ -49,4 +87,5 @@ class TrainingMemory:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["saved_by_layer"] = dict(self.saved_by_layer)
         data["notes"] = list(self.notes)
+        data["checkpoint"] = self.checkpoint.to_dict() if self.checkpoint is not None else None
         return data

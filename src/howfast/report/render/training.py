@@ -4,10 +4,12 @@ memory by category (``docs/training.md``).
 Phases: one column each for forward (the loss included), backward and optimizer, and one for the
 step (their sum): MACs, FLOPs, bytes moved (under the report's memory model), backward's and the
 optimizer's FLOPs over forward's, and with a roofline the predicted time of each phase and of the
-step (the workload roofline: the phases' predicted times summed). Memory: parameters, gradients,
-optimizer state, saved activations, their sum (the model states and what backward keeps) and the
-peak of live bytes over the step, each with what it holds. The rows here are shared with the HTML
-page (``render/html/training.py``).
+step (the workload roofline: the phases' predicted times summed); with activation checkpointing,
+the FLOPs of the forward ops recomputed in backward (part of backward's). Memory: parameters,
+gradients, optimizer state, saved activations, their sum (the model states and what backward keeps)
+and the peak of live bytes over the step, each with what it holds; with checkpointing, the saved
+activations and the peak of the same step without it. The rows here are shared with the HTML page
+(``render/html/training.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def phase_rows(report: Report) -> tuple[list[str], list[list[str]]]:
         ["FLOPs / forward", *(_ratio(p.totals.flops, forward) for p in phases), _ratio(report.totals.flops, forward)],
         ["bytes moved", *(units.nbytes(_bytes(report, p)) for p in phases), units.nbytes(_bytes(report, report))],
     ]
+    checkpoint = report.training.checkpoint if report.training is not None else None
+    if checkpoint is not None:
+        recompute = units.count(checkpoint.recompute_flops)
+        rows.insert(2, ["FLOPs recomputed", *(recompute if p.name == "backward" else "-" for p in phases), recompute])
     if report.roofline is not None and all(p.roofline is not None for p in phases):
         times = [p.roofline.predicted_latency_s for p in phases if p.roofline is not None]
         step = report.roofline.predicted_latency_s
@@ -72,6 +78,12 @@ def memory_rows(report: Report, memory: TrainingMemory) -> tuple[list[str], list
         ["sum", units.nbytes(memory.model_states + memory.saved_activations), "the four above"],
         ["peak", units.nbytes(memory.peak), f"live at once, in {memory.peak_phase or '-'} (buffers and temporaries included)"],
     ]
+    c = memory.checkpoint
+    if c is not None:
+        share = f" ({100 * c.bytes_saved / c.saved_without:.1f}%)" if c.saved_without else ""
+        rows.append(["saved, no checkpointing", units.nbytes(c.saved_without),
+                        f"the same step without checkpointing: checkpointing saves {units.nbytes(c.bytes_saved)}{share}"])
+        rows.append(["peak, no checkpointing", units.nbytes(c.peak_without), "the same step without checkpointing"])
     return ["memory", "bytes", "what"], rows
 
 
@@ -85,6 +97,9 @@ def headline(report: Report, memory: TrainingMemory) -> str:
     """One sentence: what the step is, and where its time is predicted."""
     step = f"one {memory.optimizer} step" if memory.optimizer else "no optimizer step"
     line = f"training step: forward with loss {memory.loss}, backward, {step}"
+    if memory.checkpoint is not None:
+        c = memory.checkpoint
+        line += f"; {len(c.modules)} {'/'.join(c.types)} module{'s' if len(c.modules) != 1 else ''} checkpointed"
     if report.roofline is not None:
         line += f"; predicted on {report.roofline.device.label} ({report.roofline.device.dtype})"
     return units.printable(line)

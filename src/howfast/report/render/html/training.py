@@ -1,6 +1,7 @@
 """The training section of the HTML page (a report with ``training``): the step in one sentence, its
 phases side by side and its memory by category (the rows of ``render/training.py``), and two
-charts — FLOPs and bytes per phase, and the memory categories as one stacked bar beside the peak."""
+charts — FLOPs and bytes per phase, and the memory categories as one stacked bar beside the peak (with
+activation checkpointing, a third bar: the saved activations without it)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,14 @@ def _memory_figure(memory: TrainingMemory) -> dict[str, Any]:
     data.append({"type": "bar", "orientation": "h", "name": plot_text("peak"), "y": [rows[1]], "x": [memory.peak],
                  "marker": {"color": color(7)}, "customdata": [[units.nbytes(memory.peak), plot_text(memory.peak_phase)]],
                  "hovertemplate": "peak: %{customdata[0]}, in %{customdata[1]}<extra></extra>"})
+    c = memory.checkpoint
+    if c is not None:
+        row = plot_text("saved activations, no checkpointing")
+        data.append({"type": "bar", "orientation": "h", "name": plot_text("saved, no checkpointing"), "y": [row],
+                     "x": [c.saved_without], "marker": {"color": color(3)}, "opacity": 0.5,
+                     "customdata": [[units.nbytes(c.saved_without), units.nbytes(c.bytes_saved)]],
+                     "hovertemplate": "without checkpointing: %{customdata[0]} (checkpointing saves %{customdata[1]})"
+                                      "<extra></extra>"})
     layout = {**base_layout("Training memory by category", 320), "barmode": "stack", "xaxis": axis("bytes"),
               "yaxis": axis("", autorange="reversed")}
     return {"data": data, "layout": layout,
