@@ -172,3 +172,17 @@ def test_a_refused_step_leaves_the_model_unchanged():
     with pytest.raises(UsageError, match="unknown optimizer 'lion'"):  # refused before anything runs
         howfast.analyze_training(model, torch.randn(3, 4), optimizer="lion")
     assert all(torch.equal(v, params[k]) for k, v in model.named_parameters())
+
+
+def test_the_peak_split_by_category_sums_to_the_peak() -> None:
+    model = build("resnet18")
+    report = howfast.analyze_training(model, torch.randn(2, 3, 32, 32), loss="cross_entropy", optimizer="adamw")
+    memory = report.training
+    assert memory is not None
+    parts = memory.peak_by_category
+    assert sum(parts.values()) == memory.peak
+    assert parts["parameters"] == memory.parameters == 4 * 11_689_512 and parts["buffers"] == memory.buffers
+    assert min(parts.values()) >= 0
+    if memory.peak_phase == "optimizer":  # AdamW's update: every .grad is live, and the state it allocated
+        assert parts["gradients"] == memory.gradients == 4 * 11_689_512
+        assert parts["optimizer_state"] >= 8 * 11_689_512

@@ -59,6 +59,9 @@ class TrainingMemory:
       forward created them, ``heaviest_layer`` the largest;
     * ``peak``: the peak of live bytes over forward, backward and the optimizer step from tensor
       lifetimes, parameters, buffers, gradients and optimizer state included (``peak_phase``: where);
+    * ``peak_by_category``: what is live at that peak: parameters, buffers, gradients, optimizer
+      state, the saved activations still held, and temporaries (everything else); the parts sum to
+      ``peak``;
     * ``checkpoint``: with activation checkpointing, its recomputation and the memory it saves.
     """
 
@@ -77,6 +80,7 @@ class TrainingMemory:
     optimizer: str | None = None
     notes: list[str] = field(default_factory=list)
     checkpoint: CheckpointFigures | None = None
+    peak_by_category: dict[str, int] = field(default_factory=dict)
 
     @property
     def model_states(self) -> int:
@@ -87,5 +91,6 @@ class TrainingMemory:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["saved_by_layer"] = dict(self.saved_by_layer)
         data["notes"] = list(self.notes)
+        data["peak_by_category"] = dict(self.peak_by_category)
         data["checkpoint"] = self.checkpoint.to_dict() if self.checkpoint is not None else None
         return data

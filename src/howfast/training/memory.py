@@ -53,13 +53,34 @@ def training_memory(step: TrainingCapture, loss: str, optimizer: str | None) -> 
     layers = {k: v for k, v in by_layer.items() if k} or by_layer
     heaviest = max(layers.items(), key=lambda kv: kv[1]) if layers else ("", 0)
     grads = sum(sizes.get(t.storage, t.nbytes) for t in step.grads)
+    at_peak = peak_by_category(step, born, last, sizes, saved, at)
     notes = list(step.notes)
     return TrainingMemory(parameters=step.param_bytes, gradients=grads, optimizer_state=step.state_bytes,
                           saved_activations=sum(sizes[s] for s in saved), peak=base + peak, buffers=step.buffer_bytes,
                           step_counters=step.step_bytes, peak_phase=_phase(at, b0, b1),
                           heaviest_layer=heaviest[0], heaviest_layer_bytes=heaviest[1],
                           saved_by_layer=dict(sorted(by_layer.items(), key=lambda kv: -kv[1])), loss=loss,
-                          optimizer=optimizer, notes=notes)
+                          optimizer=optimizer, notes=notes, peak_by_category=at_peak)
+
+
+def peak_by_category(step: TrainingCapture, born: dict[int, int], last: dict[int, int], sizes: dict[int, int],
+                     saved: set[int], at: int) -> dict[str, int]:
+    """What is live at the peak (op ``at``; -1 before the first op), by category: parameters,
+    buffers, gradients, optimizer state, saved activations still held, and the rest, temporaries
+    (the op's own intermediates, activation gradients, the optimizer's scratch tensors); their sum
+    is the peak."""
+    grads = {t.storage for t in step.grads}
+    state = {t.storage for t in step.state}
+    end = len(step.ops)
+    parts = {"parameters": step.param_bytes, "buffers": step.buffer_bytes, "gradients": 0, "optimizer_state": 0,
+             "saved_activations": 0, "temporaries": 0}
+    for s, b in born.items():
+        if not b <= at <= min(max(last[s], 0), end) and not (b < 0 and at < 0):
+            continue
+        kind = ("gradients" if s in grads else "optimizer_state" if s in state
+                else "saved_activations" if s in saved else "temporaries")
+        parts[kind] += sizes.get(s, 0)
+    return parts
 
 
 def _sizes(step: TrainingCapture) -> dict[int, int]:

@@ -78,6 +78,9 @@ def memory_rows(report: Report, memory: TrainingMemory) -> tuple[list[str], list
         ["sum", units.nbytes(memory.model_states + memory.saved_activations), "the four above"],
         ["peak", units.nbytes(memory.peak), f"live at once, in {memory.peak_phase or '-'} (buffers and temporaries included)"],
     ]
+    temporaries = memory.peak_by_category.get("temporaries")
+    if temporaries is not None:
+        rows.append(["temporaries at peak", units.nbytes(temporaries), "live at the peak, none of the categories above"])
     c = memory.checkpoint
     if c is not None:
         share = f" ({100 * c.bytes_saved / c.saved_without:.1f}%)" if c.saved_without else ""
