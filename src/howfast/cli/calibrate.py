@@ -60,10 +60,11 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
               no_classes: bool, statistic: str, clock: str, fmt: str, width: int | None) -> None:
     """Measure this machine and print every figure with how it was measured.
 
-    A large GEMM gives peak FLOP/s per dtype (fp32; bf16 and fp16 when they run), a large copy the
-    memory bandwidth, a small copy the cache bandwidth, a one-element add the per-op overhead, and
-    representative layers of each op class (conv, depthwise conv, GEMM, norm, ...) their
-    efficiency against the roofline. --output or --save writes a profile for
+    A large GEMM gives peak FLOP/s per dtype (fp32; bf16 and fp16 when they run; int8 from
+    PyTorch's quantized linear and fp8 from torch._scaled_mm where they run, else a note says
+    so), a large copy the memory bandwidth, a small copy the cache bandwidth, a one-element add the
+    per-op overhead, and representative layers of each op class (conv, depthwise conv, GEMM, norm,
+    quantized conv and linear, ...) their efficiency against the roofline. --output or --save writes a profile for
     `howfast analyze MODEL --hardware NAME|FILE`.
 
     \b
@@ -97,10 +98,11 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
 
 
 def _as_json(result: CalibrationResult, target: Path | None) -> str:
-    """The profile, the time taken, where it was written and every measurement with its method."""
+    """The profile, the time taken, where it was written, every measurement with its method and what
+    was not measured here (``notes``)."""
     return json.dumps({"profile": result.profile.to_dict(), "elapsed_s": result.elapsed_s, "written": str(target) if target else None,
                        "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
-                                        for m in result.measurements]}, indent=2) + "\n"
+                                        for m in result.measurements], "notes": result.notes}, indent=2) + "\n"
 
 
 def _measure(**options: Any) -> CalibrationResult:

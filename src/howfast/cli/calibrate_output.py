@@ -1,7 +1,8 @@
 """What ``howfast calibrate`` prints: the measured figures, then the fitted op classes, every
 explanation once.
 
-The figures (peak FLOP/s, bandwidths, overhead) are a table with how each was measured. The op
+The figures (peak FLOP/s, bandwidths, overhead) are a table with how each was measured, followed
+by what could not be measured here (``CalibrationResult.notes``: no int8 or fp8 kernel). The op
 classes are a second table, one row per class (efficiency, overhead, weight cost, which model was
 fitted, how many layers); under it each fitted model is written out once, then one line says how
 the representative layers were timed and each class's layers follow with their times.
@@ -31,6 +32,8 @@ def render(result: CalibrationResult, width: int, colour: bool, written: str = "
     out.print(table)
     for note in notes:
         out.print(escape(note))
+    for note in result.notes:  # what does not run here: "no int8 kernel on this machine ..."
+        out.print(escape(f"not measured: {note}"))
     fits = list(result.fits.values())
     if fits:
         out.print(class_table(fits))

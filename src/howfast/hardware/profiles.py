@@ -44,8 +44,8 @@ KINDS = ("gpu", "cpu", "soc", "npu", "accelerator")
 # Op classes of the roofline pass (declared with each op's formula, ``costs.registry.OpClass``, plus
 # ``gemv``, a matrix product below the ridge point); a profile may give each an efficiency (fraction
 # of the roofline attained) and a fixed per-op overhead, usually measured by ``howfast calibrate``.
-OP_CLASSES = ("gemm", "gemv", "conv", "pwconv", "dwconv", "attention", "pool", "reduce", "norm", "elementwise", "activation",
-              "data", "unknown")
+OP_CLASSES = ("gemm", "gemv", "conv", "pwconv", "dwconv", "int8_gemm", "int8_conv", "fp8_gemm", "attention", "pool", "reduce",
+              "norm", "elementwise", "activation", "data", "unknown")
 # A class with no figures of its own in a profile is priced at another's: data movement and ops
 # without a formula stream memory as element-wise ops do.
 CLASS_FALLBACK = {"data": "elementwise", "unknown": "elementwise"}

@@ -1,7 +1,8 @@
 """Calibrate this machine: micro-benchmarks that become a hardware profile (``howfast calibrate``).
 
 Three stages: ``measure`` (the micro-benchmarks and the timed representative layers, whose table
-is in ``representatives``), ``fit`` (the per-class least-squares fit, pure) and ``assemble``
+is in ``representatives``; the int8 and fp8 peaks in ``integer``, the quantized layers in
+``quantized_layers``), ``fit`` (the per-class least-squares fit, pure) and ``assemble``
 (``calibrate(...)``: runs the stages and assembles the sourced ``HardwareProfile``).
 
 What is measured (``docs/roofline.md``, "Calibration"), each as the median (or, with
@@ -11,6 +12,11 @@ in effect, on the wall clock or (``clock="cpu"``, one thread) the thread's CPU t
 * ``peak_flops.<dtype>``: ``torch.mm`` of two n x n matrices (n doubled from 256 until one call
   takes 50 ms, at most 4096; that n and n/2 timed, the faster kept), ``2 n^3`` FLOPs / time; fp32,
   and bf16/fp16 when they run.
+* ``peak_flops.int8``: ``quantized::linear`` (PyTorch's quantized engine in effect, x86 = FBGEMM)
+  of an n x n quint8 input by an n x n per-channel qint8 weight, n doubled from 512 until one call
+  takes 2 ms (at most 2048), n and n/2 timed: ``2 n^3`` integer ops / time. ``peak_flops.fp8``:
+  ``torch._scaled_mm`` of float8_e4m3fn matrices the same way, where it runs. Where either does not
+  run, ``CalibrationResult.notes`` says so ("no int8 kernel on this machine ...").
 * ``memory.bandwidth``: ``Tensor.copy_`` between two buffers of 4 x the last-level cache (64 MiB
   at least, 512 MiB at most): (bytes read + bytes written) / time.
 * ``memory.cache_bandwidth``: the same copy with buffers of 1/8 of the last-level cache.
@@ -27,12 +33,28 @@ in effect, on the wall clock or (``clock="cpu"``, one thread) the thread's CPU t
   ``weight bytes x weight_s_per_byte`` for convolutions, whose kernels re-lay out their weights
   on every call) is fitted to them by least squares on relative error. The efficiency can exceed
   1 where a kernel beats the GEMM used for the peak.
+* ``classes.int8_conv`` and ``classes.int8_gemm``: the same for quantized Conv2d and Linear
+  modules (``quantized_layers``: per-channel qint8 weights, quint8 channels-last inputs), their
+  roofline time at the int8 peak, when the int8 peak was measured.
+
+The timing loops' garbage collections run with the objects alive at the start frozen
+(``frozen_heap``): with torch imported a full collection takes 0.1 s, once per timed layer.
 """
 
 from __future__ import annotations
 
-from howfast.bench.calibrate.assemble import FORMULAS, WEIGHT_CLASSES, CalibrationResult, ClassFit, Measurement, Progress, calibrate
+from howfast.bench.calibrate.assemble import (
+    DTYPES,
+    FORMULAS,
+    WEIGHT_CLASSES,
+    CalibrationResult,
+    ClassFit,
+    Measurement,
+    Progress,
+    calibrate,
+)
 from howfast.bench.calibrate.fit import fit_class, fit_efficiency, fit_with_weights
+from howfast.bench.calibrate.integer import LOW_PRECISION, LowPrecisionPeak, int8_engine, low_precision_peak
 from howfast.bench.calibrate.measure import (
     STATISTICS,
     Evictor,
@@ -40,16 +62,20 @@ from howfast.bench.calibrate.measure import (
     class_samples,
     copy_bandwidth,
     cpu_caches,
+    frozen_heap,
     gemm_flops,
+    gemm_rate,
     last_level_cache_bytes,
     op_overhead,
     prepare_layers,
     time_call,
     time_layers,
 )
-from howfast.bench.calibrate.representatives import Representative, representatives
+from howfast.bench.calibrate.quantized_layers import int8_representatives
+from howfast.bench.calibrate.representatives import QuantizedInput, Representative, representatives
 
-__all__ = ["FORMULAS", "STATISTICS", "WEIGHT_CLASSES", "CalibrationResult", "ClassFit", "Evictor", "Measurement", "Progress", "Representative",
-           "TimedSample", "calibrate", "class_samples", "copy_bandwidth", "cpu_caches", "fit_class", "fit_efficiency",
-           "fit_with_weights", "gemm_flops", "last_level_cache_bytes", "op_overhead", "prepare_layers", "representatives", "time_call",
-           "time_layers"]
+__all__ = ["DTYPES", "FORMULAS", "LOW_PRECISION", "STATISTICS", "WEIGHT_CLASSES", "CalibrationResult", "ClassFit", "Evictor",
+           "LowPrecisionPeak", "Measurement", "Progress", "QuantizedInput", "Representative", "TimedSample", "calibrate",
+           "class_samples", "copy_bandwidth", "cpu_caches", "fit_class", "fit_efficiency", "fit_with_weights", "frozen_heap",
+           "gemm_flops", "gemm_rate", "int8_engine", "int8_representatives", "last_level_cache_bytes", "low_precision_peak",
+           "op_overhead", "prepare_layers", "representatives", "time_call", "time_layers"]

@@ -16,19 +16,22 @@ import torch
 
 from howfast.bench.allocator import retain_freed_memory
 from howfast.bench.calibrate.fit import fit_efficiency, fit_with_weights
+from howfast.bench.calibrate.integer import LOW_PRECISION, low_precision_peak
 from howfast.bench.calibrate.measure import (
     STATISTICS,
     Evictor,
     TimedSample,
     copy_bandwidth,
     cpu_caches,
+    frozen_heap,
     gemm_flops,
     op_overhead,
     prepare_layers,
     product_row_times,
     time_layers,
 )
-from howfast.bench.calibrate.representatives import Representative, representatives
+from howfast.bench.calibrate.quantized_layers import int8_representatives
+from howfast.bench.calibrate.representatives import Representative, is_quantized, representatives
 from howfast.bench.environment import device_name
 from howfast.bench.timing import CLOCKS
 from howfast.errors import DeviceError
@@ -42,6 +45,7 @@ WEIGHT_CLASSES = ("conv", "pwconv", "dwconv", "gemm")
 GEMV_STEP = 1.5  # a product of m rows streams its weights while it takes at most this x the time of one row
 
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8")  # the peaks calibrate measures by default (fp32 required)
 
 PLAIN_FORMULA = "t = roof / efficiency + overhead"
 WEIGHT_FORMULA = "t = roof / efficiency + weight bytes x weight_s_per_byte + overhead"
@@ -83,6 +87,7 @@ class CalibrationResult:
     fits: dict[str, ClassFit]
     elapsed_s: float
     threads: int
+    notes: list[str] = field(default_factory=list)  # what was not measured here, and why ("no int8 kernel ...")
 
 
 def timing_passes(quick: bool) -> int:
@@ -184,6 +189,15 @@ def read_caches(dev: torch.device) -> dict[str, Figure]:
             for level, (text, size) in cpu_caches().items()}
 
 
+def measure_low_precision(c: Conditions, key: str) -> Measurement | str:
+    """``peak_flops.int8`` or ``.fp8`` (``integer.low_precision_peak``), or why it is not measured."""
+    found = low_precision_peak(key, c.device, quick=c.quick, min_time_s=c.min_time_s, statistic=c.statistic, clock=c.clock)
+    if isinstance(found, str):
+        return found
+    method = f"measured by howfast calibrate {c.where}: {found.kernel} / {c.stat} of {len(found.times)} runs"
+    return Measurement(f"peak_flops.{key}", found.rate, "op/s" if key == "int8" else "FLOP/s", method, found.times)
+
+
 def measure_peak(c: Conditions, key: str) -> Measurement | None:
     """``peak_flops.<key>`` from ``gemm_flops``; None when the dtype does not run here (fp32 must)."""
     try:
@@ -198,11 +212,19 @@ def measure_peak(c: Conditions, key: str) -> Measurement | None:
     return Measurement(f"peak_flops.{key}", flops_s, "FLOP/s", method, times)
 
 
-def measure_peaks(c: Conditions, dtypes: tuple[str, ...], step: Steps) -> dict[str, Measurement]:
-    """{dtype: peak FLOP/s measurement} for each of ``dtypes`` that runs; fp32 is required."""
+def measure_peaks(c: Conditions, dtypes: tuple[str, ...], step: Steps, notes: list[str]) -> dict[str, Measurement]:
+    """{dtype: peak FLOP/s measurement} for each of ``dtypes`` that runs; fp32 is required. An int8
+    or fp8 peak that cannot be measured here adds a note saying why."""
     peaks: dict[str, Measurement] = {}
     for key in dtypes:
         step(f"GEMM {key}")
+        if key in LOW_PRECISION:
+            low = measure_low_precision(c, key)
+            if isinstance(low, str):
+                notes.append(low)
+            else:
+                peaks[key] = low
+            continue
         if key not in TORCH_DTYPES:
             continue
         found = measure_peak(c, key)
@@ -274,7 +296,8 @@ def base_profile(c: Conditions, name: str, peaks: dict[str, Measurement], bandwi
         per_op_overhead=overhead.figure(),
         calibration={"date": c.today, "device": device_name(c.device), "threads": threads, "torch": torch.__version__,
                      "python": platform.python_version(), "statistic": c.statistic, "clock": c.clock, "quick": c.quick,
-                     "allocator": allocator, "load_average_1min": load_average()},
+                     "allocator": allocator, "load_average_1min": load_average(),
+                     **({"quantized_engine": torch.backends.quantized.engine} if "int8" in peaks else {})},
     )
 
 
@@ -344,11 +367,14 @@ def fit_classes(c: Conditions, reps: list[Representative], profile: HardwareProf
 
 
 def run_stages(c: Conditions, dtypes: tuple[str, ...], reps: list[Representative], name: str, allocator: str,
-               step: Steps) -> tuple[HardwareProfile, list[Measurement], dict[str, ClassFit]]:
-    """Measure the figures, then time and fit the op classes; the profile, every measurement and the fits."""
+               step: Steps, notes: list[str]) -> tuple[HardwareProfile, list[Measurement], dict[str, ClassFit]]:
+    """Measure the figures, then time and fit the op classes; the profile, every measurement and the fits.
+    The quantized layers are timed only when the int8 peak was measured (their kernels run here)."""
     caches = read_caches(c.device)
     gc.collect()
-    peaks = measure_peaks(c, dtypes, step)
+    peaks = measure_peaks(c, dtypes, step, notes)
+    if "int8" not in peaks:
+        reps = [rep for rep in reps if not is_quantized(rep)]
     step("memory bandwidth")
     bandwidth = measure_bandwidth(c)
     llc = max((f.value for f in caches.values()), default=None)
@@ -372,9 +398,16 @@ def run_stages(c: Conditions, dtypes: tuple[str, ...], reps: list[Representative
     return profile, measurements + stage.measurements, stage.fits
 
 
+def calibration_layers(quick: bool, dtypes: tuple[str, ...], kinds: tuple[str, ...] | None) -> list[Representative]:
+    """The representative layers to time: the float ones, and the quantized ones when ``int8`` is among
+    ``dtypes``; only those whose kind (the label's first word) is in ``kinds`` when given."""
+    reps = representatives(quick) + (int8_representatives(quick) if "int8" in dtypes else [])
+    return reps if kinds is None else [rep for rep in reps if rep[0].split()[0] in kinds]
+
+
 def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = False, classes: bool = True,
-              dtypes: tuple[str, ...] = ("fp32", "bf16", "fp16"), name: str = "this_machine", statistic: str = "median",
-              clock: str = "wall", progress: Progress | None = None) -> CalibrationResult:
+              dtypes: tuple[str, ...] = DTYPES, name: str = "this_machine", statistic: str = "median",
+              clock: str = "wall", progress: Progress | None = None, kinds: tuple[str, ...] | None = None) -> CalibrationResult:
     """Measure this machine and return a profile whose every figure says how it was measured.
 
     ``statistic`` is ``median`` (default) or ``min`` (the fastest run). ``clock`` is ``wall``
@@ -382,10 +415,17 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
     busy machine do not inflate (a prediction from such a profile is CPU time, the latency of an
     otherwise idle machine). ``progress(what, done, total)`` is told before every step what it
     measures (``done`` steps finished so far) and at the end ``total`` of ``total``.
+
+    ``dtypes`` names the peaks measured: fp32 (required), bf16 and fp16 (``torch.mm``), int8
+    (PyTorch's quantized linear, which also adds the quantized layers of the int8 classes) and fp8
+    (``torch._scaled_mm``); one that does not run here is left out, int8 and fp8 with a note in
+    ``CalibrationResult.notes``. ``kinds`` keeps only the representative layers of those kinds
+    (``conv``, ``linear``, ``qconv``, ``qlinear``, ...: the label's first word).
     """
     dev = torch.device(device)
     check_options(dev, device, threads, statistic, clock)
-    reps = representatives(quick) if classes else []
+    reps = calibration_layers(quick, dtypes, kinds) if classes else []
+    notes: list[str] = []
     step = Steps(progress, step_count(dtypes, reps, timing_passes(quick)))
     allocator = retain_freed_memory()  # time layers in the memory state howfast bench measures models in
     start = time.perf_counter()
@@ -394,10 +434,11 @@ def calibrate(*, threads: int | None = None, device: str = "cpu", quick: bool = 
         torch.set_num_threads(threads)
     try:
         c = Conditions(dev, device, quick, statistic, clock, torch.get_num_threads(), datetime.date.today().isoformat())
-        profile, measurements, fits = run_stages(c, dtypes, reps, name, allocator, step)
+        with frozen_heap():  # the timing loops' garbage collections skip what is alive now
+            profile, measurements, fits = run_stages(c, dtypes, reps, name, allocator, step, notes)
         step.finish()
     finally:
         if threads is not None:
             torch.set_num_threads(previous)
     return CalibrationResult(profile=profile, measurements=measurements, fits=fits, elapsed_s=time.perf_counter() - start,
-                             threads=c.threads)
+                             threads=c.threads, notes=notes)

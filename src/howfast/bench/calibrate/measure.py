@@ -5,10 +5,12 @@ Every timing goes through the one timing loop (``howfast.bench.timing.time_calls
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -17,10 +19,10 @@ import torch
 from torch import nn
 
 from howfast.api import analyze
-from howfast.bench.calibrate.representatives import Representative
+from howfast.bench.calibrate.representatives import Representative, make_input
 from howfast.bench.timing import Plan, time_calls
 from howfast.hardware.profiles import HardwareProfile
-from howfast.hardware.roofline import op_figures
+from howfast.hardware.roofline import CLASS_DTYPES, op_figures
 
 Statistic = Callable[[Sequence[float]], float]  # the figure of a list of timed runs
 
@@ -31,6 +33,24 @@ SIZE_SUFFIXES = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 
 
 # ---------------------------------------------------------------------------------- timing
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Collect garbage, then freeze every object alive (``gc.freeze``) until the block ends.
+
+    The timing loop runs ``gc.collect()`` before its timed calls; with torch imported and the
+    layers analysed that is ~170,000 objects and 0.1 s per call of ``time_call``, most of a small
+    layer's timing. Frozen objects are not traversed. Nested blocks leave the outer one's freeze to it.
+    """
+    outer = gc.get_freeze_count() > 0
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not outer:
+            gc.unfreeze()
 
 
 def time_call(call: Callable[[], Any], device: torch.device | str = "cpu", *, warmup: int = 2, min_runs: int = 5,
@@ -46,6 +66,9 @@ def time_call(call: Callable[[], Any], device: torch.device | str = "cpu", *, wa
 # ---------------------------------------------------------------------------------- GEMM
 
 
+GemmCall = Callable[[int], Callable[[], Any]]  # n -> one n x n x n matrix product, its operands made
+
+
 def _square_operands(n: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Two random n x n matrices of ``dtype`` and an n x n output buffer."""
     a = torch.randn(n, n, device=device).to(dtype)
@@ -54,37 +77,53 @@ def _square_operands(n: int, dtype: torch.dtype, device: torch.device) -> tuple[
     return a, b, c
 
 
-def _gemm_size(dtype: torch.dtype, device: torch.device, max_n: int, target_s: float, clock: str) -> int:
-    """n doubled from 256 until one ``torch.mm`` call takes ``target_s`` (at most ``max_n``)."""
-    n = 256
+def mm_call(dtype: torch.dtype, device: torch.device, n: int) -> Callable[[], Any]:
+    """``torch.mm`` of two random n x n matrices of ``dtype`` into an n x n buffer."""
+    a, b, c = _square_operands(n, dtype, device)
+    return partial(torch.mm, a, b, out=c)
+
+
+def _gemm_size(make: GemmCall, device: torch.device, min_n: int, max_n: int, target_s: float, clock: str,
+               ) -> tuple[int, dict[int, Callable[[], Any]]]:
+    """n doubled from ``min_n`` until one product of ``make(n)`` takes ``target_s`` (at most ``max_n``);
+    the products made on the way, by size (timed again, not made again)."""
+    n = min_n
+    calls: dict[int, Callable[[], Any]] = {}
     while True:
-        a, b, c = _square_operands(n, dtype, device)
-        torch.mm(a, b, out=c)
-        (one,) = time_call(lambda: torch.mm(a, b, out=c), device, warmup=0, min_runs=1, min_time_s=0.0, max_runs=1, clock=clock)
+        call = calls[n] = make(n)
+        call()
+        (one,) = time_call(call, device, warmup=0, min_runs=1, min_time_s=0.0, max_runs=1, clock=clock)
         if one >= target_s or n >= max_n:
-            return n
+            return n, calls
         n *= 2
 
 
-def gemm_flops(dtype: torch.dtype, device: torch.device | str = "cpu", *, max_n: int = 4096, target_s: float = 0.05,
-               min_time_s: float = 0.3, statistic: str = "median", clock: str = "wall") -> tuple[float, int, list[float]]:
-    """Peak FLOP/s of ``torch.mm`` on n x n matrices; returns (FLOP/s, n, times).
+def gemm_rate(make: GemmCall, device: torch.device | str = "cpu", *, min_n: int = 256, max_n: int = 4096, target_s: float = 0.05,
+              min_time_s: float = 0.3, statistic: str = "median", clock: str = "wall") -> tuple[float, int, list[float]]:
+    """Peak rate (``2 n^3`` operations / s) of the n x n x n products ``make(n)``; returns (rate, n, times).
 
-    n doubles from 256 until one call takes ``target_s``; that n and n / 2 are timed (median or
-    fastest run each) and the faster rate is the peak.
+    n doubles from ``min_n`` until one call takes ``target_s``; that n and n / 2 (when at least
+    256) are timed (median or fastest run each) and the faster rate is the peak.
     """
     dev = torch.device(device)
-    n = _gemm_size(dtype, dev, max_n, target_s, clock)
+    n, calls = _gemm_size(make, dev, min_n, max_n, target_s, clock)
     best: tuple[float, int, list[float]] | None = None
     for size in ([n // 2] if n >= 512 else []) + [n]:
-        a, b, c = _square_operands(size, dtype, dev)
-        times = time_call(lambda: torch.mm(a, b, out=c), dev, warmup=1, min_runs=5,
-                          min_time_s=min_time_s / 2, clock=clock)
+        call = calls.get(size) or make(size)
+        times = time_call(call, dev, warmup=1, min_runs=5, min_time_s=min_time_s / 2, clock=clock)
         rate = 2.0 * size ** 3 / STATISTICS[statistic](times)
         if best is None or rate > best[0]:
             best = (rate, size, times)
     assert best is not None
     return best
+
+
+def gemm_flops(dtype: torch.dtype, device: torch.device | str = "cpu", *, max_n: int = 4096, target_s: float = 0.05,
+               min_time_s: float = 0.3, statistic: str = "median", clock: str = "wall") -> tuple[float, int, list[float]]:
+    """Peak FLOP/s of ``torch.mm`` on n x n matrices of ``dtype``; returns (FLOP/s, n, times) (``gemm_rate``)."""
+    dev = torch.device(device)
+    return gemm_rate(partial(mm_call, dtype, dev), dev, max_n=max_n, target_s=target_s, min_time_s=min_time_s,
+                     statistic=statistic, clock=clock)
 
 
 # ---------------------------------------------------------------------------------- caches
@@ -248,9 +287,17 @@ class TimedLayer:
     inputs: tuple[torch.Tensor, ...]
 
 
+def class_peak(op_class: str, profile: HardwareProfile) -> float:
+    """The peak an op of ``op_class`` is priced at, as the roofline pass does (``roofline.class_peaks``):
+    the profile's int8 or fp8 figure for those classes when it has one, else its fp32 peak."""
+    dtype = CLASS_DTYPES.get(op_class, "fp32")
+    return profile.peak(dtype if profile.has_dtype(dtype) else "fp32")
+
+
 def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, ...], profile: HardwareProfile,
-                     peak: float) -> TimedSample | None:
-    """The layer's howfast figures summed over its ops, the class with the most roofline time; None if no op counts."""
+                     ) -> TimedSample | None:
+    """The layer's howfast figures summed over its ops (each at its class's peak, ``class_peak``), the
+    class with the most roofline time; None if no op counts."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = analyze(module, list(inputs) if len(inputs) > 1 else inputs[0], name=label)
@@ -259,7 +306,7 @@ def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, 
     flops = nbytes = weight_bytes = 0
     cached = profile.weights_cached(float(report.totals.param_bytes))
     for row in report.ops:
-        entry = op_figures(row, profile, peak, "compulsory", cached)
+        entry = op_figures(row, profile, class_peak(row.op_class, profile), "compulsory", cached)
         if entry is None:
             continue
         classes[entry.op_class] = classes.get(entry.op_class, 0.0) + entry.roof_s
@@ -277,15 +324,14 @@ def prepare_layers(reps: list[Representative], profile: HardwareProfile, device:
                    progress: Callable[[str], None] | None = None) -> list[TimedLayer]:
     """Build and analyse each representative layer (``progress("analysing LABEL")`` before each); a
     layer with no counted op is left out."""
-    peak = profile.peak("fp32")
     layers: list[TimedLayer] = []
     for label, factory, shapes in reps:
         if progress:
             progress(f"analysing {label}")
         with torch.device(device):
             module = factory()
-        inputs = tuple(torch.randn(*s, device=device) for s in shapes)
-        sample = _analysed_sample(label, module, inputs, profile, peak)
+        inputs = tuple(make_input(s, device) for s in shapes)
+        sample = _analysed_sample(label, module, inputs, profile)
         if sample is not None:
             layers.append(TimedLayer(sample, module, inputs))
     return layers
@@ -308,7 +354,7 @@ def time_layers(layers: list[TimedLayer], profile: HardwareProfile, device: torc
     before each layer of each pass); a layer's time is the median of its per-pass statistics."""
     evict = _evictor(profile, device)
     passes = max(1, passes)
-    with torch.inference_mode():
+    with frozen_heap(), torch.inference_mode():
         for number in range(1, passes + 1):
             for layer in layers:
                 if progress:

@@ -1,17 +1,55 @@
-"""The representative layers timed per op class: shapes from the zoo's models (``representatives(quick)``)."""
+"""The representative layers timed per op class: shapes from the zoo's models (``representatives(quick)``).
+
+The quantized layers of the int8 classes are in ``quantized_layers``; their inputs are
+``QuantizedInput`` specs (a quint8 tensor), the float layers' plain shapes (a random fp32 tensor).
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-# (label, module factory, input shapes); the label's first word names the kind of layer
-Representative = tuple[str, Callable[[], nn.Module], list[tuple[int, ...]]]
+
+@dataclass(frozen=True)
+class QuantizedInput:
+    """A quint8 input of ``shape``: random values quantized per tensor with ``scale`` and ``zero_point``.
+
+    A 4-d input is laid out channels-last, as inside a quantized network: a quantized convolution
+    writes its output channels-last and the next layer reads it so (an NCHW input costs a quantized
+    convolution a layout conversion on every call, which only a network's first layer pays).
+    """
+
+    shape: tuple[int, ...]
+    scale: float = 0.05
+    zero_point: int = 64
+
+
+InputSpec = tuple[int, ...] | QuantizedInput
+
+# (label, module factory, input specs); the label's first word names the kind of layer
+Representative = tuple[str, Callable[[], nn.Module], list[InputSpec]]
 
 # the tiny shape of each class, kept with ``quick`` besides the first (realistic) shape
-QUICK_TINY_SUFFIXES = ("@8x8", "16x64 -> 64", "1x256 -> 100", "1x16x16", "16x16", "16x8x8 -> 16")
+QUICK_TINY_SUFFIXES = ("@8x8", "16x64 -> 64", "8x64 -> 64", "1x256 -> 100", "1x16x16", "16x16", "16x8x8 -> 16")
+
+
+def make_input(spec: InputSpec, device: torch.device) -> torch.Tensor:
+    """The input tensor of one spec: random fp32 values of a shape, or quantized to quint8 (``QuantizedInput``)."""
+    if isinstance(spec, QuantizedInput):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # quantized tensor creation is deprecated (still what quantized models run)
+            q = torch.quantize_per_tensor(torch.randn(*spec.shape, device=device), spec.scale, spec.zero_point, torch.quint8)
+        return q.contiguous(memory_format=torch.channels_last) if q.dim() == 4 else q
+    return torch.randn(*spec, device=device)
+
+
+def is_quantized(rep: Representative) -> bool:
+    """Whether a representative layer takes quantized inputs (one of the int8 classes')."""
+    return any(isinstance(spec, QuantizedInput) for spec in rep[2])
 
 
 class _Add(nn.Module):
