@@ -20,6 +20,7 @@ from howfast.errors import BadFileError, GraphError, HowfastError, UsageError
 from howfast.graph.records import CapturedGraph
 from howfast.graph.request import CaptureRequest, LoadedModel
 from howfast.onnx.load import is_onnx_path
+from howfast.passes.pause import gc_paused
 from howfast.pipeline import analyze_graph
 from howfast.report.report import Report
 
@@ -108,10 +109,11 @@ def analyze(
     """
     front_end = front_end_for(model)
     request = CaptureRequest(inputs=inputs, kwargs=kwargs, until=until, grad=not no_grad, train=train, dtype=dtype, name=name)
-    graph = front_end.capture(model, request)
-    try:
-        return analyze_graph(graph, conventions, fused=fused, strict=strict)
-    except GraphError as exc:
-        if front_end.bad_graph is None:
-            raise
-        raise front_end.bad_graph(f"{os.fspath(model)}: {exc}") from exc
+    with gc_paused():  # thousands of small records that all stay alive: collections would only walk them
+        graph = front_end.capture(model, request)
+        try:
+            return analyze_graph(graph, conventions, fused=fused, strict=strict)
+        except GraphError as exc:
+            if front_end.bad_graph is None:
+                raise
+            raise front_end.bad_graph(f"{os.fspath(model)}: {exc}") from exc

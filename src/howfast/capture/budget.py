@@ -9,11 +9,15 @@ The total is an upper bound (a temporary freed during the build still counts), s
 build that fits when every factory tensor is kept, the usual case for weights. It watches the
 build of a factory that cannot be built on meta (``capture.loader``), on the cpu before the model
 is moved to meta.
+
+The capture reads aten schemas here too: ``schema_alias_info`` says which outputs of an op alias
+(view, or write into) which argument, so that they share its storage.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -73,3 +77,57 @@ def factory_bytes(func: Any, args: tuple, kwargs: dict) -> int:
     if dtype is None:
         dtype = torch.int64 if name == "randint" else torch.get_default_dtype()
     return numel * dtype.itemsize
+
+
+# ---------------------------------------------------------------------------------------------- aliases
+
+
+@dataclass(frozen=True, slots=True)
+class AliasInfo:
+    """Which outputs of an aten op alias an input (views, in-place and out= results)."""
+
+    aliased_outputs: tuple[int | None, ...]  # for each output, the index of the aliased argument
+    inplace: bool
+    views: bool = False  # whether any output aliases an argument (else every output is new memory)
+
+
+# Views whose schema does not say so (no alias annotation, for autograd's sake): their outputs
+# share the storage of their first argument. `_unsafe_view` follows the clone of a reshape that
+# must copy; `unsafe_split*` are split without autograd's view checks.
+UNANNOTATED_VIEWS = frozenset({"aten::_unsafe_view", "aten::unsafe_split", "aten::unsafe_split_with_sizes"})
+
+
+def schema_alias_info(func: Any) -> AliasInfo:
+    """Which outputs of the aten op ``func`` alias which of its arguments, from its schema."""
+    schema = getattr(func, "_schema", None)
+    if schema is None:
+        return AliasInfo((), False)
+    if schema.name in UNANNOTATED_VIEWS:
+        return AliasInfo((0,), False, views=True)
+    arg_sets: dict[str, int] = {}
+    wildcard: list[int] = []  # arguments whose alias set joins the wildcard: `Tensor(a -> *) self`
+    for i, arg in enumerate(schema.arguments):
+        info = arg.alias_info
+        if info is not None:
+            for s in info.before_set:
+                arg_sets.setdefault(s, i)
+            if "*" in info.after_set and info.before_set:
+                wildcard.append(i)
+    aliased: list[int | None] = []
+    inplace = False
+    for ret in schema.returns:
+        info = ret.alias_info
+        index = None
+        if info is not None:
+            inplace = inplace or info.is_write
+            for s in info.before_set:
+                if s in arg_sets:
+                    index = arg_sets[s]
+                    break
+            if index is None and not info.before_set and len(wildcard) == 1:
+                # A list of views, `-> Tensor(a)[]` (unbind, split, split_with_sizes, chunk,
+                # tensor_split): Python sees the list's annotation with empty sets (the element's
+                # `(a)` is not exposed); the elements alias the argument that went to the wildcard.
+                index = wildcard[0]
+        aliased.append(index)
+    return AliasInfo(tuple(aliased), inplace, views=any(index is not None for index in aliased))

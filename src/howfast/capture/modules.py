@@ -14,13 +14,14 @@ capture runs (shared by concurrent captures, restored by the last).
 ``module_infos`` lists the tree (``capture.tree``: compile wrappers transparent, TorchScript class
 names) with the calls, output shapes and parameters of each module; ``scripted_notes`` says where
 TorchScript hides the submodules' calls, so that per-layer attribution there is not silently missing.
+The messages of a failed run (``run_error_message``, and for ``until``) name the module it was in.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,6 +30,7 @@ from torch import nn
 
 from howfast.capture.inputs import tensors_in
 from howfast.capture.tree import is_scripted, type_name, walk_modules
+from howfast.errors import first_line
 from howfast.graph.records import ModuleInfo, TensorMeta, ancestors
 
 
@@ -72,12 +74,13 @@ class ModuleStack:
         if threading.get_ident() != self.thread:
             return
         path = self.paths.get(id(module))
-        if path is None or path not in self.stack[1:]:
+        stack = self.stack
+        if path is None or (stack[-1] != path and path not in stack[1:]) or len(stack) == 1:
             return
-        while self.stack.pop() != path:  # a submodule raised and the model caught it
+        while stack.pop() != path:  # a submodule raised and the model caught it
             self.stack_args.pop()
         self.stack_args.pop()
-        self.output_shapes[path] = [tuple(t.shape) for t in tensors_in(output)]
+        self.output_shapes[path] = [tuple(output.shape)] if isinstance(output, torch.Tensor) else [tuple(t.shape) for t in tensors_in(output)]
         if self.until is not None and path == self.until and not self.reached_until:
             self.reached_until = True
             self.until_outputs = [self.lookup(t) for t in tensors_in(output)]
@@ -131,18 +134,39 @@ def module_infos(model: nn.Module, modules: ModuleStack) -> dict[str, ModuleInfo
         )
     # A module's params: those it or its submodules hold, each once (a tied weight counts in
     # every module that holds it, and once in their common ancestors).
-    held: dict[str, dict[int, torch.Tensor]] = {}
-    for owner, module in walk_modules(model, remove_duplicate=False):
-        for p in module._parameters.values():
-            if p is None:
-                continue
-            for path in ancestors(owner):
-                held.setdefault(path, {})[id(p)] = p
-    for path, params in held.items():
+    owned = [(owner, [p for p in module._parameters.values() if p is not None])
+             for owner, module in walk_modules(model, remove_duplicate=False)]
+    owned = [(owner, params) for owner, params in owned if params]
+    for path, (count, nbytes) in _held(owned).items():
         if path in infos:
-            infos[path].params = sum(p.numel() for p in params.values())
-            infos[path].param_bytes = sum(p.numel() * p.element_size() for p in params.values())
+            infos[path].params = count
+            infos[path].param_bytes = nbytes
     return infos
+
+
+def _held(owned: Sequence[tuple[str, Sequence[torch.Tensor]]]) -> dict[str, tuple[int, int]]:
+    """(elements, bytes) of the distinct parameters each path and its descendants hold, from each
+    holder's path and own parameters. When no parameter has two holders, a sum per holder; else a
+    set per path, so that a tied weight counts once where its holders meet."""
+    ids = [id(p) for _, params in owned for p in params]
+    sums: dict[str, list[int]] = {}
+    if len(ids) == len(set(ids)):
+        for owner, params in owned:
+            count = sum(p.numel() for p in params)
+            nbytes = sum(p.numel() * p.element_size() for p in params)
+            for path in ancestors(owner):
+                total = sums.setdefault(path, [0, 0])
+                total[0] += count
+                total[1] += nbytes
+        return {path: (total[0], total[1]) for path, total in sums.items()}
+    held: dict[str, dict[int, torch.Tensor]] = {}
+    for owner, params in owned:
+        for path in ancestors(owner):
+            bucket = held.setdefault(path, {})
+            for p in params:
+                bucket[id(p)] = p
+    return {path: (sum(p.numel() for p in params.values()), sum(p.numel() * p.element_size() for p in params.values()))
+            for path, params in held.items()}
 
 
 def scripted_notes(model: nn.Module) -> list[str]:
@@ -159,3 +183,40 @@ def scripted_notes(model: nn.Module) -> list[str]:
                      f"{'the model' if path == '' else repr(path)} as a whole (the totals are complete): analyse the "
                      "module before torch.jit.script/trace for its layers")
     return notes
+
+
+# ---------------------------------------------------------------------------------------------- messages
+
+
+def run_error_message(exc: Exception, modules: ModuleStack, args: tuple, kwargs: dict) -> str:
+    where = modules.current
+    if where:
+        path = where if len(where) <= 160 else f"...{where[-157:]}"  # a deep tree's path, its innermost part
+        where = f"{path} ({modules.types_by_path.get(where, '?')})"
+        shapes = ", ".join(shape_text(v) for v in modules.stack_args[-1])
+    else:
+        where = "<model>"
+        shapes = ", ".join(shape_text(v) for v in list(args) + list(kwargs.values()))
+    return f"the model failed in module {where} with inputs ({shapes}): {type(exc).__name__}: {first_line(exc)}"
+
+
+def shape_text(value: Any) -> str:
+    tensors = tensors_in(value)
+    if not tensors:
+        return repr(value)
+    return ", ".join("x".join(str(s) for s in t.shape) + f":{str(t.dtype).removeprefix('torch.')}" for t in tensors)
+
+
+def never_ran_message(until: str, modules: ModuleStack) -> str:
+    ran = [path for path in modules.calls if path]
+    shown = ", ".join(ran[:8]) + (f" and {len(ran) - 8} more" if len(ran) > 8 else "")
+    return (f"layer {until!r} never ran: the model has it but its forward did not call it, so there is nothing to stop "
+            f"after (the layers that ran: {shown or 'none'})")
+
+
+def unknown_layer_message(name: str, paths: list[str]) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(name, [p for p in paths if p], n=5, cutoff=0.4)
+    hint = f"; nearest: {', '.join(near)}" if near else ""
+    return f"no layer named {name!r} in the model{hint}"

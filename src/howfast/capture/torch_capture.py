@@ -28,9 +28,10 @@ but never runs is refused, as an unknown one is.
 
 from __future__ import annotations
 
+import sys
 import warnings
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -38,10 +39,18 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.weak import WeakIdKeyDictionary
 
+from howfast.capture.budget import AliasInfo, schema_alias_info
 from howfast.capture.inputs import tensors_in
-from howfast.capture.modules import ModuleStack, StopCapture, module_infos, scripted_notes
+from howfast.capture.modules import (
+    ModuleStack,
+    StopCapture,
+    module_infos,
+    never_ran_message,
+    run_error_message,
+    scripted_notes,
+    unknown_layer_message,
+)
 from howfast.capture.quantized import (
     PackedWeights,
     add_to_layers,
@@ -53,8 +62,13 @@ from howfast.capture.quantized import (
 )
 from howfast.capture.shadow import Shadows, is_meta_capture
 from howfast.capture.tree import set_training, type_name, unique_tensors, unwrap, walk_modules
-from howfast.errors import InputSpecError, ModelRunError, first_line
+from howfast.errors import InputSpecError, ModelRunError
 from howfast.graph.records import CapturedGraph, OpRecord, TensorKind, TensorMeta
+
+# Values an op's arguments hold as they are (``Recorder.convert``), and the aliases of an op that has none.
+_PLAIN = frozenset({int, float, bool, str, type(None)})
+_NO_ALIASES: frozenset[int] = frozenset()
+_FIRST: frozenset[int] = frozenset({0})
 
 # Functions recorded whole, before kernel selection. Names are the op names the cost registry uses.
 COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
@@ -89,38 +103,45 @@ COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _AliasInfo:
-    """Which outputs of an aten op alias an input (views, in-place and out= results)."""
+class TensorIds:
+    """``TensorMeta`` by tensor object, keyed by ``id`` beside a weak reference to the tensor: a dead
+    tensor's entry never answers for a new tensor given its id (``WeakIdKeyDictionary``'s contract,
+    without the reference object it makes for every lookup)."""
 
-    aliased_outputs: tuple[int | None, ...]  # for each output, the index of the aliased argument
-    inplace: bool
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: dict[int, tuple[weakref.ref, TensorMeta]] = {}
+
+    def get(self, tensor: torch.Tensor) -> TensorMeta | None:
+        entry = self.entries.get(id(tensor))
+        return entry[1] if entry is not None and entry[0]() is tensor else None
+
+    def __setitem__(self, tensor: torch.Tensor, meta: TensorMeta) -> None:
+        self.entries[id(tensor)] = (weakref.ref(tensor), meta)
 
 
 class TensorTable:
     """Gives every tensor seen a stable id and a storage id, without keeping it alive."""
 
     def __init__(self) -> None:
-        self._metas: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._metas = TensorIds()
         self._ids = count(1)
+        self._dtypes: dict[torch.dtype, tuple[str, int]] = {}  # dtype -> (name, item size)
 
     def register(self, tensor: torch.Tensor, kind: TensorKind, name: str = "", storage: int | None = None) -> TensorMeta:
         tid = next(self._ids)
-        meta = TensorMeta(
-            tid=tid,
-            storage=tid if storage is None else storage,
-            shape=tuple(int(s) for s in tensor.shape),
-            dtype=str(tensor.dtype).removeprefix("torch."),
-            itemsize=tensor.element_size(),
-            kind=kind,
-            name=name,
-        )
-        self._metas[tensor] = meta
+        dtype = self._dtypes.get(tensor.dtype)
+        if dtype is None:
+            dtype = self._dtypes[tensor.dtype] = (str(tensor.dtype).removeprefix("torch."), tensor.element_size())
+        meta = TensorMeta(tid, tid if storage is None else storage, tuple(tensor.shape), dtype[0], dtype[1], kind, name)
+        self._metas.entries[id(tensor)] = (weakref.ref(tensor), meta)  # TensorIds.__setitem__, inlined
         return meta
 
     def lookup(self, tensor: torch.Tensor) -> TensorMeta:
-        meta = self._metas.get(tensor)
-        if meta is None or meta.shape != tuple(tensor.shape):
+        entry = self._metas.entries.get(id(tensor))  # TensorIds.get, inlined: the hottest call of a capture
+        meta = entry[1] if entry is not None and entry[0]() is tensor else None
+        if meta is None or meta.shape != tensor.shape:
             # A tensor made outside the capture (a plain attribute, a constant) or resized in place.
             kind = meta.kind if meta is not None else TensorKind.CONSTANT
             storage = meta.storage if meta is not None else None
@@ -130,7 +151,7 @@ class TensorTable:
     def derive(self, tensor: torch.Tensor, source: TensorMeta) -> TensorMeta:
         """Register ``tensor`` as sharing ``source``'s storage (a view or in-place result)."""
         existing = self._metas.get(tensor)
-        if existing is not None and existing.storage == source.storage and existing.shape == tuple(tensor.shape):
+        if existing is not None and existing.storage == source.storage and existing.shape == tensor.shape:
             return existing
         kind = source.kind if source.kind != TensorKind.INPUT else TensorKind.INPUT
         return self.register(tensor, kind, source.name, storage=source.storage)
@@ -145,25 +166,77 @@ class Recorder:
         self.ops: list[OpRecord] = []
         self.suppress = 0  # > 0 while inside a composite function
         self._names: dict[Any, str] = {}
-        self._alias: dict[Any, _AliasInfo] = {}
+        self._alias: dict[Any, AliasInfo] = {}
+        self.known: dict[Any, tuple[str, AliasInfo]] = {}  # aten op -> (name, alias info), looked up once
         self.packed: dict[int, tuple[TensorMeta | None, ...]] = {}  # packed weights' operands, by object_key
 
     def convert(self, value: Any) -> Any:
+        """``value`` with its tensors as ``TensorMeta``s (lists and tuples walked), plain values as
+        they are, anything else as text."""
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is tuple or kind is list:
+            items = [v if type(v) in _PLAIN else self.convert(v) for v in value]
+            return items if kind is list else tuple(items)
         if isinstance(value, torch.Tensor):
             return self.tensors.lookup(value)
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple)):  # a subclass: a list subclass is rebuilt, a tuple one is a tuple
             return type(value)(self.convert(v) for v in value) if isinstance(value, list) else tuple(self.convert(v) for v in value)
-        if isinstance(value, (int, float, bool, str)) or value is None:
+        if isinstance(value, (int, float, bool, str)):
             return value
         if isinstance(value, torch.ScriptObject) and object_key(value) in self.packed:
             return self.packed[object_key(value)]  # a quantized layer's packed (weight, bias)
         return str(value)
 
-    def record(self, name: str, args: tuple, kwargs: dict, margs: tuple, mkwargs: dict, out: Any, alias: _AliasInfo | None) -> None:
+    def convert_args(self, args: tuple) -> tuple:
+        """``convert(args)`` for an op's positional arguments, with their tensors and plain values
+        handled in place (most of an op's arguments: one call less each)."""
+        lookup = self.tensors.lookup
+        converted = []
+        for value in args:
+            kind = type(value)
+            if kind in _PLAIN:
+                converted.append(value)
+            elif kind is torch.Tensor or kind is nn.Parameter:
+                converted.append(lookup(value))
+            else:
+                converted.append(self.convert(value))
+        return tuple(converted)
+
+    def record(self, name: str, args: tuple, kwargs: dict, margs: tuple, mkwargs: dict, out: Any, alias: AliasInfo | None) -> None:
+        if alias is not None and not alias.views:  # the common case: every output is new memory
+            outs = [out] if isinstance(out, torch.Tensor) else tensors_in(out)
+            register = self.tensors.register
+            made = tuple([register(t, TensorKind.ACTIVATION) for t in outs])
+            self.ops.append(OpRecord(len(self.ops), name, self.modules.current, margs, mkwargs, made, _NO_ALIASES, alias.inplace))
+            return
+        if alias is not None and isinstance(out, torch.Tensor) and alias.aliased_outputs:
+            source = self._view_source(args, alias.aliased_outputs[0])
+            if source is not None:  # one view of (or in-place write to) a positional argument: most aliasing ops
+                meta = self.tensors.derive(out, self.tensors.lookup(source))
+                self.ops.append(OpRecord(len(self.ops), name, self.modules.current, margs, mkwargs, (meta,), _FIRST, alias.inplace))
+                return
+        outputs, aliased = self._outputs(args, kwargs, out, alias)
+        self.ops.append(OpRecord(index=len(self.ops), op=name, module=self.modules.current, args=margs, kwargs=mkwargs,
+                                 outputs=tuple(outputs), aliases=frozenset(aliased), inplace=bool(alias and alias.inplace)))
+
+    @staticmethod
+    def _view_source(args: tuple, index: int | None) -> torch.Tensor | None:
+        """The tensor a single output aliases when it is (in) positional argument ``index``, else None
+        (``_outputs`` then looks further)."""
+        if index is None or index >= len(args):
+            return None
+        value = args[index]
+        return value if isinstance(value, torch.Tensor) else _first_tensor(value)
+
+    def _outputs(self, args: tuple, kwargs: dict, out: Any, alias: AliasInfo | None) -> tuple[list[TensorMeta], set[int]]:
+        """The outputs of an op that may alias its arguments (a view, an in-place op, a composite), and
+        the positions of those that do."""
         outputs: list[TensorMeta] = []
         aliased: set[int] = set()
         flat_args = list(args) + list(kwargs.values())
-        passed = {id(t): t for t in tensors_in(flat_args)}
+        passed = {id(t): t for t in tensors_in(flat_args)} if alias is None else {}
         for i, tensor in enumerate(tensors_in(out)):
             if alias is None and id(tensor) in passed:  # a composite returned its input (eval dropout)
                 outputs.append(self.tensors.lookup(tensor))
@@ -181,18 +254,7 @@ class Recorder:
                     aliased.add(i)
                     continue
             outputs.append(self.tensors.register(tensor, TensorKind.ACTIVATION))
-        self.ops.append(
-            OpRecord(
-                index=len(self.ops),
-                op=name,
-                module=self.modules.current,
-                args=margs,
-                kwargs=mkwargs,
-                outputs=tuple(outputs),
-                aliases=frozenset(aliased),
-                inplace=bool(alias and alias.inplace),
-            )
-        )
+        return outputs, aliased
 
     def aten_name(self, func: Any) -> str:
         name = self._names.get(func)
@@ -200,27 +262,76 @@ class Recorder:
             name = self._names[func] = str(func)
         return name
 
-    def alias_info(self, func: Any) -> _AliasInfo:
+    def alias_info(self, func: Any) -> AliasInfo:
         info = self._alias.get(func)
         if info is None:
-            info = self._alias[func] = _schema_alias_info(func)
+            info = self._alias[func] = schema_alias_info(func)
         return info
 
 
+def eager_stance() -> Any:
+    """``torch.compiler.set_stance("force_eager")`` (compiled code runs eagerly until ``end_stance``)
+    once dynamo is loaded, as it is by anything compiled; None before (the stance would load it)."""
+    if "torch._dynamo" not in sys.modules:
+        return None
+    return torch.compiler.set_stance("force_eager")
+
+
+def end_stance(stance: Any) -> None:
+    if stance is not None:
+        stance.__exit__(None, None, None)
+
+
+def run_op(func: Any, args: tuple, kwargs: dict) -> Any:
+    """``func(*args, **kwargs)``: how the dispatch mode runs an op when no shadows are kept."""
+    return func(*args, **kwargs)
+
+
 class DispatchInterceptor(TorchDispatchMode):
+    """Records every aten op, without the dynamo guard PyTorch puts around a dispatch mode's handler
+    (``_should_skip_dynamo``: microseconds per op, and the import of dynamo, a second or more, on the
+    first). No frame is compiled under a dispatch mode anyway; so that none is compiled inside the
+    handler either, ``torch.compile``'d code runs eagerly while the mode is on (``eager_stance``)."""
+
     def __init__(self, recorder: Recorder, shadows: Shadows | None) -> None:
         super().__init__()
         self.recorder = recorder
-        self.call = shadows.call if shadows is not None else lambda func, args, kwargs: func(*args, **kwargs)
+        self.shadows = shadows
+        self.call = shadows.call if shadows is not None else run_op
+        self.stances: list[Any] = []
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
+
+    def __enter__(self) -> DispatchInterceptor:
+        self.stances.append(eager_stance())
+        try:
+            super().__enter__()
+        except BaseException:
+            end_stance(self.stances.pop())
+            raise
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        try:
+            super().__exit__(exc_type, exc_value, traceback)
+        finally:
+            end_stance(self.stances.pop())
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        kwargs = kwargs or {}
         rec = self.recorder
+        if kwargs is None:
+            kwargs = {}
         if rec.suppress:
             return self.call(func, args, kwargs)
-        margs, mkwargs = rec.convert(args), {k: rec.convert(v) for k, v in kwargs.items()}
-        out = self.call(func, args, kwargs)
-        rec.record(rec.aten_name(func), args, kwargs, margs, mkwargs, out, rec.alias_info(func))
+        margs = rec.convert_args(args)
+        mkwargs = {k: rec.convert(v) for k, v in kwargs.items()} if kwargs else {}
+        out = func(*args, **kwargs) if self.shadows is None else self.shadows.call(func, args, kwargs)
+        known = rec.known.get(func)
+        if known is None:
+            known = rec.known[func] = (rec.aten_name(func), rec.alias_info(func))
+        rec.record(known[0], args, kwargs, margs, mkwargs, out, known[1])
         return out
 
 
@@ -230,9 +341,10 @@ class FunctionInterceptor(TorchFunctionMode):
         self.recorder = recorder
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        kwargs = kwargs or {}
         name = COMPOSITE_FUNCTIONS.get(func)
         rec = self.recorder
+        if kwargs is None:
+            kwargs = {}
         if name is None or rec.suppress:
             return func(*args, **kwargs)
         margs, mkwargs = rec.convert(args), {k: rec.convert(v) for k, v in kwargs.items()}
@@ -267,7 +379,7 @@ def capture(
     modules = ModuleStack(model, until)
     modules.lookup = tensors.lookup
     if until is not None and until not in {p for p in modules.paths.values()}:
-        raise InputSpecError(_unknown_layer_message(until, list(modules.paths.values())))
+        raise InputSpecError(unknown_layer_message(until, list(modules.paths.values())))
     shadows = Shadows() if is_meta_capture(model, args, kwargs) else None
     if shadows is not None:
         args, kwargs = shadows.seed_inputs(model, args, kwargs)
@@ -277,10 +389,11 @@ def capture(
     recorder = Recorder(tensors, modules)
     recorder.packed = {key: tuple(None if t is None else tensors.lookup(t) for t in operands)
                        for key, operands in packed.operands.items()}
-    modes = [(m, m.training) for _, m in walk_modules(model)]
+    tree = [m for _, m in walk_modules(model)]
+    modes = [(m, m.training) for m in tree]
     if train is not None:
         set_training(model, train)
-    saved = snapshot_training_buffers(model)
+    saved = snapshot_training_buffers(model, tree)
     outputs: list[TensorMeta] = []
     try:
         with torch.set_grad_enabled(not no_grad), modules.installed(), FunctionInterceptor(recorder), DispatchInterceptor(recorder, shadows):
@@ -295,7 +408,7 @@ def capture(
         for module, mode in modes:
             module.training = mode
     if until is not None and not modules.reached_until:
-        raise InputSpecError(_never_ran_message(until, modules))
+        raise InputSpecError(never_ran_message(until, modules))
     graph = build_graph(model, model_name, recorder, modules, input_metas, until, packed)
     graph.outputs = outputs
     graph.notes.extend(scripted_notes(model))
@@ -359,9 +472,10 @@ def register_inputs(args: tuple, kwargs: dict, tensors: TensorTable) -> list[Ten
     return metas
 
 
-def snapshot_training_buffers(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Copies of buffers a training-mode forward may update in place (e.g. BN running stats)."""
-    if not any(m.training for _, m in walk_modules(model)):
+def snapshot_training_buffers(model: nn.Module, tree: list[nn.Module] | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Copies of buffers a training-mode forward may update in place (e.g. BN running stats); ``tree``:
+    the model's modules when the caller has them already."""
+    if not any(m.training for m in (tree if tree is not None else (m for _, m in walk_modules(model)))):
         return []
     return [(b, b.detach().clone()) for _, b in unique_tensors(model, "buffers") if b.device.type != "meta"]
 
@@ -372,81 +486,6 @@ def restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
             buffer.copy_(copy)
 
 
-# Views whose schema does not say so (no alias annotation, for autograd's sake): their outputs
-# share the storage of their first argument. `_unsafe_view` follows the clone of a reshape that
-# must copy; `unsafe_split*` are split without autograd's view checks.
-_UNANNOTATED_VIEWS = frozenset({"aten::_unsafe_view", "aten::unsafe_split", "aten::unsafe_split_with_sizes"})
-
-
-def _schema_alias_info(func: Any) -> _AliasInfo:
-    schema = getattr(func, "_schema", None)
-    if schema is None:
-        return _AliasInfo((), False)
-    if schema.name in _UNANNOTATED_VIEWS:
-        return _AliasInfo((0,), False)
-    arg_sets: dict[str, int] = {}
-    wildcard: list[int] = []  # arguments whose alias set joins the wildcard: `Tensor(a -> *) self`
-    for i, arg in enumerate(schema.arguments):
-        info = arg.alias_info
-        if info is not None:
-            for s in info.before_set:
-                arg_sets.setdefault(s, i)
-            if "*" in info.after_set and info.before_set:
-                wildcard.append(i)
-    aliased: list[int | None] = []
-    inplace = False
-    for ret in schema.returns:
-        info = ret.alias_info
-        index = None
-        if info is not None:
-            inplace = inplace or info.is_write
-            for s in info.before_set:
-                if s in arg_sets:
-                    index = arg_sets[s]
-                    break
-            if index is None and not info.before_set and len(wildcard) == 1:
-                # A list of views, `-> Tensor(a)[]` (unbind, split, split_with_sizes, chunk,
-                # tensor_split): Python sees the list's annotation with empty sets (the element's
-                # `(a)` is not exposed); the elements alias the argument that went to the wildcard.
-                index = wildcard[0]
-        aliased.append(index)
-    return _AliasInfo(tuple(aliased), inplace)
-
-
 def _first_tensor(value: Any) -> torch.Tensor | None:
     found = tensors_in(value)
     return found[0] if found else None
-
-
-def run_error_message(exc: Exception, modules: ModuleStack, args: tuple, kwargs: dict) -> str:
-    where = modules.current
-    if where:
-        path = where if len(where) <= 160 else f"...{where[-157:]}"  # a deep tree's path, its innermost part
-        where = f"{path} ({modules.types_by_path.get(where, '?')})"
-        shapes = ", ".join(_shape_text(v) for v in modules.stack_args[-1])
-    else:
-        where = "<model>"
-        shapes = ", ".join(_shape_text(v) for v in list(args) + list(kwargs.values()))
-    return f"the model failed in module {where} with inputs ({shapes}): {type(exc).__name__}: {first_line(exc)}"
-
-
-def _shape_text(value: Any) -> str:
-    tensors = tensors_in(value)
-    if not tensors:
-        return repr(value)
-    return ", ".join("x".join(str(s) for s in t.shape) + f":{str(t.dtype).removeprefix('torch.')}" for t in tensors)
-
-
-def _never_ran_message(until: str, modules: ModuleStack) -> str:
-    ran = [path for path in modules.calls if path]
-    shown = ", ".join(ran[:8]) + (f" and {len(ran) - 8} more" if len(ran) > 8 else "")
-    return (f"layer {until!r} never ran: the model has it but its forward did not call it, so there is nothing to stop "
-            f"after (the layers that ran: {shown or 'none'})")
-
-
-def _unknown_layer_message(name: str, paths: list[str]) -> str:
-    import difflib
-
-    near = difflib.get_close_matches(name, [p for p in paths if p], n=5, cutoff=0.4)
-    hint = f"; nearest: {', '.join(near)}" if near else ""
-    return f"no layer named {name!r} in the model{hint}"

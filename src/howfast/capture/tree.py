@@ -34,9 +34,16 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module
 
 
-def _is_compiled(module: nn.Module) -> bool:
-    dynamo = sys.modules.get("torch._dynamo.eval_frame")  # a compiled module means dynamo was imported
+def _wrapper_type() -> type | None:
+    """``OptimizedModule``, the class of ``torch.compile``'s wrappers, once dynamo is loaded (a compiled
+    module means it was); None before."""
+    dynamo = sys.modules.get("torch._dynamo.eval_frame")
     wrapper = getattr(dynamo, "OptimizedModule", None) if dynamo is not None else None
+    return wrapper if isinstance(wrapper, type) else None
+
+
+def _is_compiled(module: nn.Module) -> bool:
+    wrapper = _wrapper_type()
     return wrapper is not None and isinstance(module, wrapper) and isinstance(getattr(module, "_orig_mod", None), nn.Module)
 
 
@@ -44,25 +51,29 @@ def walk_modules(model: nn.Module, remove_duplicate: bool = True) -> Iterator[tu
     """``(path, module)`` for ``model`` and every submodule, pre-order, as ``named_modules`` lists them."""
     seen: set[int] = set()
     root = unwrap(model)
+    wrapper = _wrapper_type()  # looked up once: a child that is no wrapper needs no ``unwrap``
     if remove_duplicate:
         seen.add(id(root))
     yield "", root
-    stack = [("", root, iter(root._modules.items()))]
+    stack = [("", iter(root._modules.items()))]
     open_ids = [id(root)]  # the modules on the path to the current one
     while stack:
-        prefix, _, children = stack[-1]
+        prefix, children = stack[-1]
         for name, child in children:
             if child is None:
                 continue
-            child = unwrap(child)
-            if id(child) in open_ids or (remove_duplicate and id(child) in seen):
+            if wrapper is not None and isinstance(child, wrapper):
+                child = unwrap(child)
+            key = id(child)
+            if key in open_ids or (remove_duplicate and key in seen):
                 continue
-            seen.add(id(child))
+            seen.add(key)
             path = f"{prefix}.{name}" if prefix else name
             yield path, child
-            stack.append((path, child, iter(child._modules.items())))
-            open_ids.append(id(child))
-            break
+            if child._modules:
+                stack.append((path, iter(child._modules.items())))
+                open_ids.append(key)
+                break
         else:
             stack.pop()
             open_ids.pop()

@@ -3,12 +3,14 @@
 Errors: a ``HowfastError`` prints one line ``howfast: error: ...`` and exits with its code
 (``docs/cli.md`` lists them); usage errors exit 2; anything else is a bug: one line, exit 1, and
 ``--debug`` shows the traceback. Ctrl-C is one line and exit 130 from the first instant: this
-module imports nothing heavy, and ``main`` installs its handler before the commands (and PyTorch)
-are imported. Every line printed on an error has its control characters escaped (``units.printable``).
+module imports nothing heavy, and a command's module (and PyTorch) is imported under that handler,
+only when that command runs (``LazyGroup``: ``--help`` and ``--version`` import no command). Every
+line printed on an error has its control characters escaped (``units.printable``).
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import signal
@@ -29,7 +31,51 @@ INTERRUPTED = 130
 _state = {"debug": False}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+# Every command: the module under ``cli/`` that defines it (importing it adds the command to ``app``)
+# and the first paragraph of its help, which ``howfast --help`` lists without importing the module.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "analyze": ("howfast.cli.analyze", "Count parameters, MACs, FLOPs and memory traffic per layer of MODEL."),
+    "bench": ("howfast.cli.bench", "Time forward passes of MODEL: warm-up, timed runs, min/median/mean/std/p90/p99 and throughput."),
+    "calibrate": ("howfast.cli.calibrate", "Measure this machine and print every figure with how it was measured."),
+    "compare": ("howfast.cli.compare", "Compare MODELS side by side: params, size, MACs, FLOPs, memory, ratios to the first."),
+    "devices": ("howfast.cli.devices", "List hardware profiles (peak fp32, bandwidth, ridge point), or show one profile's figures and "
+                                       "sources."),
+    "export": ("howfast.cli.export", "Export MODEL to the ONNX file OUTPUT, traced with the given (or the zoo's default) input."),
+    "fold": ("howfast.cli.fold", "Fold every eval-mode conv/linear -> batch-norm pair of MODEL and verify the outputs match."),
+    "llm": ("howfast.cli.llm", "How fast MODEL generates text: prefill, decode steps, KV cache, memory, TTFT and TPOT."),
+    "show": ("howfast.cli.show", "Render REPORT.json, saved by `analyze -f json` or `compare -f json`, again as a table, md, csv, "
+                                 "html or json."),
+    "zoo": ("howfast.cli.zoo", "List the built-in models, their default inputs and options."),
+}
+
+
+class LazyGroup(click.Group):
+    """The command group, importing a command's module only when that command is run, completed or
+    asked for its help: ``howfast --help`` and ``--version`` import no command, ``howfast zoo`` only its
+    own (not the capture stack, PyTorch's dynamo or rich's progress bars)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            with _importing():
+                importlib.import_module(COMMANDS[cmd_name][0])
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands' list as click writes it, from ``COMMANDS`` for those not imported."""
+        listed = [(name, self.commands.get(name) or click.Command(name, help=COMMANDS[name][1]))
+                  for name in self.list_commands(ctx)]
+        listed = [(name, command) for name, command in listed if not command.hidden]
+        if not listed:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @click.version_option(__version__, prog_name="howfast")
 def app(debug: bool) -> None:
@@ -38,8 +84,9 @@ def app(debug: bool) -> None:
 
 
 def register_commands() -> None:
-    # Importing a command module adds its command to ``app``.
-    from howfast.cli import analyze, bench, calibrate, compare, devices, export, fold, llm, show, zoo  # noqa: F401
+    """Import every command (``main`` imports only the one it runs)."""
+    for module, _ in COMMANDS.values():
+        importlib.import_module(module)
 
 
 def _interrupted_while_importing(_signum: int, _frame: FrameType | None) -> None:
@@ -67,8 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     _state["debug"] = "--debug" in args
     try:
-        with _importing():
-            register_commands()
         app.main(args=args, prog_name="howfast", standalone_mode=False)
         return 0
     except HowfastError as exc:

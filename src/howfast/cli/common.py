@@ -9,26 +9,26 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Column
 
-from howfast.api import load
-from howfast.capture.loader import load_model
 from howfast.cli.output import OutputFile as OutputFile  # re-exported: the commands write through these
 from howfast.cli.output import emit as emit
 from howfast.cli.output import write_atomically as write_atomically
 from howfast.conventions import Conventions
 from howfast.errors import DeviceError, InputSpecError, UsageError
-from howfast.graph.inputs import InputSpec, materialise, parse_dtype, parse_inputs
-from howfast.graph.request import LoadedModel
 from howfast.hardware.profiles import HardwareProfile, get_profile, is_torch_device
 from howfast.report.render.tree import SORT_KEYS
 from howfast.units import printable
+
+if TYPE_CHECKING:  # PyTorch, the loaders and rich's progress bars are imported where a command uses them
+    import torch
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from howfast.graph.inputs import InputSpec
+    from howfast.graph.request import LoadedModel
 
 INPUT_HELP = (
     "Input shape: 1x3x224x224, 1x128:int64, or name=1x128:int64 for a keyword input. "
@@ -48,7 +48,7 @@ def check_device(device: str) -> str:
     """A torch device howfast runs models on: cpu, meta, cuda or cuda:N (``hardware.profiles.is_torch_device``)."""
     if not is_torch_device(device) or device.strip().lower() == "mps":
         raise UsageError(f"unknown device {device!r}; use cpu, meta or cuda")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if device.startswith("cuda") and not _torch().cuda.is_available():
         raise DeviceError("--device cuda asked for, but this machine has no CUDA device (torch.cuda.is_available() is False)")
     return device
 
@@ -80,6 +80,9 @@ def open_model(spec: str, inputs: tuple[str, ...] | list[str] | None, device: st
     """The model a model argument names — a PyTorch model built on ``device`` in ``dtype``, or an
     ``.onnx`` file — and its inputs (a zoo model's default when none are given; None for an ONNX
     file, whose declared inputs are used)."""
+    from howfast.api import load
+    from howfast.graph.inputs import parse_inputs
+
     torch_dtype = check_dtype(dtype)
     loaded = load(spec, device=check_device(device))
     if loaded.front_end != "torch":
@@ -93,6 +96,8 @@ def open_model(spec: str, inputs: tuple[str, ...] | list[str] | None, device: st
 def resolve(spec: str, inputs: tuple[str, ...] | list[str] | None, device: str,
             dtype: str | None = None) -> tuple[LoadedModel, list[InputSpec]]:
     """A PyTorch model for commands that run one (an ``.onnx`` file is refused in one line) and its inputs."""
+    from howfast.capture.loader import load_model
+
     torch_dtype = check_dtype(dtype)
     return _built(spec, load_model(spec, device=check_device(device)), inputs, torch_dtype)
 
@@ -100,6 +105,8 @@ def resolve(spec: str, inputs: tuple[str, ...] | list[str] | None, device: str,
 def check_dtype(dtype: str | None) -> torch.dtype | None:
     """``--dtype``, checked before any model is built: a floating-point dtype (UsageError otherwise,
     exit 2; an unknown name is an InputSpecError, exit 4), or None when not given."""
+    from howfast.graph.inputs import parse_dtype
+
     torch_dtype = parse_dtype(dtype) if dtype else None
     if torch_dtype is not None and not torch_dtype.is_floating_point:
         raise UsageError(f"--dtype {dtype} is not a floating-point dtype: --dtype casts the weights and float inputs "
@@ -111,8 +118,10 @@ def check_dtype(dtype: str | None) -> torch.dtype | None:
 
 def _built(spec: str, loaded: LoadedModel, inputs: tuple[str, ...] | list[str] | None,
            torch_dtype: torch.dtype | None) -> tuple[LoadedModel, list[InputSpec]]:
+    from howfast.graph.inputs import parse_inputs
+
     specs = parse_inputs(list(inputs)) if inputs else None
-    if torch_dtype is not None and torch_dtype != torch.float32:
+    if torch_dtype is not None and torch_dtype != _torch().float32:
         loaded.model.to(torch_dtype)
     if specs is None:
         if not loaded.default_input:
@@ -127,11 +136,15 @@ def with_batch(specs: list[InputSpec] | None, batch: int | None) -> list[InputSp
         return specs
     if batch <= 0:
         raise UsageError(f"--batch must be positive, not {batch}")
+    from howfast.graph.inputs import InputSpec
+
     return [InputSpec(shape=(batch,) + s.shape[1:], dtype=s.dtype, name=s.name) for s in specs]
 
 
 def tensors_for(specs: list[InputSpec], device: str, dtype: str | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    return materialise(specs, device, parse_dtype(dtype) if dtype else torch.float32)
+    from howfast.graph.inputs import materialise, parse_dtype
+
+    return materialise(specs, device, parse_dtype(dtype) if dtype else _torch().float32)
 
 
 def conventions_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,6 +179,9 @@ def progress_display(console: Console, count: str) -> Progress:
     """The progress bar of a measurement, on ``console``, gone when done: what is being measured
     (cut to fit), the bar, ``count`` (a template of the task's fields: ``"{task.completed}/{task.total}"``),
     the time elapsed and rich's estimate of the time remaining from the pace so far."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Column
+
     return Progress(TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
                     BarColumn(), TextColumn(count), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
                     transient=True)
@@ -210,3 +226,10 @@ def warnings_to_stderr() -> Iterator[None]:
     for warning in caught:
         if str(warning.message).startswith("howfast:"):
             click.echo(f"warning: {printable(str(warning.message).removeprefix('howfast: '))}", err=True)
+
+
+def _torch() -> Any:
+    """PyTorch, imported when a step needs it (``howfast --help``, ``zoo`` and ``devices`` do not)."""
+    import torch
+
+    return torch

@@ -98,12 +98,18 @@ def evaluate(ops: list[OpRecord], conventions: Conventions) -> list[OpCost]:
     return [evaluate_op(op, conventions) for op in ops]
 
 
+_NONE: frozenset[int] = frozenset()  # no ignored outputs
+
+
 def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
     found = registration(op.op)
     if found is not None and found.formula is None:
         return OpCost(record=op, counted=True, free=True, op_class=found.op_class)
     result = found.formula(op, conventions) if found is not None and found.formula is not None else Cost()
-    written = _written(op, result.outputs_used)
+    fresh = op.new_outputs
+    written = _written(op, result.outputs_used, fresh)
+    tensors = _split(op.inputs) + (written,)
+    sums = (_sum(tensors[0]), _sum(tensors[1]), _sum(tensors[2]))  # each part once at its own sizes: shared by both models
     return OpCost(
         record=op,
         counted=found is not None,
@@ -112,31 +118,52 @@ def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
         fusion=result.fusion or (found.fusion if found is not None else Fusion.NONE),
         macs=result.macs,
         flops=result.flops,
-        writeup=_writeup_traffic(op, result, written),
-        compulsory=_compulsory_traffic(op, result, written),
-        activation_elements=sum(t.numel for t in written if t in op.new_outputs),
-        ignored_outputs=frozenset(t.storage for t in op.outputs[result.outputs_used:]) if result.outputs_used is not None else frozenset(),
+        writeup=_traffic(tensors, sums, (result.input_reads, result.weight_reads, result.output_writes), _itemsize(written)),
+        compulsory=_traffic(tensors, sums, (result.compulsory_input, result.compulsory_weights, result.compulsory_output)),
+        activation_elements=sum(t.numel for t in written if t in fresh),
+        ignored_outputs=frozenset(t.storage for t in op.outputs[result.outputs_used:]) if result.outputs_used is not None else _NONE,
     )
 
 
-def _written(op: OpRecord, outputs_used: int | None) -> list[TensorMeta]:
-    """Outputs the op writes: new tensors, and in-place targets; pure views write nothing."""
+def _written(op: OpRecord, outputs_used: int | None, fresh: list[TensorMeta]) -> list[TensorMeta]:
+    """Outputs the op writes: new tensors (``fresh``), and in-place targets; pure views write nothing."""
     outputs = list(op.outputs[:outputs_used])
     if op.inplace:
         return _distinct(outputs)
-    fresh = op.new_outputs
     return _distinct([t for t in outputs if t in fresh])
 
 
 def _distinct(tensors: list[TensorMeta]) -> list[TensorMeta]:
+    if len(tensors) < 2:
+        return tensors
     seen: dict[int, TensorMeta] = {}
     for t in tensors:
         seen.setdefault(t.tid, t)
     return list(seen.values())
 
 
+def _split(inputs: list[TensorMeta]) -> tuple[list[TensorMeta], list[TensorMeta]]:
+    """(activation inputs, weight inputs), each in argument order."""
+    activations: list[TensorMeta] = []
+    weights: list[TensorMeta] = []
+    for t in inputs:
+        (weights if t.is_weight else activations).append(t)
+    return activations, weights
+
+
 def _itemsize(tensors: list[TensorMeta], default: int = 4) -> int:
     return tensors[0].itemsize if tensors else default
+
+
+def _sum(tensors: list[TensorMeta]) -> tuple[int, int]:
+    """(elements, bytes) of ``tensors``, each once at its own item size."""
+    elements = 0
+    size = 0
+    for t in tensors:
+        n = t.numel
+        elements += n
+        size += n * t.itemsize
+    return elements, size
 
 
 def _priced(override: Count | None, tensors: list[TensorMeta], default_itemsize: int = 4) -> tuple[int, int]:
@@ -146,27 +173,17 @@ def _priced(override: Count | None, tensors: list[TensorMeta], default_itemsize:
     item size. A plain count: at the item size of the first tensor of that kind.
     """
     if override is None:
-        return sum(t.numel for t in tensors), sum(t.nbytes for t in tensors)
+        return _sum(tensors)
     if isinstance(override, int):
         return override, override * _itemsize(tensors, default_itemsize)
     return elements_of(override), bytes_of(override)
 
 
-def _writeup_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
-    return _traffic(op, written, (cost.input_reads, cost.weight_reads, cost.output_writes), _itemsize(written))
-
-
-def _compulsory_traffic(op: OpRecord, cost: Cost, written: list[TensorMeta]) -> Traffic:
-    return _traffic(op, written, (cost.compulsory_input, cost.compulsory_weights, cost.compulsory_output))
-
-
-def _traffic(op: OpRecord, written: list[TensorMeta], overrides: tuple[Count | None, Count | None, Count | None],
-             input_itemsize: int = 4) -> Traffic:
-    """One memory model's traffic: (activation reads, weight reads, writes) overrides, each priced by ``_priced``."""
-    activations = [t for t in op.inputs if not t.is_weight]
-    weights = [t for t in op.inputs if t.is_weight]
-    input_elems, input_bytes = _priced(overrides[0], activations, input_itemsize)
-    weight_elems, weight_bytes = _priced(overrides[1], weights)
-    output_elems, output_bytes = _priced(overrides[2], written)
-    return Traffic(input=input_elems, weights=weight_elems, output=output_elems,
-                   input_bytes=input_bytes, weights_bytes=weight_bytes, output_bytes=output_bytes)
+def _traffic(tensors: tuple[list[TensorMeta], list[TensorMeta], list[TensorMeta]], sums: tuple[tuple[int, int], ...],
+             overrides: tuple[Count | None, Count | None, Count | None], input_itemsize: int = 4) -> Traffic:
+    """One memory model's traffic: (activation reads, weight reads, writes) of ``tensors`` (``sums``: theirs
+    without overrides), each part overridden by the formula's count where it gives one (``_priced``)."""
+    inputs = sums[0] if overrides[0] is None else _priced(overrides[0], tensors[0], input_itemsize)
+    weights = sums[1] if overrides[1] is None else _priced(overrides[1], tensors[1])
+    outputs = sums[2] if overrides[2] is None else _priced(overrides[2], tensors[2])
+    return Traffic(inputs[0], weights[0], outputs[0], inputs[1], weights[1], outputs[1])

@@ -70,18 +70,27 @@ class OpRecord:
     outputs: tuple[TensorMeta, ...]
     aliases: frozenset[int] = frozenset()
     inplace: bool = False
+    input_list: list[TensorMeta] | None = field(default=None, init=False, repr=False, compare=False)  # ``inputs``, once found
 
     @property
     def inputs(self) -> list[TensorMeta]:
-        """Distinct tensor inputs, in argument order (each tensor once)."""
-        seen: dict[int, TensorMeta] = {}
-        for value in tensor_metas(self.args) + tensor_metas(tuple(self.kwargs.values())):
-            seen.setdefault(value.tid, value)
-        return list(seen.values())
+        """Distinct tensor inputs, in argument order (each tensor once); found on first use (a record's
+        arguments are not changed after it is made)."""
+        if self.input_list is None:
+            seen: dict[int, TensorMeta] = {}
+            for value in tensor_metas(self.args):
+                seen.setdefault(value.tid, value)
+            if self.kwargs:
+                for value in tensor_metas(tuple(self.kwargs.values())):
+                    seen.setdefault(value.tid, value)
+            self.input_list = list(seen.values())
+        return list(self.input_list)
 
     @property
     def new_outputs(self) -> list[TensorMeta]:
         """Outputs that occupy new memory (not views of, or in-place writes to, an input)."""
+        if not self.aliases:
+            return list(self.outputs)
         return [t for i, t in enumerate(self.outputs) if i not in self.aliases]
 
 
@@ -95,11 +104,19 @@ def tensor_metas(values: tuple[Any, ...] | list[Any]) -> list[TensorMeta]:
     """The ``TensorMeta``s in ``values``, nested lists and tuples included, in order."""
     found: list[TensorMeta] = []
     for value in values:
-        if isinstance(value, TensorMeta):
+        kind = type(value)
+        if kind is TensorMeta:
+            found.append(value)
+        elif kind in _SCALARS:
+            continue
+        elif isinstance(value, TensorMeta):
             found.append(value)
         elif isinstance(value, (list, tuple)):
             found.extend(tensor_metas(value))
     return found
+
+
+_SCALARS = frozenset({int, float, bool, str, type(None)})  # what an op's arguments mostly hold beside tensors
 
 
 @dataclass(slots=True)

@@ -36,28 +36,29 @@ def liveness(ops: list[OpRecord], inputs: list[TensorMeta], outputs: list[Tensor
         if t.kind in _COUNTED_KINDS:
             sizes[t.storage] = max(sizes.get(t.storage, 0), t.nbytes)
             last_use[t.storage] = -1
-    born: list[list[int]] = [[] for _ in ops]
+    born = [0] * end  # bytes each op allocates, and (below) frees after it runs
     for op in ops:
+        index = op.index
         for t in op.inputs:
-            if t.storage in sizes:
-                last_use[t.storage] = max(last_use[t.storage], op.index)
+            if t.storage in sizes and last_use[t.storage] < index:
+                last_use[t.storage] = index
         for t in op.outputs:
             if t.kind in _COUNTED_KINDS and t.storage not in sizes:
-                sizes[t.storage] = 0 if t.storage in virtual else t.nbytes
-                last_use[t.storage] = op.index
-                born[op.index].append(t.storage)
+                sizes[t.storage] = size = 0 if t.storage in virtual else t.nbytes
+                last_use[t.storage] = index
+                born[index] += size
     for t in outputs:
         if t.storage in last_use:
             last_use[t.storage] = end
-    dying: list[list[int]] = [[] for _ in range(end + 1)]
+    dying = [0] * (end + 1)
     for storage, index in last_use.items():
-        dying[max(index, 0) if index < end else end].append(storage)
+        dying[max(index, 0) if index < end else end] += sizes[storage]
     live = sum(sizes[s] for s in {t.storage for t in inputs if t.storage in sizes})
     peak, peak_index, timeline = live, -1, []
     for op in ops:
-        live += sum(sizes[s] for s in born[op.index])
+        live += born[op.index]
         if live > peak:
             peak, peak_index = live, op.index
-        live -= sum(sizes[s] for s in dying[op.index])
+        live -= dying[op.index]
         timeline.append(live)
     return Liveness(peak_bytes=peak, peak_op_index=peak_index, timeline=tuple(timeline))

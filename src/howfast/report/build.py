@@ -16,7 +16,7 @@ from typing import Any
 
 from howfast.conventions import Conventions
 from howfast.costs.compute import compute_type
-from howfast.costs.evaluate import OpCost
+from howfast.costs.evaluate import OpCost, Traffic
 from howfast.graph.records import CapturedGraph
 from howfast.passes.liveness import liveness
 from howfast.passes.tree import ModuleTotals, aggregate
@@ -130,16 +130,20 @@ def _params(graph: CapturedGraph) -> tuple[int, int]:
 
 
 def _op_row(cost: OpCost) -> OpRow:
-    return OpRow(index=cost.record.index, op=cost.op, module=cost.module, counted=cost.counted,
-                 output_shape=[list(t.shape) for t in cost.record.outputs], op_class=cost.op_class.value,
-                 **_cost_fields(_single(cost)))
+    """One op's row: its own costs (a free op's all zero), as a module's totals of that op alone would be."""
+    record = cost.record
+    shape = [list(t.shape) for t in record.outputs]
+    if cost.free:
+        return OpRow(index=record.index, op=record.op, module=record.module, counted=cost.counted, output_shape=shape,
+                     op_class=cost.op_class.value, memory={"writeup": dict(_NO_TRAFFIC), "compulsory": dict(_NO_TRAFFIC)})
+    writeup, compulsory = cost.writeup, cost.compulsory
+    return OpRow(index=record.index, op=record.op, module=record.module, counted=cost.counted, output_shape=shape,
+                 op_class=cost.op_class.value, macs=cost.macs, flops=cost.flops, mem_accesses=writeup.elements,
+                 bytes_read=compulsory.read_bytes, bytes_written=compulsory.output_bytes,
+                 activation_elements=cost.activation_elements, memory={"writeup": writeup.as_dict(), "compulsory": compulsory.as_dict()})
 
 
-def _single(cost: OpCost) -> ModuleTotals:
-    t = ModuleTotals()
-    if not cost.free:
-        t.add(cost)
-    return t
+_NO_TRAFFIC = Traffic().as_dict()  # a free op's traffic, copied into each of its rows
 
 
 def _op_types(costs: list[OpCost]) -> list[OpTypeRow]:
