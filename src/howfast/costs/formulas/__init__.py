@@ -14,5 +14,6 @@ from howfast.costs.formulas import (  # noqa: F401
     norm,
     pooling,
     quantized,
+    quantized_pointwise,
     recurrent,
 )

@@ -129,6 +129,8 @@ class InvertedResidual(nn.Module):
 class MobileNetV2(nn.Module):
     """MobileNet V2 (Sandler et al. 2018), torchvision layout with Keras-like block names."""
 
+    block: type[InvertedResidual] = InvertedResidual
+
     def __init__(self, width: float = 1.0, num_classes: int = 1000, keras_padding: bool = False) -> None:
         super().__init__()
         in_ch = _make_divisible(32 * width)
@@ -140,7 +142,7 @@ class MobileNetV2(nn.Module):
             out_ch = _make_divisible(c * width)
             for i in range(n):
                 name = "expanded_conv" if index == 0 else f"expanded_conv_{index}"
-                layers[name] = InvertedResidual(in_ch, out_ch, s if i == 0 else 1, t, keras_padding)
+                layers[name] = self.block(in_ch, out_ch, s if i == 0 else 1, t, keras_padding)
                 in_ch = out_ch
                 index += 1
         layers["conv_last"] = conv_bn(in_ch, last_ch, 1, 1)
@@ -154,13 +156,54 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.dropout(torch.flatten(x, 1)))
 
 
+class QuantizableInvertedResidual(InvertedResidual):
+    """``InvertedResidual`` whose residual sum is a ``FloatFunctional.add`` (``skip_add``), so that
+    eager quantization makes it ``quantized::add``."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, expand_ratio: int, keras_padding: bool) -> None:
+        super().__init__(in_ch, out_ch, stride, expand_ratio, keras_padding)
+        self.skip_add = torch.ao.nn.quantized.FloatFunctional() if self.use_residual else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x if self.expand is None else self.expand(x)
+        out = self.project(self.depthwise(out))
+        return self.skip_add.add(x, out) if self.skip_add is not None else out
+
+
+class QuantizableMobileNetV2(MobileNetV2):
+    """``MobileNetV2`` for eager quantization (``quantizable=True``): between a ``QuantStub`` and a
+    ``DeQuantStub``, residual sums as ``FloatFunctional.add``, and ``fuse_model()`` fusing each
+    conv with its BN. ReLU6 stays a module of its own (``torch.ao.quantization`` fuses conv + BN +
+    ReLU, not ReLU6; it converts ReLU6 to ``nnq.ReLU6``), so the quantized model computes the
+    float model's function (torchvision's quantizable MobileNetV2 replaces ReLU6 by ReLU instead)."""
+
+    block = QuantizableInvertedResidual
+
+    def __init__(self, width: float = 1.0, num_classes: int = 1000, keras_padding: bool = False) -> None:
+        super().__init__(width, num_classes, keras_padding)
+        self.quant = torch.ao.quantization.QuantStub()
+        self.dequant = torch.ao.quantization.DeQuantStub()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dequant(super().forward(self.quant(x)))
+
+    def fuse_model(self) -> None:
+        """Fuse every conv with its BN, in place (eval mode), as ``fuse_modules`` does before ``prepare``."""
+        for module in self.modules():
+            if isinstance(module, nn.Sequential) and isinstance(getattr(module, "conv", None), nn.Conv2d):
+                torch.ao.quantization.fuse_modules(module, [["conv", "bn"]], inplace=True)
+
+
 def mobilenet_v1(width: float = 1.0, num_classes: int = 1000, keras_padding: bool = False) -> MobileNetV1:
     """Zoo factory for :class:`MobileNetV1`."""
     return MobileNetV1(width, num_classes, keras_padding)
 
 
-def mobilenet_v2(width: float = 1.0, num_classes: int = 1000, keras_padding: bool = False) -> MobileNetV2:
-    """Zoo factory for :class:`MobileNetV2`."""
+def mobilenet_v2(width: float = 1.0, num_classes: int = 1000, keras_padding: bool = False,
+                 quantizable: bool = False) -> MobileNetV2:
+    """Zoo factory for :class:`MobileNetV2` (:class:`QuantizableMobileNetV2` with ``quantizable``)."""
+    if quantizable:
+        return QuantizableMobileNetV2(width, num_classes, keras_padding)
     return MobileNetV2(width, num_classes, keras_padding)
 
 
@@ -189,6 +232,7 @@ register(ZooEntry(
     factory=mobilenet_v2,
     default_input="1x3x224x224",
     description="MobileNet V2 (Sandler et al. 2018), torchvision layout, Keras block names; width multiplier",
-    options=_options("width multiplier: channels rounded to multiples of 8 (torchvision _make_divisible)"),
+    options=(*_options("width multiplier: channels rounded to multiples of 8 (torchvision _make_divisible)"),
+             ZooOption("quantizable", bool, False, "the eager-quantization form: stubs, FloatFunctional sums, fuse_model()")),
     feature_layer="features.expanded_conv_12",
 ))

@@ -1,6 +1,13 @@
 """ResNet-18 and ResNet-50 (He et al. 2016), torchvision layout and module names.
 
 ResNet-50 is torchvision's "v1.5": the stride of a downsampling bottleneck sits on its 3x3 conv.
+
+``quantizable=True`` builds the form eager-mode quantization (``torch.ao.quantization.prepare`` /
+``convert``) needs, as torchvision's ``models.quantization`` does: a ``QuantStub`` / ``DeQuantStub``
+around the network, each residual sum a ``FloatFunctional.add_relu`` (``skip_add_relu``) so that it
+becomes ``quantized::add_relu``, one ReLU module per use (``relu1``, ``relu2``) so that each fuses
+with its conv, and ``fuse_model()`` fusing conv + BN (+ ReLU). In float it computes what the plain
+model computes.
 """
 
 from __future__ import annotations
@@ -102,17 +109,89 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resnet18(num_classes: int = 1000) -> ResNet:
+class QuantizableBasicBlock(BasicBlock):
+    """``BasicBlock`` for eager quantization: ``relu1`` after ``bn1``, the sum and its ReLU one
+    ``FloatFunctional.add_relu``."""
+
+    def __init__(self, in_ch: int, planes: int, stride: int = 1) -> None:
+        super().__init__(in_ch, planes, stride)
+        del self.relu
+        self.relu1 = nn.ReLU()
+        self.skip_add_relu = torch.ao.nn.quantized.FloatFunctional()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.skip_add_relu.add_relu(out, identity)
+
+    def fusions(self) -> list[list[str]]:
+        return [["conv1", "bn1", "relu1"], ["conv2", "bn2"]]
+
+
+class QuantizableBottleneck(Bottleneck):
+    """``Bottleneck`` for eager quantization: ``relu1``/``relu2`` after ``bn1``/``bn2``, the sum and
+    its ReLU one ``FloatFunctional.add_relu``."""
+
+    def __init__(self, in_ch: int, planes: int, stride: int = 1) -> None:
+        super().__init__(in_ch, planes, stride)
+        del self.relu
+        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()
+        self.skip_add_relu = torch.ao.nn.quantized.FloatFunctional()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.relu2(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.skip_add_relu.add_relu(out, identity)
+
+    def fusions(self) -> list[list[str]]:
+        return [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"], ["conv3", "bn3"]]
+
+
+class QuantizableResNet(ResNet):
+    """``ResNet`` between a ``QuantStub`` and a ``DeQuantStub``, with ``fuse_model()``."""
+
+    def __init__(self, block: type[QuantizableBasicBlock] | type[QuantizableBottleneck], layers: tuple[int, int, int, int],
+                 num_classes: int = 1000) -> None:
+        super().__init__(block, layers, num_classes)
+        self.quant = torch.ao.quantization.QuantStub()
+        self.dequant = torch.ao.quantization.DeQuantStub()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dequant(super().forward(self.quant(x)))
+
+    def fuse_model(self) -> None:
+        """Fuse every conv + BN (+ ReLU), in place, as ``torch.ao.quantization.fuse_modules`` does
+        before ``prepare`` (the model must be in eval mode)."""
+        fuse = torch.ao.quantization.fuse_modules
+        fuse(self, [["conv1", "bn1", "relu"]], inplace=True)
+        for module in self.modules():
+            if isinstance(module, (QuantizableBasicBlock, QuantizableBottleneck)):
+                fuse(module, module.fusions(), inplace=True)
+                if module.downsample is not None:
+                    fuse(module.downsample, [["0", "1"]], inplace=True)
+
+
+def resnet18(num_classes: int = 1000, quantizable: bool = False) -> ResNet:
     """Zoo factory: ResNet-18 (BasicBlock, [2, 2, 2, 2])."""
+    if quantizable:
+        return QuantizableResNet(QuantizableBasicBlock, (2, 2, 2, 2), num_classes)
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes)
 
 
-def resnet50(num_classes: int = 1000) -> ResNet:
+def resnet50(num_classes: int = 1000, quantizable: bool = False) -> ResNet:
     """Zoo factory: ResNet-50 v1.5 (Bottleneck, [3, 4, 6, 3])."""
+    if quantizable:
+        return QuantizableResNet(QuantizableBottleneck, (3, 4, 6, 3), num_classes)
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes)
 
 
-_NUM_CLASSES = (ZooOption("num_classes", int, 1000, "number of output classes"),)
+_NUM_CLASSES = (
+    ZooOption("num_classes", int, 1000, "number of output classes"),
+    ZooOption("quantizable", bool, False, "the eager-quantization form: stubs, FloatFunctional sums, fuse_model()"),
+)
 
 register(ZooEntry(
     name="resnet18",
