@@ -15,6 +15,7 @@ from rich.table import Table
 
 from howfast import units
 from howfast.report.comparison import COLUMNS, Comparison
+from howfast.report.render.csv import safe_cell
 
 FORMATS = ("table", "json", "csv", "md", "html")
 
@@ -27,7 +28,7 @@ def render_comparison(comparison: Comparison, fmt: str, width: int | None = None
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([{key: safe_cell(value) for key, value in row.items()} for row in rows])  # labels are user text
         return buffer.getvalue()
     if fmt == "html":
         from howfast.report.render.html import render_comparison_html
