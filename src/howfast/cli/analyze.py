@@ -43,6 +43,8 @@ from howfast.report.whatif import BITS, dtype_what_if
 from howfast.training import analyze_training
 from howfast.units import printable
 
+RUNTIMES = ("torch", "onnxruntime")  # what --runtime predicts for
+
 
 @app.command()
 @click.argument("model")
@@ -64,6 +66,9 @@ from howfast.units import printable
               help="Write a roofline chart of the layers on the --hardware device to this .png/.svg file.")
 @click.option("--bench", is_flag=True, help="With --hardware: measure time per layer and show it beside the predicted time.")
 @click.option("--writeup-accesses", is_flag=True, help="Add the write-up's accesses column (a conv input counted once per MAC window).")
+@click.option("--runtime", type=click.Choice(RUNTIMES), help="What the prediction is for: torch (PyTorch eager) or onnxruntime "
+              "(the fused program, priced on a profile from `howfast calibrate --runtime onnxruntime`). Default: the "
+              "runtime the profile was calibrated for, else torch.")
 @click.option("--weight-dtype", type=click.Choice(sorted(BITS)), help="What-if: weights stored at this width (bytes re-priced, MACs unchanged; docs/quantized.md).")
 @click.option("--act-dtype", type=click.Choice(sorted(BITS)), help="What-if: activations stored at this width (with --weight-dtype int8: int8 compute).")
 @training_options
@@ -76,7 +81,8 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
             batch: int | None = None, writeup_accesses: bool = False, width: int | None = None, sort: str | None = None,
             top: int | None = None, pattern: str | None = None, flat: bool = False, all_conventions: bool = False,
             backward: bool = False, loss: str | None = None, optimizer: str | None = None,
-            weight_dtype: str | None = None, act_dtype: str | None = None, checkpoint: tuple[str, ...] = ()) -> None:
+            weight_dtype: str | None = None, act_dtype: str | None = None, checkpoint: tuple[str, ...] = (),
+            runtime: str | None = None) -> None:
     """Count parameters, MACs, FLOPs and memory traffic per layer of MODEL.
 
     MODEL is a zoo name (see `howfast zoo`; options as mobilenet_v2:width=1.4), file.py:factory,
@@ -89,6 +95,7 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
       howfast analyze mobilenet_v2 --input 1x3x160x160 --top 10
       howfast analyze gpt2 --device meta -i 1x128:int64 --depth all
       howfast analyze resnet18 --device t4 --fused
+      howfast analyze mobilenet_v2 --device my_ort_box --runtime onnxruntime
       howfast analyze my_model.py:make_model -i 1x3x32x32 -f html -o report.html
       howfast analyze model.onnx -i x=1x3x224x224
       howfast analyze gpt2 -i 1x1024:int64 --backward --loss cross_entropy --optimizer adamw --device a100
@@ -101,6 +108,13 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     device, profile = hardware_from_device(device, hardware)
     if profile is None and (bench or plot_to is not None):
         raise UsageError("--bench and --plot-roofline need a hardware profile: --hardware NAME|FILE (see `howfast devices`)")
+    runtime = runtime or profile_runtime(profile)
+    if runtime == "onnxruntime":
+        if backward or bench:
+            raise UsageError("a prediction for ONNX Runtime (--runtime onnxruntime, or a profile calibrated for it) is for "
+                             "inference: drop --backward and --bench (time the exported file with `howfast bench model.onnx`), "
+                             "or give --runtime torch")
+        fused = True  # ONNX Runtime runs the fused program: batch norms folded, activations fused
     conventions = conventions_from(flops, bias, memory_model, conv_reads)
     loaded, specs = open_model(model, inputs, device, dtype)
     if (bench or backward) and loaded.front_end != "torch":
@@ -123,6 +137,7 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     report = dtype_what_if(report, weight_dtype, act_dtype)
     if profile is not None:
         roofline(report, profile)
+        note_runtime(report, profile, runtime)
         if bench:
             _measure(report, loaded, specs or [], profile, device)
         if plot_to is not None:
@@ -135,6 +150,24 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
     if plots is not None:
         written = write_files_atomically(plots, lambda staging: write_plots(report, staging))
         click.echo(f"wrote {len(written)} plots to {printable(str(plots))}", err=True)
+
+
+def profile_runtime(profile: HardwareProfile | None) -> str:
+    """The runtime a profile was calibrated for (``calibration.runtime``): torch unless it says onnxruntime."""
+    return "onnxruntime" if profile is not None and profile.calibration.get("runtime") == "onnxruntime" else "torch"
+
+
+def note_runtime(report: Report, profile: HardwareProfile, runtime: str) -> None:
+    """Say in the roofline's notes which runtime the prediction is for, and when the profile was calibrated
+    for another one (a vendor profile is for neither: its figures are the hardware's)."""
+    if report.roofline is None:
+        return
+    calibrated = profile.calibration.get("runtime", "torch") if profile.calibration else None
+    if runtime == "onnxruntime":
+        report.roofline.notes.append("runtime onnxruntime: the fused program (BN folded, activations fused), as ONNX Runtime runs it")
+    if calibrated is not None and calibrated != runtime:
+        report.roofline.notes.append(f"profile {profile.name} was calibrated for {calibrated}, the prediction is for {runtime}: "
+                                     f"its class figures are {calibrated}'s kernels (howfast calibrate --runtime {runtime})")
 
 
 def _measure(report: Report, loaded: LoadedModel, specs: list[InputSpec], profile: HardwareProfile, device: str) -> None:
