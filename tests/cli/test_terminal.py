@@ -106,6 +106,8 @@ OTHER_COMMANDS = {
     "zoo": ["zoo"],
     "compare": ["compare", "resnet18", "mobilenet_v2", "vgg16", "--device", "meta", "-i", "1x3x64x64"],
     "show": None,  # a saved report, rendered again
+    "training-step": ["analyze", "resnet18", "-i", "2x3x64x64", "--backward", "--loss", "cross_entropy", "--optimizer", "adamw",
+                      "--device", "t4"],
 }
 
 
@@ -120,3 +122,12 @@ def test_every_other_command_fits_an_80_column_terminal(name, tmp_path):
     (_artifacts(tmp_path) / f"{name}-80.txt").write_text(raw, encoding="utf-8")
     lines = ANSI.sub("", raw).rstrip("\n").split("\n")
     assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+
+
+def test_piped_table_lines_have_no_trailing_spaces():
+    """rich leaves the space where it wraps a long line, and pads short ones: dropped, so that pasted
+    output and diffs carry no trailing whitespace."""
+    text = piped([*OTHER_COMMANDS["training-step"], "--width", "80"])
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    assert not [line for line in lines if line.endswith(" ")]

@@ -74,7 +74,13 @@ def render_table(report: Report, depth: int | str | None = None, width: int | No
     console.print()
     for line in _conventions(report, conventions):
         console.print(line)
-    return buffer.getvalue()
+    return without_trailing_spaces(buffer.getvalue())
+
+
+def without_trailing_spaces(text: str) -> str:
+    """``text`` with each line's trailing spaces dropped (rich leaves the space where it wraps a line, and
+    pads some lines to the width): pasted output and diffs carry no trailing whitespace."""
+    return "\n".join(line.rstrip(" ") for line in text.split("\n"))
 
 
 def render_summary(report: Report, width: int = DEFAULT_WIDTH, color: bool = False) -> str:
