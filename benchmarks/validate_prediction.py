@@ -26,25 +26,23 @@ Run: ``python benchmarks/validate_prediction.py [--rounds 3] [--quick] [--json F
    calibration do), every model built and warmed first. ``--rounds`` interleaved rounds (default
    3), each giving every model, in an order rotating per round, one untimed run and then timed runs
    for ``--budget / --rounds`` seconds (at least 2, at most ``--runs / --rounds``). Each run is
-   timed on the thread's CPU time (``time.thread_time``, the clock the profiles are calibrated on:
-   other processes on a shared machine do not inflate it) and on the wall clock (shown beside, not
-   scored); ``--clock wall`` calibrates and scores on the wall clock instead. A model's measured
-   latency is the median of all its timed runs; its median per round gives its range over the rounds.
+   timed on the thread's CPU time (``time.thread_time``, the profiles' clock) and on the wall clock
+   (shown, not scored; ``--clock wall`` scores it). A model's measured latency is the median of all
+   its timed runs; its median per round gives its range over the rounds.
 5. **Table** per model: predicted with calibration 1 and 2, measured, predicted / measured for each,
    the spread of the two predictions ``|p1 - p2| / mean(p1, p2)`` (with the op class whose predicted
    time moved most between them), and the measured spread over the rounds ``(max - min) / median``.
    **Summary**, for each calibration: median absolute percentage error, share of models within
-   +-10% and +-25%, the worst model, the largest calibration spread, and *rank agreement*: over all
-   pairs of models whose per-round ranges (min to max of the round medians) do not overlap, i.e.
-   whose order the measurement resolves, the share the predicted order agrees with (pairs whose
-   ranges overlap are counted as unresolved and not scored). The issue-17 targets are printed with
+   +-10% and +-25%, the worst model, the largest calibration spread, and *rank agreement*: over the
+   pairs whose per-round ranges (min to max of the round medians) do not overlap (the measurement
+   resolves their order), the share the predicted order agrees with; the others are not scored. The issue-17 targets are printed with
    PASS/FAIL: median <= 10%, >= 70% within +-10%, every model within +-30%, every resolved order
    agreed, two calibrations within 5% of each other for every model.
 
-The 1-minute load average is printed at each stage: on a busy machine the CPU-time clock is
-steady, but caches and memory bandwidth are still shared. ``--quick`` (four models, one round, quick
-calibrations) is a smoke check of about a minute; the full run takes about 3-5 minutes on a 2-core
-machine. ``--json FILE`` writes every figure.
+The 1-minute load average and a reference speed (``reference_speed``) are printed at each stage: on
+a busy machine caches and memory bandwidth are shared and the speed drifts, an error no profile
+removes. ``--quick`` (four models, one round, quick calibrations) is a one-minute smoke check; the
+full run takes 3-5 minutes on a 2-core machine. ``--json FILE`` writes every figure.
 """
 
 from __future__ import annotations
@@ -72,6 +70,31 @@ def load() -> str:
         return " ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def reference_speed() -> tuple[float, float]:
+    """(GFLOP/s, GB/s) on the thread's CPU time of a 512 x 512 fp32 ``torch.mm`` and a 64 MiB copy, median of 5."""
+    import torch
+    a, b, src, dst = torch.randn(512, 512), torch.randn(512, 512), torch.ones(16 << 20), torch.empty(16 << 20)
+
+    def med(call: Any) -> float:
+        call()
+        return statistics.median(cpu_seconds(call) for _ in range(5))
+
+    return 2 * 512 ** 3 / med(lambda: torch.mm(a, b)) / 1e9, 2 * src.numel() * 4 / med(lambda: dst.copy_(src)) / 1e9
+
+
+def cpu_seconds(call: Any) -> float:
+    start = time.thread_time()
+    call()
+    return time.thread_time() - start
+
+
+def probe(stage: str, speeds: list[tuple[str, float, float]]) -> str:
+    """Run ``reference_speed`` and remember it under ``stage``; its figures as text."""
+    flops, bw = reference_speed()
+    speeds.append((stage, flops, bw))
+    return f"reference {flops:.1f} GFLOP/s, {bw:.1f} GB/s"
 
 
 def cpu_name() -> str:
@@ -357,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     print(f"validate prediction: {cpu_name()}, {os.cpu_count()} logical CPU(s), torch {torch.__version__}, 1 thread, "
           f"clock {args.clock}, median; {rounds} round(s){'; quick' if args.quick else ''}")
-    print(f"load average (1/5/15 min) at start: {load()}")
+    speeds: list[tuple[str, float, float]] = []
+    print(f"load average (1/5/15 min) at start: {load()}; {probe('start', speeds)}")
 
     # 1. two calibrations in a row
     calibrations: list[dict[str, Any]] = []
@@ -376,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                 profiles.append(get_profile(path))
                 print(f"calibration {k}: {data['elapsed_s']:.1f} s measuring ({data['process_s']:.1f} s process), "
                       f"{'quick' if args.quick else 'full'}, written to {path if args.keep else 'a temporary file'}; "
-                      f"load {load()}")
+                      f"load {load()}; {probe(f'calibration {k}', speeds)}")
             print_calibrations(calibrations)
     t_cal = time.perf_counter() - t0
 
@@ -433,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
             case["rounds"].append(statistics.median(cpu if args.clock == "cpu" else wall))
             case["wall"].extend(wall)
             case["cpu"].extend(cpu)
-        print(f"  round {round_index + 1}/{rounds} done ({time.perf_counter() - t0:.0f} s; load {load()})", flush=True)
+        print(f"  round {round_index + 1}/{rounds} done ({time.perf_counter() - t0:.0f} s; load {load()}; "
+              f"{probe(f'round {round_index + 1}', speeds)})", flush=True)
     t_meas = time.perf_counter() - t0 - t_cal - t_pred
 
     rows = []
@@ -455,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     resolved, unresolved = resolved_pairs(rows)
     scores = [score(rows, "p1", resolved), score(rows, "p2", resolved)]
     met = print_summary(rows, scores, unresolved)
+    ranges = [f"{min(v):.1f}-{max(v):.1f} {unit} ({100 * (max(v) / min(v) - 1):.0f}% apart)"
+              for v, unit in (([f for _, f, _ in speeds], "GFLOP/s"), ([b for _, _, b in speeds], "GB/s"))]
+    print(f"\nreference speed over the run (start, each calibration, each round): GEMM {ranges[0]}, copy {ranges[1]}")
     took = time.perf_counter() - t0
     print(f"\ntook {took:.0f} s (calibrations {t_cal:.0f} s, analysis and predictions {t_pred:.0f} s, "
           f"measurement {t_meas:.0f} s); load average at end: {load()}")
@@ -463,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "torch": torch.__version__, "clock": args.clock,
                        "rounds": rounds, "quick": args.quick, "rows": rows, "scores": scores, "targets_met": met,
                        "skipped": skipped, "copies": copies, "calibrations": [figures_of(c) for c in calibrations],
-                       "elapsed_s": took, "load_end": load()}, handle, indent=2)
+                       "elapsed_s": took, "load_end": load(), "reference_speeds": speeds}, handle, indent=2)
         print(f"wrote {args.json}")
     return 0
 

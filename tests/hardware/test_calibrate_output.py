@@ -1,8 +1,9 @@
 """What ``howfast calibrate`` reports while it runs (its steps) and prints at the end (its tables).
 
 One short real calibration (``quick``: one timing pass; fp32 only) on five small representative
-layers picked from the real table, so both fitted models appear: three dense convolutions (a class
-with weights and at least 3 layers gets the weight term) and a ReLU and a GELU (no weight term).
+layers picked from the real table, so both fitted models appear: two dense convolutions and the
+conv class's overhead chain (a class with weights and at least 2 layers besides its chain gets the
+weight term) and the ReLU and GELU chains (no weight term).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import pytest
 
 from howfast.bench.calibrate import assemble
 from howfast.bench.calibrate.assemble import PLAIN_FORMULA, WEIGHT_FORMULA, CalibrationResult, Steps
-from howfast.bench.calibrate.representatives import representatives
+from howfast.bench.calibrate.representatives import CHAIN_SUFFIX, representatives
 from howfast.cli.calibrate_output import render
 
-LABELS = ("conv 3x3 64->64 @56x56", "conv 3x3 256->256 @14x14", "conv 3x3 16->16 @8x8", "relu 16 @8x8", "gelu 16x16")
+LABELS = ("conv 3x3 64->64 @56x56", "conv 3x3 256->256 @14x14", "conv 1x1/2 8->8 @52x52" + CHAIN_SUFFIX,
+          "relu 16 @8x8" + CHAIN_SUFFIX, "gelu 16x16" + CHAIN_SUFFIX)
 Step = tuple[str, int, int]
 
 
@@ -41,7 +43,7 @@ def test_the_steps_reach_their_total_exactly_at_the_end(calibrated: tuple[Calibr
     assert steps[-1] == ("done", total, total)
     # every step says what it measures before it starts, the timing of the last layer included
     assert steps[0] == ("GEMM fp32", 0, total)
-    assert steps[-2] == ("timing gelu 16x16, pass 1/1", total - 1, total)
+    assert steps[-2] == (f"timing gelu 16x16{CHAIN_SUFFIX}, pass 1/1", total - 1, total)
     assert steps[4][0] == "matrix products: rows streamed as a matrix-vector product"
     assert [what for what, _, _ in steps[5:10]] == [f"analysing {label}" for label in LABELS]
 

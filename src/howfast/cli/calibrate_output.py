@@ -38,7 +38,8 @@ def render(result: CalibrationResult, width: int, colour: bool, written: str = "
     if fits:
         out.print(class_table(fits))
         for formula in dict.fromkeys(fit.formula for fit in fits):
-            out.print(escape(f"{formula_name(formula)}: {formula}, fitted by least squares on relative error over the class's layers"))
+            out.print(escape(f"{formula_name(formula)}: {formula}, fitted by least squares on relative error over the class's layers"
+                             f"{CHAIN_NOTE if any(s.chain for fit in fits for s in fit.samples) else ''}"))
         for timing in dict.fromkeys(fit.timing for fit in fits):
             out.print(escape(f"representative layers, {timing}:" if timing else "representative layers:"))
             out.print(layer_list([fit for fit in fits if fit.timing == timing]))
@@ -49,6 +50,10 @@ def render(result: CalibrationResult, width: int, colour: bool, written: str = "
     return buffer.getvalue()
 
 
+CHAIN_NOTE = (", through the per-op time of the class's chain of tiny layers where it has one (overhead = that time "
+              "less the chained layer's roof / efficiency and weight cost)")
+
+
 def formula_name(formula: str) -> str:
     """The short name of a fitted model (``FORMULAS``): ``plain``, ``weights``; the formula itself otherwise."""
     return next((name for name, text in FORMULAS.items() if text == formula), formula)
@@ -56,15 +61,18 @@ def formula_name(formula: str) -> str:
 
 def class_table(fits: list[ClassFit]) -> Table:
     """One row per op class: its fitted figures (``classes.<class>.*`` of the profile) and model; the
-    weight cost only when a class was fitted with one."""
+    weight cost (and the window cost) only when a class was fitted with one."""
     weights = any(fit.formula == FORMULAS["weights"] for fit in fits)
+    windows = any(fit.formula == FORMULAS["window"] for fit in fits)
     table = Table(title="Op classes (classes.<class>.*)", header_style="bold")
-    for title in ("Class", "Efficiency", "Overhead", *(["Weight cost"] if weights else []), "Model", "Layers"):
+    for title in ("Class", "Efficiency", "Overhead", *(["Weight cost"] if weights else []),
+                  *(["Window cost"] if windows else []), "Model", "Layers"):
         table.add_column(title, justify="left" if title in ("Class", "Model") else "right")
     for fit in fits:
         weight = f"{fit.weight_s_per_byte * 1e9:.3f} ns/B" if fit.formula == FORMULAS["weights"] else "-"
+        window = f"{fit.window_s_per_read * 1e9:.3f} ns/read" if fit.formula == FORMULAS["window"] else "-"
         table.add_row(fit.op_class, f"{fit.efficiency:.4g}", units.seconds(fit.overhead_s), *([weight] if weights else []),
-                      escape(formula_name(fit.formula)), str(len(fit.samples)))
+                      *([window] if windows else []), escape(formula_name(fit.formula)), str(len(fit.samples)))
     return table
 
 

@@ -20,6 +20,7 @@ from howfast.report.sections import Roofline, RooflineLayer
 
 _CLASS_WORDS = {
     "gemm": "matrix multiplications", "gemv": "matrix-vector products (weight streaming)", "conv": "dense convolutions",
+    "conv_im2col": "small dense convolutions (im2col + GEMM)",
     "pwconv": "1x1 (pointwise) convolutions", "dwconv": "depthwise convolutions", "attention": "attention",
     "pool": "pooling", "reduce": "reductions (mean, sum...)", "norm": "normalisation layers",
     "elementwise": "element-wise ops (adds, ReLUs, comparisons)", "activation": "transcendental activations (GELU, SiLU, softmax...)",

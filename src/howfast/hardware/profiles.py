@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from howfast.errors import DeviceError
+from howfast.hardware.classes import CLASS_FALLBACK, CLASS_FIGURE_KEYS, CLASS_ZERO_KEYS, OP_CLASSES, ClassFigures, Figure
 
 try:  # Python 3.11+
     import tomllib as _toml
@@ -41,37 +42,11 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 KINDS = ("gpu", "cpu", "soc", "npu", "accelerator")
-# Op classes of the roofline pass (declared with each op's formula, ``costs.registry.OpClass``, plus
-# ``gemv``, a matrix product below the ridge point); a profile may give each an efficiency (fraction
-# of the roofline attained) and a fixed per-op overhead, usually measured by ``howfast calibrate``.
-OP_CLASSES = ("gemm", "gemv", "conv", "pwconv", "dwconv", "int8_gemm", "int8_conv", "fp8_gemm", "attention", "pool", "reduce",
-              "norm", "elementwise", "activation", "data", "unknown")
-# A class with no figures of its own in a profile is priced at another's: data movement and ops
-# without a formula stream memory as element-wise ops do.
-CLASS_FALLBACK = {"data": "elementwise", "unknown": "elementwise"}
 CACHE_LEVELS = ("l1", "l2", "l3", "slc", "shared")
 # Energy per operation / access in picojoules (``howfast.hardware.energy``).
 ENERGY_KEYS = ("fp32_mult_pj", "fp32_add_pj", "sram_read_32b_pj", "dram_32b_pj")
 
 ENV_DIR = "HOWFAST_DEVICES_DIR"
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One number of a profile and where it comes from."""
-
-    value: float
-    source: str
-
-
-@dataclass(frozen=True)
-class ClassFigures:
-    """Efficiency (fraction of the roofline time an op class attains) and fixed overhead of one op class."""
-
-    efficiency: Figure | None = None
-    overhead_s: Figure | None = None
-    weight_s_per_byte: Figure | None = None  # per-call cost of preparing weights (re-layout/packing), s per byte
-    max_rows: Figure | None = None  # gemv: the most rows a matrix product runs as weight streaming (measured)
 
 
 @dataclass(frozen=True)
@@ -145,6 +120,10 @@ class HardwareProfile:
         figures = self.class_figures(op_class)
         return figures.weight_s_per_byte.value if figures is not None and figures.weight_s_per_byte is not None else 0.0
 
+    def class_window_s_per_read(self, op_class: str) -> float:
+        figures = self.class_figures(op_class)
+        return figures.window_s_per_read.value if figures is not None and figures.window_s_per_read is not None else 0.0
+
     def weights_cached(self, param_bytes: float) -> bool:
         """Whether a model's weights stay in the last-level cache between runs (all of them fit)."""
         llc = self.last_level_cache_bytes
@@ -191,10 +170,15 @@ class HardwareProfile:
             out["power.tdp_w"] = self.tdp_w
         out.update({f"energy.{k}": v for k, v in self.energy.items()})
         for cls, figs in self.classes.items():
-            items = {"efficiency": figs.efficiency, "overhead_s": figs.overhead_s, "weight_s_per_byte": figs.weight_s_per_byte,
-                     "max_rows": figs.max_rows}
-            out.update({f"classes.{cls}.{k}": v for k, v in items.items() if v is not None})
+            out.update({f"classes.{cls}.{k}": v for k, v in figs.items().items()})
         return out
+
+    @property
+    def conv_native_max(self) -> int | None:
+        """The most input elements of a batch-1 convolution run on PyTorch's native CPU path
+        (``classes.conv_im2col.max_input_elements``, a calibrated CPU profile's), else None."""
+        figs = self.classes.get("conv_im2col")
+        return int(figs.max_input_elements.value) if figs is not None and figs.max_input_elements is not None else None
 
     @property
     def gemv_max_rows(self) -> int | None:
@@ -252,9 +236,7 @@ class HardwareProfile:
             table("power", {"tdp_w": self.tdp_w})
         table("energy", self.energy)
         for cls, figs in self.classes.items():
-            items = {"efficiency": figs.efficiency, "overhead_s": figs.overhead_s, "weight_s_per_byte": figs.weight_s_per_byte,
-                     "max_rows": figs.max_rows}
-            table(f"classes.{cls}", {k: v for k, v in items.items() if v is not None})
+            table(f"classes.{cls}", figs.items())
         if self.calibration:
             lines.extend(["", "[calibration]"])
             for key, value in self.calibration.items():
@@ -376,15 +358,11 @@ def parse_profile(data: dict[str, Any], where: str = "profile", path: str | None
             raise fail(f"unknown op class classes.{cls} (known: {', '.join(OP_CLASSES)})")
         if not isinstance(table, dict):
             raise fail(f"classes.{cls} must be a table with efficiency and/or overhead_s")
-        unknown = sorted(set(table) - {"efficiency", "overhead_s", "weight_s_per_byte", "max_rows"})
+        unknown = sorted(set(table) - set(CLASS_FIGURE_KEYS))
         if unknown:
-            raise fail(f"unknown figure classes.{cls}.{unknown[0]} (known: efficiency, overhead_s, weight_s_per_byte, max_rows)")
-        classes[cls] = ClassFigures(
-            efficiency=figure(table, f"classes.{cls}.efficiency", "efficiency"),
-            overhead_s=figure(table, f"classes.{cls}.overhead_s", "overhead_s", allow_zero=True),
-            weight_s_per_byte=figure(table, f"classes.{cls}.weight_s_per_byte", "weight_s_per_byte", allow_zero=True),
-            max_rows=figure(table, f"classes.{cls}.max_rows", "max_rows"),
-        )
+            raise fail(f"unknown figure classes.{cls}.{unknown[0]} (known: {', '.join(CLASS_FIGURE_KEYS)})")
+        classes[cls] = ClassFigures(**{key: figure(table, f"classes.{cls}.{key}", key, allow_zero=key in CLASS_ZERO_KEYS)
+                                       for key in CLASS_FIGURE_KEYS})
     calibration = section("calibration")
     assert bandwidth is not None
     return HardwareProfile(

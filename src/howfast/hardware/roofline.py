@@ -89,11 +89,40 @@ def predict_op(flops: float, nbytes: float, peak: float, bandwidth: float, effic
     return RoofPoint(intensity, bound, attainable, roof_s, (roof_s / efficiency + overhead_s) if busy else 0.0)
 
 
-def op_class(row: OpRow, ridge: float | None = None, memory_model: str = "compulsory", gemv_rows: int | None = None) -> str:
+def conv_path(row: OpRow, native_max: int, threads: int = 1) -> str:
+    """The class of a 2-d ``conv`` or ``pwconv`` op under PyTorch's CPU convolution dispatch
+    (``use_mkldnn`` in ``aten/src/ATen/native/Convolution.cpp``): oneDNN (``conv``) or the native
+    im2col + GEMM path (``conv_im2col``, and ``pwconv`` for 1x1 kernels, whose native path is the GEMM).
+
+    With ``n`` the batch, ``x`` the input's elements (compulsory model) and ``native_max`` the
+    profile's ``classes.conv_im2col.max_input_elements`` (20480): a 1x1 convolution runs natively
+    unless it is strided (``x * Cout > MACs``: its input has more pixels than its output), ``n >= 16``
+    or ``threads > 1``, *and* ``n > 1`` or ``x > native_max``; a k x k one runs natively when
+    ``n == 1`` and ``x <= native_max``. (PyTorch's rule also sends grouped convolutions and kernels
+    over 3x3 to oneDNN; the row does not carry groups or kernel size, so a grouped or large-kernel
+    convolution of a tiny input is priced as native.) Other ops keep their class."""
+    shape = row.output_shape[0] if row.output_shape else []
+    if row.op_class not in ("conv", "pwconv") or len(shape) != 4:
+        return row.op_class
+    n, cout = shape[0], shape[1]
+    x = row.traffic("compulsory").get("input", 0)
+    if row.op_class == "pwconv":
+        strided = x * cout > row.macs
+        onednn = (strided or n >= 16 or threads > 1) and (n > 1 or x > native_max)
+        return "conv" if onednn else "pwconv"
+    return "conv_im2col" if n == 1 and x <= native_max else "conv"
+
+
+def op_class(row: OpRow, ridge: float | None = None, memory_model: str = "compulsory", gemv_rows: int | None = None,
+             conv_native_max: int | None = None, threads: int = 1) -> str:
     """The class an op is priced at: its declared class, or ``gemv`` for a matrix product that streams
     its weights — with ``gemv_rows`` (a calibrated profile's ``classes.gemv.max_rows``), one of at most
     that many rows (the output's elements over its last dimension); otherwise one whose intensity
-    (FLOPs per byte under ``memory_model``) is below ``ridge``."""
+    (FLOPs per byte under ``memory_model``) is below ``ridge``. With ``conv_native_max`` (a calibrated
+    CPU profile's ``classes.conv_im2col.max_input_elements``) convolutions follow PyTorch's CPU
+    dispatch (``conv_path``)."""
+    if conv_native_max is not None and row.op_class in ("conv", "pwconv"):
+        return conv_path(row, conv_native_max, threads)
     if row.op_class == OpClass.GEMM.value and gemv_rows is not None and row.output_shape and row.output_shape[0]:
         shape = row.output_shape[0]
         return GEMV if math.prod(shape[:-1]) <= gemv_rows else row.op_class
@@ -129,7 +158,9 @@ def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: 
     its last-level cache (``level``), weight bytes at the cache bandwidth when ``weights_cached``
     (the whole model's weights fit), the rest at the memory bandwidth. The op's effective
     bandwidth is its bytes over that time; without a cache figure it is the memory bandwidth.
-    The class's ``weight_s_per_byte`` (weights re-laid out on every call) adds to the time.
+    The class's ``weight_s_per_byte`` (weights re-laid out on every call) adds to the time, and its
+    ``window_s_per_read`` (pooling: per window element read) times the op's window reads, the
+    write-up model's input reads (``k x k`` per output of a ``k x k`` window).
     """
     flops = float(row.flops)
     memory = row.traffic(memory_model)
@@ -139,11 +170,15 @@ def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: 
     weight_bytes = min(float(memory.get("weights_bytes", 0)), nbytes)
     mem_s, level, weights_level = profile.memory_seconds(nbytes - weight_bytes, weight_bytes, weights_cached)
     bandwidth = nbytes / mem_s if mem_s > 0 else profile.bandwidth_bytes_per_s
-    cls = op_class(row, peak / bandwidth, memory_model, profile.gemv_max_rows)
+    cls = op_class(row, peak / bandwidth, memory_model, profile.gemv_max_rows, profile.conv_native_max,
+                   int(profile.calibration.get("threads", 1)))
     eff = profile.class_efficiency(cls)
     over = profile.class_overhead_s(cls)
     point = predict_op(flops, nbytes, peak, bandwidth, eff, over)
     weight_s = weight_bytes * profile.class_weight_s_per_byte(cls)
+    per_read = profile.class_window_s_per_read(cls)
+    if per_read:
+        weight_s += per_read * float(row.traffic("writeup").get("input", 0))
     return RooflineOp(index=row.index, op=row.op, module=row.module, op_class=cls, flops=int(row.flops), bytes=int(nbytes),
                       intensity=point.intensity, bound=point.bound, attainable_flops=point.attainable_flops,
                       predicted_s=point.predicted_s + weight_s, roof_s=point.roof_s, level=level,

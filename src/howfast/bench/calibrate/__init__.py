@@ -26,13 +26,16 @@ in effect, on the wall clock or (``clock="cpu"``, one thread) the thread's CPU t
   the zoo's models (a 3x3 conv at 56x56, a depthwise conv at 112x112, batch norm, GELU...) are
   analysed by howfast (FLOPs and compulsory bytes, the same formulas as any report), their plain
   roofline time ``r`` computed on the figures above (``howfast.hardware.roofline.op_figures``), and
-  timed as modules in three passes over all of them (median of the passes; one with ``quick``),
+  timed as modules in five passes over all of them (median of the passes; one with ``quick``),
   each call after an untimed copy of 8 x the L2 cache (``Evictor``: the traffic
   of the layers around it in a network, without which a layer in a tight loop keeps its weights
   and code hot and runs faster than inside a model). ``t = r / efficiency + overhead`` (plus
   ``weight bytes x weight_s_per_byte`` for convolutions, whose kernels re-lay out their weights
-  on every call) is fitted to them by least squares on relative error. The efficiency can exceed
-  1 where a kernel beats the GEMM used for the peak.
+  on every call) is fitted to them by least squares on relative error, through the per-op time of
+  the class's chain of 16 tiny layers run in a row (``fit_pinned``: the overhead is what one small
+  op of the class costs, not a free parameter). The efficiency can exceed 1 where a kernel beats
+  the GEMM used for the peak. Data movement (permute + contiguous, channel shuffle, cat, pad,
+  roll) has representatives of its own (``data``).
 * ``classes.int8_conv`` and ``classes.int8_gemm``: the same for quantized Conv2d and Linear
   modules (``quantized_layers``: per-channel qint8 weights, quint8 channels-last inputs), their
   roofline time at the int8 peak, when the int8 peak was measured.
@@ -53,7 +56,7 @@ from howfast.bench.calibrate.assemble import (
     Progress,
     calibrate,
 )
-from howfast.bench.calibrate.fit import fit_class, fit_efficiency, fit_with_weights
+from howfast.bench.calibrate.fit import fit_class, fit_efficiency, fit_pinned, fit_with_weights
 from howfast.bench.calibrate.integer import LOW_PRECISION, LowPrecisionPeak, int8_engine, low_precision_peak
 from howfast.bench.calibrate.measure import (
     STATISTICS,
@@ -76,6 +79,7 @@ from howfast.bench.calibrate.representatives import QuantizedInput, Representati
 
 __all__ = ["DTYPES", "FORMULAS", "LOW_PRECISION", "STATISTICS", "WEIGHT_CLASSES", "CalibrationResult", "ClassFit", "Evictor",
            "LowPrecisionPeak", "Measurement", "Progress", "QuantizedInput", "Representative", "TimedSample", "calibrate",
-           "class_samples", "copy_bandwidth", "cpu_caches", "fit_class", "fit_efficiency", "fit_with_weights", "frozen_heap",
+           "class_samples", "copy_bandwidth", "cpu_caches", "fit_class", "fit_efficiency", "fit_pinned", "fit_with_weights",
+           "frozen_heap",
            "gemm_flops", "gemm_rate", "int8_engine", "int8_representatives", "last_level_cache_bytes", "low_precision_peak",
            "op_overhead", "prepare_layers", "representatives", "time_call", "time_layers"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from howfast.bench.allocator import retain_freed_memory
-from howfast.bench.calibrate.fit import fit_efficiency, fit_with_weights
+from howfast.bench.calibrate.fit import fit_efficiency, fit_pinned, fit_with_weights
 from howfast.bench.calibrate.integer import LOW_PRECISION, low_precision_peak
 from howfast.bench.calibrate.measure import (
     STATISTICS,
@@ -41,15 +41,24 @@ from howfast.hardware.profiles import ClassFigures, Figure, HardwareProfile
 Progress = Callable[[str, int, int], None]
 
 # classes whose kernels re-lay out (pack) their weights on every call
-WEIGHT_CLASSES = ("conv", "pwconv", "dwconv", "gemm")
+WEIGHT_CLASSES = ("conv", "conv_im2col", "pwconv", "dwconv", "gemm")
+# classes whose kernels loop over a window per output: a cost per window element read
+WINDOW_CLASSES = ("pool",)
 GEMV_STEP = 1.5  # a product of m rows streams its weights while it takes at most this x the time of one row
+# PyTorch's CPU dispatch (use_mkldnn, aten/src/ATen/native/Convolution.cpp): a batch-1 convolution of at
+# most this many input elements (with groups 1 and a kernel of at most 3x3) runs the native im2col + GEMM path
+CONV_NATIVE_MAX = 20480
+CONV_NATIVE_RULE = (f"PyTorch's CPU convolution dispatch (use_mkldnn in aten/src/ATen/native/Convolution.cpp): a "
+                    f"batch-1 convolution with at most {CONV_NATIVE_MAX} input elements runs the native im2col + GEMM "
+                    f"path, not oneDNN; a 1x1 one of stride 1 on one thread always does")
 
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8")  # the peaks calibrate measures by default (fp32 required)
 
 PLAIN_FORMULA = "t = roof / efficiency + overhead"
 WEIGHT_FORMULA = "t = roof / efficiency + weight bytes x weight_s_per_byte + overhead"
-FORMULAS = {"plain": PLAIN_FORMULA, "weights": WEIGHT_FORMULA}  # the fitted models by short name
+WINDOW_FORMULA = "t = roof / efficiency + window reads x window_s_per_read + overhead"
+FORMULAS = {"plain": PLAIN_FORMULA, "weights": WEIGHT_FORMULA, "window": WINDOW_FORMULA}  # the fitted models by short name
 
 
 @dataclass
@@ -76,8 +85,9 @@ class ClassFit:
     overhead_s: float
     samples: list[TimedSample]
     weight_s_per_byte: float = 0.0
-    formula: str = PLAIN_FORMULA  # the model fitted (PLAIN_FORMULA or WEIGHT_FORMULA)
+    formula: str = PLAIN_FORMULA  # the model fitted (PLAIN_FORMULA, WEIGHT_FORMULA or WINDOW_FORMULA)
     timing: str = ""  # how its layers were timed: "each timed after an untimed 4 MiB copy (...), median times"
+    window_s_per_read: float = 0.0
 
 
 @dataclass
@@ -91,8 +101,8 @@ class CalibrationResult:
 
 
 def timing_passes(quick: bool) -> int:
-    """Timing passes over the representative layers: three, one with ``quick``."""
-    return 1 if quick else 3
+    """Timing passes over the representative layers: five, one with ``quick``."""
+    return 1 if quick else 5
 
 
 @dataclass(frozen=True)
@@ -329,24 +339,40 @@ def evictor_mib_text(caches: dict[str, Figure], llc: float | None) -> str:
 
 
 def fit_one_class(c: Conditions, cls: str, items: list[TimedSample], floor_s: float, evict_mib: str, stage: ClassStage) -> None:
-    """Fit one class (with a weight term for convolutions with at least 3 layers) and add it to ``stage``."""
+    """Fit one class and add it to ``stage``: through the class's overhead chain when it has one
+    (``fit_pinned``: the overhead is what one tiny op of the class costs), else free (``fit_class``);
+    with a cost term for enough layers (3 free, 2 besides a chain): weight bytes for the weight
+    classes, window reads for pooling."""
     labels = "; ".join(f"{s.label} {s.measured_s * 1e6:.0f} us" for s in items)
-    weight_cost: float | None = None
-    if cls in WEIGHT_CLASSES and len(items) >= 3:
-        eff, o, weight_cost = fit_with_weights([(s.roof_s, s.weight_bytes, s.measured_s) for s in items], floor_s=floor_s)
-        formula = WEIGHT_FORMULA
+    chains = [s for s in items if s.chain]
+    others = [s for s in items if not s.chain]
+    window = cls in WINDOW_CLASSES
+    with_term = (cls in WEIGHT_CLASSES or window) and len(others) >= (2 if chains else 3)
+    samples = [(s.roof_s, s.term(window), s.measured_s) for s in others]
+    if chains:
+        eff, o, cost = fit_pinned(samples, chains[0].per_op(window), with_w=with_term, floor_s=floor_s)
+    elif with_term:
+        eff, o, cost = fit_with_weights(samples, floor_s=floor_s)
     else:
-        eff, o = fit_efficiency([(s.roof_s, s.measured_s) for s in items], floor_s=floor_s)
-        formula = PLAIN_FORMULA
+        eff, o = fit_efficiency([(r, t) for r, _, t in samples], floor_s=floor_s)
+        cost = 0.0
+    formula = (WINDOW_FORMULA if window else WEIGHT_FORMULA) if with_term else PLAIN_FORMULA
     timing = f"each timed after an untimed {evict_mib} MiB copy (cache state of a network), {c.stat} times"
-    method = f"fitted by howfast calibrate {c.where}: {formula} over {len(items)} representative layer(s), {timing}: {labels}"
+    pinned = (f", through the per-op time of {chains[0].label} ({chains[0].per_op()[2] * 1e6:.1f} us an op)"
+              if chains else "")
+    method = (f"fitted by howfast calibrate {c.where}: {formula} over {len(items)} representative layer(s){pinned}, "
+              f"{timing}: {labels}")
+    term = Figure(cost, method) if with_term else None
     stage.figures[cls] = ClassFigures(efficiency=Figure(eff, method), overhead_s=Figure(o, method),
-                                      weight_s_per_byte=Figure(weight_cost, method) if weight_cost is not None else None)
-    stage.fits[cls] = ClassFit(cls, eff, o, items, weight_cost or 0.0, formula, timing)
+                                      weight_s_per_byte=term if not window else None,
+                                      window_s_per_read=term if window else None)
+    stage.fits[cls] = ClassFit(cls, eff, o, items, cost if with_term and not window else 0.0, formula, timing,
+                               cost if with_term and window else 0.0)
     stage.measurements.append(Measurement(f"classes.{cls}.efficiency", eff, "", method))
     stage.measurements.append(Measurement(f"classes.{cls}.overhead_s", o, "s", method))
-    if weight_cost is not None:
-        stage.measurements.append(Measurement(f"classes.{cls}.weight_s_per_byte", weight_cost, "s/B", method))
+    if with_term:
+        key, unit = ("window_s_per_read", "s/read") if window else ("weight_s_per_byte", "s/B")
+        stage.measurements.append(Measurement(f"classes.{cls}.{key}", cost, unit, method))
 
 
 def fit_classes(c: Conditions, reps: list[Representative], profile: HardwareProfile, floor_s: float, evict_mib: str,
@@ -390,10 +416,15 @@ def run_stages(c: Conditions, dtypes: tuple[str, ...], reps: list[Representative
     gemv_rows = measure_gemv_rows(c)
     measurements = [*peaks.values(), bandwidth, *([cache_bandwidth] if cache_bandwidth is not None else []), overhead, gemv_rows]
     profile = base_profile(c, name, peaks, bandwidth, cache_bandwidth, overhead, caches, allocator)
-    profile = dataclasses.replace(profile, classes={"gemv": ClassFigures(max_rows=gemv_rows.figure())})
+    fixed = {"gemv": ClassFigures(max_rows=gemv_rows.figure())}
+    if c.device.type == "cpu":
+        fixed["conv_im2col"] = ClassFigures(max_input_elements=Figure(
+            float(CONV_NATIVE_MAX), f"set by howfast calibrate {c.where} (not measured): {CONV_NATIVE_RULE}"))
+    profile = dataclasses.replace(profile, classes=dict(fixed))
     stage = fit_classes(c, reps, profile, overhead.value, evictor_mib_text(caches, llc), step)
-    gemv = stage.figures.get("gemv", ClassFigures())
-    stage.figures["gemv"] = dataclasses.replace(gemv, max_rows=gemv_rows.figure())
+    for cls, figures in fixed.items():
+        stage.figures[cls] = dataclasses.replace(stage.figures.get(cls, ClassFigures()), max_rows=figures.max_rows,
+                                                 max_input_elements=figures.max_input_elements)
     profile = dataclasses.replace(profile, classes=stage.figures)
     return profile, measurements + stage.measurements, stage.fits
 

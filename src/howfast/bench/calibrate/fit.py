@@ -120,3 +120,53 @@ def fit_class(samples: list[tuple[float, float]] | list[tuple[float, float, floa
     if samples and len(samples[0]) == 3:
         return fit_with_weights([(s[0], s[1], s[-1]) for s in samples], floor_s)
     return fit_efficiency([(s[0], s[-1]) for s in samples], floor_s)
+
+
+def _solve_pinned(s: Scaled, free_w: bool, pin: tuple[float, float, float]) -> Solution | None:
+    """Least squares of ``k (r - r0) + c (w - w0) = t - T`` on relative error: the fit through the pin
+    (``o = T - k r0 - c w0``); None when ``k <= 0`` or ``c < 0``."""
+    r0, w0, t0 = pin
+    cols = [s.r - r0 * s.one] + ([s.w - w0 * s.one] if free_w else [])
+    target = np.ones_like(s.t) - t0 * s.one
+    sol, *_ = np.linalg.lstsq(np.stack(cols, axis=1), target, rcond=None)
+    k = float(sol[0])
+    c = float(sol[1]) if free_w else 0.0
+    if k <= 0 or c < 0:
+        return None
+    o = t0 - k * r0 - c * w0
+    err = float(np.sum((s.r * k + s.w * c + s.one * o - 1.0) ** 2))
+    return Solution(err, k, o, c)
+
+
+def fit_pinned(samples: list[tuple[float, float, float]], pin: tuple[float, float, float], with_w: bool = False,
+               floor_s: float = 0.0) -> tuple[float, float, float]:
+    """Fit ``t = r * k + w * c + o`` (k = 1 / efficiency) through one exact point, the pin.
+
+    ``pin`` is ``(r0, w0, T)``: the roofline time, weight bytes and measured time *per op* of a chain
+    of tiny layers of the class, so the overhead is not free but what one small op of the class
+    costs: ``o = T - k r0 - c w0``. ``samples`` are the class's other (r, w, t) layers; ``k`` and
+    ``c`` (``c = 0`` unless ``with_w``) are the least-squares solution on relative error of
+    ``k (r - r0) + c (w - w0) = t - T``, ``c >= 0`` (else refitted with ``c = 0``). When the pinned
+    overhead would fall below ``floor_s`` (or ``k <= 0``), the overhead is ``max(floor_s, T - r0)``
+    and ``k`` (and ``c``) are fitted with it fixed. With no other samples: ``k = 1``, ``o = T - r0``
+    (at least ``floor_s``). Returns (efficiency, overhead, c).
+    """
+    r0, w0, t0 = pin
+    pts = [(r, w, t) for r, w, t in samples if t > 0 and r >= 0]
+    if not pts:
+        return 1.0, max(floor_s, t0 - r0), 0.0
+    s = _scale(pts)
+    best: Solution | None = None
+    for free_w in ((True, False) if with_w else (False,)):
+        candidate = _solve_pinned(s, free_w, pin)
+        if candidate is not None and candidate.o >= floor_s - BOUND_SLACK and (best is None or candidate.err < best.err - BOUND_SLACK):
+            best = candidate
+    if best is None:
+        o_fixed = max(floor_s, t0 - r0)
+        for free_w in ((True, False) if with_w else (False,)):
+            candidate = _solve(s, free_w, o_fixed, o_fixed, max(o_fixed, float(s.t.min())))
+            if candidate is not None and (best is None or candidate.err < best.err - BOUND_SLACK):
+                best = candidate
+    if best is None:
+        best = _fallback(pts, max(floor_s, t0 - r0))
+    return 1.0 / best.k, best.o, best.c

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from howfast.api import analyze
-from howfast.bench.calibrate.representatives import Representative, make_input
+from howfast.bench.calibrate.representatives import Representative, chain_length, make_input
 from howfast.bench.timing import Plan, time_calls
 from howfast.hardware.profiles import HardwareProfile
 from howfast.hardware.roofline import CLASS_DTYPES, op_figures
@@ -276,6 +276,17 @@ class TimedSample:
     roof_s: float  # plain roofline time on the profile being calibrated
     pass_s: list[float] = field(default_factory=list)  # the statistic of each timing pass
     measured_s: float = 0.0  # median of pass_s
+    window_reads: int = 0  # write-up model input reads (elements) of its ops of op_class: pooling windows
+    chain: int = 0  # tiny layers chained (an overhead chain, ``representatives.overhead_chains``), else 0
+
+    def per_op(self, window: bool = False) -> tuple[float, float, float]:
+        """(roofline time, cost-term quantity (``term``), measured time) per chained layer: the pin of ``fit_pinned``."""
+        n = max(self.chain, 1)
+        return self.roof_s / n, self.term(window) / n, self.measured_s / n
+
+    def term(self, window: bool) -> float:
+        """The quantity of the class's cost term: window reads for pooling (``window``), else weight bytes."""
+        return float(self.window_reads if window else self.weight_bytes)
 
 
 @dataclass
@@ -302,6 +313,7 @@ def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, 
         warnings.simplefilter("ignore")
         report = analyze(module, list(inputs) if len(inputs) > 1 else inputs[0], name=label)
     classes: dict[str, float] = {}
+    reads: dict[str, int] = {}
     roof = 0.0
     flops = nbytes = weight_bytes = 0
     cached = profile.weights_cached(float(report.totals.param_bytes))
@@ -310,6 +322,7 @@ def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, 
         if entry is None:
             continue
         classes[entry.op_class] = classes.get(entry.op_class, 0.0) + entry.roof_s
+        reads[entry.op_class] = reads.get(entry.op_class, 0) + int(row.traffic("writeup").get("input", 0))
         roof += entry.roof_s
         flops += entry.flops
         nbytes += entry.bytes
@@ -317,7 +330,8 @@ def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, 
     if not classes:
         return None
     cls = max(classes.items(), key=lambda kv: kv[1])[0]
-    return TimedSample(label=label, op_class=cls, flops=flops, bytes=nbytes, weight_bytes=weight_bytes, roof_s=roof)
+    return TimedSample(label=label, op_class=cls, flops=flops, bytes=nbytes, weight_bytes=weight_bytes, roof_s=roof,
+                       window_reads=reads.get(cls, 0))
 
 
 def prepare_layers(reps: list[Representative], profile: HardwareProfile, device: torch.device,
@@ -333,6 +347,7 @@ def prepare_layers(reps: list[Representative], profile: HardwareProfile, device:
         inputs = tuple(make_input(s, device) for s in shapes)
         sample = _analysed_sample(label, module, inputs, profile)
         if sample is not None:
+            sample.chain = chain_length(label)
             layers.append(TimedLayer(sample, module, inputs))
     return layers
 
