@@ -3,7 +3,7 @@
 * the JSON renderer's text is ``json.dumps(report.to_dict(), indent=2)``, byte for byte;
 * module totals summed module by module are the per-op, per-ancestor sums, paths in the same order;
 * the tensor table never answers for a dead tensor whose id a new one reuses;
-* ``walk_modules`` lists what ``named_modules`` lists;
+* ``walk_modules`` lists what ``named_modules`` lists, and one ``ModelTree`` what the walks it replaces list;
 * views and in-place ops share their source's storage on the fast path;
 * a ``torch.compile``'d function called inside the model runs eagerly (nothing is compiled), counted
   as the eager run; a CPU analysis does not import dynamo; ``gc_paused`` nests and restores.
@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 import howfast
-from howfast.capture.torch_capture import TensorIds, capture
-from howfast.capture.tree import walk_modules
+from howfast.capture.tensors import TensorIds
+from howfast.capture.torch_capture import capture
+from howfast.capture.tree import ModelTree, unique_tensors, walk_modules
 from howfast.costs.evaluate import OpCost, Traffic
 from howfast.graph.records import ModuleInfo, OpRecord, TensorKind, TensorMeta, ancestors
 from howfast.passes.pause import gc_paused
@@ -124,6 +125,22 @@ def test_walk_modules_lists_what_named_modules_lists() -> None:
         for remove_duplicate in (True, False):
             ours = [(p, id(m)) for p, m in walk_modules(built, remove_duplicate)]
             assert ours == [(p, id(m)) for p, m in built.named_modules(remove_duplicate=remove_duplicate)]
+
+
+def test_model_tree_is_the_walks_it_replaces() -> None:
+    """One walk serves every reader of a capture: its unique list, first occurrences of the full walk, is
+    ``walk_modules(model)``, and its tensors are ``unique_tensors``, on shared and cyclic trees too."""
+    shared = nn.Linear(4, 4)
+    inner = nn.Sequential(shared, nn.ReLU())
+    model = nn.Sequential(shared, inner, nn.ModuleList([nn.Identity(), inner, shared]))
+    cyclic = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()))
+    cyclic[1].add_module("back", cyclic)  # a back-reference registered as a submodule
+    for built in (model, cyclic, howfast.zoo.build("mobilenet_v2"), howfast.zoo.build("gpt2")):
+        tree = ModelTree(built)
+        assert [(p, id(m)) for p, m in tree.every] == [(p, id(m)) for p, m in walk_modules(built, remove_duplicate=False)]
+        assert [(p, id(m)) for p, m in tree.unique] == [(p, id(m)) for p, m in walk_modules(built)]
+        for kind in ("parameters", "buffers"):
+            assert [(n, id(t)) for n, t in tree.tensors(kind)] == [(n, id(t)) for n, t in unique_tensors(built, kind)]
 
 
 def test_views_and_in_place_ops_share_their_source_storage() -> None:

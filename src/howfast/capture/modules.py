@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from howfast.capture.inputs import tensors_in
-from howfast.capture.tree import is_scripted, type_name, walk_modules
+from howfast.capture.tree import ModelTree, is_scripted, type_name, walk_modules
 from howfast.errors import first_line
 from howfast.graph.records import ModuleInfo, TensorMeta, ancestors
 
@@ -41,13 +41,12 @@ class StopCapture(Exception):
 class ModuleStack:
     """Tracks the module path the capturing thread is executing in, via global forward hooks."""
 
-    def __init__(self, model: nn.Module, until: str | None) -> None:
+    def __init__(self, model: nn.Module, until: str | None, tree: ModelTree | None = None) -> None:
         self.thread = threading.get_ident()
         self.paths: dict[int, str] = {}
-        self.types_by_path: dict[str, str] = {}
-        for name, module in walk_modules(model, remove_duplicate=False):
+        self.walked = tree.every if tree is not None else list(walk_modules(model, remove_duplicate=False))
+        for name, module in self.walked:
             self.paths.setdefault(id(module), name)
-            self.types_by_path.setdefault(name, type_name(module))
         self.stack: list[str] = [""]
         self.stack_args: list[Any] = [()]  # inputs of each module on the stack, for error messages
         self.until = until
@@ -56,6 +55,13 @@ class ModuleStack:
         self.reached_until = False
         self.until_outputs: list[TensorMeta] = []
         self.lookup: Any = None  # the tensor table's lookup, for the outputs of ``until``
+
+    def type_at(self, path: str) -> str:
+        """The class name of the module at ``path`` (for a failed run's message only: not looked up before)."""
+        for name, module in self.walked:
+            if name == path:
+                return type_name(module)
+        return "?"
 
     @property
     def current(self) -> str:
@@ -122,20 +128,18 @@ def recursion_headroom() -> Iterator[None]:
                 sys.setrecursionlimit(_headroom["saved"])
 
 
-def module_infos(model: nn.Module, modules: ModuleStack) -> dict[str, ModuleInfo]:
+def module_infos(model: nn.Module, modules: ModuleStack, tree: ModelTree | None = None) -> dict[str, ModuleInfo]:
+    """The module table, from ``tree`` (the model's tree walked after the run) when given."""
+    tree = tree if tree is not None else ModelTree(model)
     infos: dict[str, ModuleInfo] = {}
-    for path, module in walk_modules(model):
-        infos[path] = ModuleInfo(
-            path=path,
-            type=type_name(module),
-            depth=0 if path == "" else path.count(".") + 1,
-            calls=modules.calls.get(path, 0),
-            output_shapes=modules.output_shapes.get(path, []),
-        )
+    calls, shapes = modules.calls, modules.output_shapes
+    for path, module in tree.unique:
+        infos[path] = ModuleInfo(path=path, type=type_name(module), depth=0 if path == "" else path.count(".") + 1,
+                                 calls=calls.get(path, 0), output_shapes=shapes.get(path, []))
     # A module's params: those it or its submodules hold, each once (a tied weight counts in
     # every module that holds it, and once in their common ancestors).
     owned = [(owner, [p for p in module._parameters.values() if p is not None])
-             for owner, module in walk_modules(model, remove_duplicate=False)]
+             for owner, module in tree.every if module._parameters]
     owned = [(owner, params) for owner, params in owned if params]
     for path, (count, nbytes) in _held(owned).items():
         if path in infos:
@@ -169,11 +173,11 @@ def _held(owned: Sequence[tuple[str, Sequence[torch.Tensor]]]) -> dict[str, tupl
             for path, params in held.items()}
 
 
-def scripted_notes(model: nn.Module) -> list[str]:
+def scripted_notes(model: nn.Module, tree: ModelTree | None = None) -> list[str]:
     """One note for each outermost TorchScript module that has submodules: their calls are not seen."""
     notes: list[str] = []
     scripted: list[str] = []
-    for path, module in walk_modules(model):
+    for path, module in (tree.unique if tree is not None else walk_modules(model)):
         if not is_scripted(module) or not module._modules or any(path == s or path.startswith(f"{s}.") for s in scripted):
             continue
         scripted.append(path)
@@ -192,7 +196,7 @@ def run_error_message(exc: Exception, modules: ModuleStack, args: tuple, kwargs:
     where = modules.current
     if where:
         path = where if len(where) <= 160 else f"...{where[-157:]}"  # a deep tree's path, its innermost part
-        where = f"{path} ({modules.types_by_path.get(where, '?')})"
+        where = f"{path} ({modules.type_at(where)})"
         shapes = ", ".join(shape_text(v) for v in modules.stack_args[-1])
     else:
         where = "<model>"

@@ -22,6 +22,7 @@ per-tensor weight), the model's "scales and zero points" figure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -75,16 +76,26 @@ def unpack(obj: torch.ScriptObject) -> tuple[torch.Tensor, torch.Tensor | None] 
     return None
 
 
-def packed_weights(model: nn.Module) -> PackedWeights:
-    """Unpack every packed-parameter attribute of ``model``'s modules, each object once.
+def packed_weights(model: nn.Module, modules: Iterable[tuple[str, nn.Module]] | None = None) -> PackedWeights:
+    """Unpack every packed-parameter attribute of ``model``'s modules (``modules``: ``walk_modules(model)``
+    when the caller has it), each object once.
 
     The weight of the object a layer holds in ``_packed_params`` is named ``<layer>.weight``
     (``<layer>.bias`` its bias): the name of the float parameter it replaced.
     """
     found = PackedWeights()
-    for path, module in walk_modules(model):
-        for attribute, value in vars(module).items():
-            if not isinstance(value, torch.ScriptObject) or object_key(value) in found.operands:
+    plain: set[type] = set()  # attribute types that are no TorchScript object (ints, bools, dicts...): most attributes
+    for path, module in (modules if modules is not None else walk_modules(model)):
+        attributes = vars(module)
+        new = set(map(type, attributes.values())) - plain  # the module's attribute types, compared at once
+        if not new:
+            continue
+        scripts = {kind for kind in new if issubclass(kind, torch.ScriptObject)}
+        plain.update(new - scripts)
+        if not scripts:
+            continue
+        for attribute, value in attributes.items():
+            if type(value) not in scripts or object_key(value) in found.operands:
                 continue
             unpacked = unpack(value)
             if unpacked is None:

@@ -38,6 +38,7 @@ shadows of every tensor sharing its storage, so a stale value is never read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -52,6 +53,7 @@ SHADOW_MAX_ELEMENTS = 1 << 20
 _LOCAL_SCALAR = torch.ops.aten._local_scalar_dense.default
 _INDEX = torch.ops.aten.index.Tensor
 _CPU = torch.device("cpu")
+_SEEDED = torch.Tag.nondeterministic_seeded  # random ops: never repeated on the shadows
 
 
 def takes_values(tensor: torch.Tensor) -> bool:
@@ -60,9 +62,22 @@ def takes_values(tensor: torch.Tensor) -> bool:
     return not (tensor.dtype.is_floating_point or tensor.dtype.is_complex) and tensor.numel() <= SHADOW_MAX_ELEMENTS
 
 
-def is_meta_capture(model: torch.nn.Module, args: tuple, kwargs: dict) -> bool:
-    """Whether the run involves the meta device: a meta parameter, buffer or input tensor."""
-    if any(p.is_meta for p in model.parameters()) or any(b.is_meta for b in model.buffers()):
+def _all_take_values(tensors: list[torch.Tensor]) -> bool:
+    """``all(takes_values(t) for t in tensors)``, without a generator: asked of every meta op's results."""
+    for tensor in tensors:
+        dtype = tensor.dtype
+        if dtype.is_floating_point or dtype.is_complex or tensor.numel() > SHADOW_MAX_ELEMENTS:
+            return False
+    return True
+
+
+def is_meta_capture(model: torch.nn.Module, args: tuple, kwargs: dict, weights: Iterable[torch.Tensor] | None = None) -> bool:
+    """Whether the run involves the meta device: a meta parameter, buffer or input tensor (``weights``:
+    the model's parameters and buffers, when the caller has them)."""
+    if weights is not None:
+        if any(t.is_meta for t in weights):
+            return True
+    elif any(p.is_meta for p in model.parameters()) or any(b.is_meta for b in model.buffers()):
         return True
     return any(t.is_meta for t in tensors_in([list(args), kwargs]))
 
@@ -154,10 +169,12 @@ class Shadows:
     def _follow(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         """Repeat ``func`` on the shadows and keep the results of its small meta outputs."""
         outs = [out] if isinstance(out, torch.Tensor) else tensors_in(out)
-        if not any(t.is_meta for t in outs):
+        metas = [t for t in outs if t.is_meta]
+        if not metas:
             return
         real = None
-        if torch.Tag.nondeterministic_seeded not in getattr(func, "tags", ()) and all(takes_values(t) for t in outs if t.is_meta):
+        # The dtype test first: most results are float activations, which never have values.
+        if _all_take_values(metas) and _SEEDED not in getattr(func, "tags", ()):
             real = self._on_shadows(func, args, kwargs, fallback=False)
         if real is None:
             if self._values:

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-import weakref
 from collections.abc import Callable
-from itertools import count
 from typing import Any
 
 import torch
@@ -61,7 +59,8 @@ from howfast.capture.quantized import (
     stored,
 )
 from howfast.capture.shadow import Shadows, is_meta_capture
-from howfast.capture.tree import set_training, type_name, unique_tensors, unwrap, walk_modules
+from howfast.capture.tensors import TensorTable
+from howfast.capture.tree import ModelTree, set_training, type_name, unique_tensors, unwrap, walk_modules
 from howfast.errors import InputSpecError, ModelRunError
 from howfast.graph.records import CapturedGraph, OpRecord, TensorKind, TensorMeta
 
@@ -69,6 +68,7 @@ from howfast.graph.records import CapturedGraph, OpRecord, TensorKind, TensorMet
 _PLAIN = frozenset({int, float, bool, str, type(None)})
 _NO_ALIASES: frozenset[int] = frozenset()
 _FIRST: frozenset[int] = frozenset({0})
+_ACTIVATION = TensorKind.ACTIVATION
 
 # Functions recorded whole, before kernel selection. Names are the op names the cost registry uses.
 COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
@@ -101,60 +101,6 @@ COMPOSITE_FUNCTIONS: dict[Callable[..., Any], str] = {
     torch._C._VariableFunctions.feature_alpha_dropout: "feature_alpha_dropout",
     torch._C._VariableFunctions.feature_alpha_dropout_: "feature_alpha_dropout",
 }
-
-
-class TensorIds:
-    """``TensorMeta`` by tensor object, keyed by ``id`` beside a weak reference to the tensor: a dead
-    tensor's entry never answers for a new tensor given its id (``WeakIdKeyDictionary``'s contract,
-    without the reference object it makes for every lookup)."""
-
-    __slots__ = ("entries",)
-
-    def __init__(self) -> None:
-        self.entries: dict[int, tuple[weakref.ref, TensorMeta]] = {}
-
-    def get(self, tensor: torch.Tensor) -> TensorMeta | None:
-        entry = self.entries.get(id(tensor))
-        return entry[1] if entry is not None and entry[0]() is tensor else None
-
-    def __setitem__(self, tensor: torch.Tensor, meta: TensorMeta) -> None:
-        self.entries[id(tensor)] = (weakref.ref(tensor), meta)
-
-
-class TensorTable:
-    """Gives every tensor seen a stable id and a storage id, without keeping it alive."""
-
-    def __init__(self) -> None:
-        self._metas = TensorIds()
-        self._ids = count(1)
-        self._dtypes: dict[torch.dtype, tuple[str, int]] = {}  # dtype -> (name, item size)
-
-    def register(self, tensor: torch.Tensor, kind: TensorKind, name: str = "", storage: int | None = None) -> TensorMeta:
-        tid = next(self._ids)
-        dtype = self._dtypes.get(tensor.dtype)
-        if dtype is None:
-            dtype = self._dtypes[tensor.dtype] = (str(tensor.dtype).removeprefix("torch."), tensor.element_size())
-        meta = TensorMeta(tid, tid if storage is None else storage, tuple(tensor.shape), dtype[0], dtype[1], kind, name)
-        self._metas.entries[id(tensor)] = (weakref.ref(tensor), meta)  # TensorIds.__setitem__, inlined
-        return meta
-
-    def lookup(self, tensor: torch.Tensor) -> TensorMeta:
-        entry = self._metas.entries.get(id(tensor))  # TensorIds.get, inlined: the hottest call of a capture
-        meta = entry[1] if entry is not None and entry[0]() is tensor else None
-        if meta is None or meta.shape != tensor.shape:
-            # A tensor made outside the capture (a plain attribute, a constant) or resized in place.
-            kind = meta.kind if meta is not None else TensorKind.CONSTANT
-            storage = meta.storage if meta is not None else None
-            meta = self.register(tensor, kind, meta.name if meta else "", storage)
-        return meta
-
-    def derive(self, tensor: torch.Tensor, source: TensorMeta) -> TensorMeta:
-        """Register ``tensor`` as sharing ``source``'s storage (a view or in-place result)."""
-        existing = self._metas.get(tensor)
-        if existing is not None and existing.storage == source.storage and existing.shape == tensor.shape:
-            return existing
-        kind = source.kind if source.kind != TensorKind.INPUT else TensorKind.INPUT
-        return self.register(tensor, kind, source.name, storage=source.storage)
 
 
 class Recorder:
@@ -193,6 +139,7 @@ class Recorder:
         """``convert(args)`` for an op's positional arguments, with their tensors and plain values
         handled in place (most of an op's arguments: one call less each)."""
         lookup = self.tensors.lookup
+        convert = self.convert
         converted = []
         for value in args:
             kind = type(value)
@@ -200,15 +147,19 @@ class Recorder:
                 converted.append(value)
             elif kind is torch.Tensor or kind is nn.Parameter:
                 converted.append(lookup(value))
+            elif kind is list:  # sizes, strides, paddings: ``convert``'s own list case
+                converted.append([v if type(v) in _PLAIN else convert(v) for v in value])
             else:
-                converted.append(self.convert(value))
+                converted.append(convert(value))
         return tuple(converted)
 
     def record(self, name: str, args: tuple, kwargs: dict, margs: tuple, mkwargs: dict, out: Any, alias: AliasInfo | None) -> None:
         if alias is not None and not alias.views:  # the common case: every output is new memory
-            outs = [out] if isinstance(out, torch.Tensor) else tensors_in(out)
             register = self.tensors.register
-            made = tuple([register(t, TensorKind.ACTIVATION) for t in outs])
+            if isinstance(out, torch.Tensor):
+                made: tuple[TensorMeta, ...] = (register(out, _ACTIVATION),)
+            else:
+                made = tuple([register(t, _ACTIVATION) for t in tensors_in(out)])
             self.ops.append(OpRecord(len(self.ops), name, self.modules.current, margs, mkwargs, made, _NO_ALIASES, alias.inplace))
             return
         if alias is not None and isinstance(out, torch.Tensor) and alias.aliased_outputs:
@@ -342,10 +293,12 @@ class FunctionInterceptor(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         name = COMPOSITE_FUNCTIONS.get(func)
+        if name is None:  # nearly every call: passed on at once
+            return func(*args, **(kwargs or {}))
         rec = self.recorder
         if kwargs is None:
             kwargs = {}
-        if name is None or rec.suppress:
+        if rec.suppress:
             return func(*args, **kwargs)
         margs, mkwargs = rec.convert(args), {k: rec.convert(v) for k, v in kwargs.items()}
         rec.suppress += 1
@@ -375,25 +328,26 @@ def capture(
     """
     kwargs = kwargs or {}
     model = unwrap(model)  # a torch.compile'd model: run and name the model it compiled
+    tree = ModelTree(model)  # the tree before the run, walked once for all that read it
     tensors = TensorTable()
-    modules = ModuleStack(model, until)
+    modules = ModuleStack(model, until, tree)
     modules.lookup = tensors.lookup
     if until is not None and until not in {p for p in modules.paths.values()}:
         raise InputSpecError(unknown_layer_message(until, list(modules.paths.values())))
-    shadows = Shadows() if is_meta_capture(model, args, kwargs) else None
+    weights = [t for _, t in tree.tensors("parameters") + tree.tensors("buffers")]
+    shadows = Shadows() if is_meta_capture(model, args, kwargs, weights) else None
     if shadows is not None:
         args, kwargs = shadows.seed_inputs(model, args, kwargs)
-    packed = packed_weights(model)
-    register_weights(model, tensors, packed)
+    packed = packed_weights(model, tree.unique)
+    register_weights(model, tensors, packed, tree)
     input_metas = register_inputs(args, kwargs, tensors)
     recorder = Recorder(tensors, modules)
     recorder.packed = {key: tuple(None if t is None else tensors.lookup(t) for t in operands)
                        for key, operands in packed.operands.items()}
-    tree = [m for _, m in walk_modules(model)]
-    modes = [(m, m.training) for m in tree]
+    modes = [(m, m.training) for _, m in tree.unique]
     if train is not None:
         set_training(model, train)
-    saved = snapshot_training_buffers(model, tree)
+    saved = snapshot_training_buffers(model, [m for m, _ in modes], tree)
     outputs: list[TensorMeta] = []
     try:
         with torch.set_grad_enabled(not no_grad), modules.installed(), FunctionInterceptor(recorder), DispatchInterceptor(recorder, shadows):
@@ -406,45 +360,50 @@ def capture(
     finally:
         restore_buffers(saved)
         for module, mode in modes:
-            module.training = mode
+            if module.training != mode:  # only those the run changed: nn.Module.__setattr__ is slow
+                module.training = mode
     if until is not None and not modules.reached_until:
         raise InputSpecError(never_ran_message(until, modules))
-    graph = build_graph(model, model_name, recorder, modules, input_metas, until, packed)
+    after = ModelTree(model)  # the tree after the run (a lazy module has its parameters now)
+    graph = build_graph(model, model_name, recorder, modules, input_metas, until, packed, after)
     graph.outputs = outputs
-    graph.notes.extend(scripted_notes(model))
+    graph.notes.extend(scripted_notes(model, after))
     for note in graph.notes:
         warnings.warn(f"howfast: {note}", stacklevel=3)
     return graph
 
 
 def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, modules: ModuleStack, inputs: list[TensorMeta],
-                until: str | None, packed: PackedWeights | None = None) -> CapturedGraph:
-    infos = module_infos(model, modules)
+                until: str | None, packed: PackedWeights | None = None, tree: ModelTree | None = None) -> CapturedGraph:
+    """The graph of a finished run; ``tree``: the model's tree walked after the run, when the caller has it."""
+    tree = tree if tree is not None else ModelTree(model)
+    infos = module_infos(model, modules, tree)
     if packed is not None:
         add_to_layers(infos, packed)
-    named = unique_tensors(model, "parameters") + (packed.tensors if packed is not None else [])
+    named = tree.tensors("parameters") + (packed.tensors if packed is not None else [])
     params = [p for _, p in named]
-    buffers = [b for _, b in unique_tensors(model, "buffers")]
-    read = {t.name for op in recorder.ops for t in op.inputs if t.kind == TensorKind.PARAM}
-    used = [p for name, p in named if name in read]
+    buffers = [b for _, b in tree.tensors("buffers")]
+    param = TensorKind.PARAM
+    read = {t.name for op in recorder.ops for t in op.shared_inputs() if t.kind == param}
+    sizes = [(p.numel(), *stored(p)) for p in params]  # (elements, stored dtype, stored bytes): each parameter once
+    used = [size for (name, _), size in zip(named, sizes) if name in read]
     dtypes: dict[str, int] = {}
     dtype_bytes: dict[str, int] = {}
-    for p in params:
-        key, nbytes = stored(p)
-        dtypes[key] = dtypes.get(key, 0) + p.numel()
+    for numel, key, nbytes in sizes:
+        dtypes[key] = dtypes.get(key, 0) + numel
         dtype_bytes[key] = dtype_bytes.get(key, 0) + nbytes
     return CapturedGraph(
         model_name=model_name or type_name(model),
         ops=recorder.ops,
         modules=infos,
         inputs=inputs,
-        params=sum(p.numel() for p in params),
+        params=sum(size[0] for size in sizes),
         param_bytes=sum(dtype_bytes.values()),
         buffers=sum(b.numel() for b in buffers),
         buffer_bytes=sum(b.numel() * b.element_size() for b in buffers),
-        trainable_params=sum(p.numel() for p in params if p.requires_grad),
-        used_params=sum(p.numel() for p in used),
-        used_param_bytes=sum(stored(p)[1] for p in used),
+        trainable_params=sum(size[0] for p, size in zip(params, sizes) if p.requires_grad),
+        used_params=sum(size[0] for size in used),
+        used_param_bytes=sum(size[2] for size in used),
         param_dtypes=dtypes,
         param_dtype_bytes=dtype_bytes,
         quantization_bytes=quantization_bytes(params),
@@ -452,12 +411,16 @@ def build_graph(model: nn.Module, model_name: str | None, recorder: Recorder, mo
     )
 
 
-def register_weights(model: nn.Module, tensors: TensorTable, packed: PackedWeights | None = None) -> None:
-    for name, p in unique_tensors(model, "parameters") + (packed.tensors if packed is not None else []):
+def register_weights(model: nn.Module, tensors: TensorTable, packed: PackedWeights | None = None,
+                     tree: ModelTree | None = None) -> None:
+    """Register the parameters (packed weights among them) and buffers of ``model`` (of ``tree``, its
+    tree walked before the run, when the caller has it)."""
+    tree = tree if tree is not None else ModelTree(model)
+    for name, p in tree.tensors("parameters") + (packed.tensors if packed is not None else []):
         tensors.register(p, TensorKind.PARAM, name)
         for inner in inner_tensors(p):  # a tensor subclass's data, scales and zero points
             tensors.register(inner, TensorKind.PARAM, name)
-    for name, b in unique_tensors(model, "buffers"):
+    for name, b in tree.tensors("buffers"):
         tensors.register(b, TensorKind.BUFFER, name)
 
 
@@ -472,12 +435,14 @@ def register_inputs(args: tuple, kwargs: dict, tensors: TensorTable) -> list[Ten
     return metas
 
 
-def snapshot_training_buffers(model: nn.Module, tree: list[nn.Module] | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def snapshot_training_buffers(model: nn.Module, tree: list[nn.Module] | None = None,
+                              walked: ModelTree | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Copies of buffers a training-mode forward may update in place (e.g. BN running stats); ``tree``:
-    the model's modules when the caller has them already."""
+    the model's modules, ``walked`` its tree, when the caller has them already."""
     if not any(m.training for m in (tree if tree is not None else (m for _, m in walk_modules(model)))):
         return []
-    return [(b, b.detach().clone()) for _, b in unique_tensors(model, "buffers") if b.device.type != "meta"]
+    buffers = walked.tensors("buffers") if walked is not None else unique_tensors(model, "buffers")
+    return [(b, b.detach().clone()) for _, b in buffers if b.device.type != "meta"]
 
 
 def restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:

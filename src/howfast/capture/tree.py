@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -104,13 +104,49 @@ def has_cycle(model: nn.Module) -> bool:
     return False
 
 
+class ModelTree:
+    """A model's tree walked once, for the several readers of one capture (the module stack, the
+    weights, the packed weights, the training flags, the module table): ``every`` path as
+    ``walk_modules(model, remove_duplicate=False)`` lists them, ``unique`` each module once at its first
+    path, as ``walk_modules(model)`` lists them (a shared module's subtree, skipped there, holds only
+    modules already listed), and the parameters and buffers as ``unique_tensors`` names them.
+
+    A snapshot: a tree that the run changes (a lazy module's new parameters) is walked again after it."""
+
+    __slots__ = ("every", "unique", "_tensors")
+
+    def __init__(self, model: nn.Module) -> None:
+        self.every = list(walk_modules(model, remove_duplicate=False))
+        seen: set[int] = set()
+        self.unique: list[tuple[str, nn.Module]] = []
+        for path, module in self.every:
+            if id(module) not in seen:
+                seen.add(id(module))
+                self.unique.append((path, module))
+        self._tensors: dict[str, list[tuple[str, torch.Tensor]]] = {}
+
+    def tensors(self, kind: str) -> list[tuple[str, torch.Tensor]]:
+        """``unique_tensors(model, kind)``, found once (a new list each call)."""
+        found = self._tensors.get(kind)
+        if found is None:
+            found = self._tensors[kind] = named_tensors(self.unique, kind)
+        return list(found)
+
+
 def unique_tensors(model: nn.Module, kind: str) -> list[tuple[str, torch.Tensor]]:
     """``(dotted name, tensor)`` of every parameter (``kind="parameters"``) or buffer
     (``"buffers"``) of ``model``, each once, named as ``named_parameters`` names them."""
+    return named_tensors(walk_modules(model), kind)
+
+
+def named_tensors(modules: Iterable[tuple[str, nn.Module]], kind: str) -> list[tuple[str, torch.Tensor]]:
+    """``unique_tensors`` of the modules ``walk_modules`` lists (``modules``)."""
     seen: set[int] = set()
     found: list[tuple[str, torch.Tensor]] = []
-    for path, module in walk_modules(model):
+    for path, module in modules:
         table = module._parameters if kind == "parameters" else module._buffers
+        if not table:  # most modules (activations, containers) hold none of their own
+            continue
         for name, tensor in table.items():
             if tensor is None or id(tensor) in seen:
                 continue

@@ -16,11 +16,12 @@ shared rules read or write at its own size, a formula's per-operand ``Access`` e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from howfast.conventions import Conventions
 from howfast.costs.registry import Cost, Count, Fusion, OpClass, bytes_of, elements_of, registration
-from howfast.graph.records import OpRecord, TensorMeta
+from howfast.graph.records import OpRecord, TensorKind, TensorMeta
 
 
 @dataclass(slots=True)
@@ -55,15 +56,18 @@ class Traffic:
         self.output_bytes += other.output_bytes
 
     def as_dict(self) -> dict[str, int]:
+        """The figures and their sums (``elements``, ``bytes``): made for every op and layer of a report."""
+        inputs, weights, output = self.input, self.weights, self.output
+        input_bytes, weights_bytes, output_bytes = self.input_bytes, self.weights_bytes, self.output_bytes
         return {
-            "input": self.input,
-            "weights": self.weights,
-            "output": self.output,
-            "elements": self.elements,
-            "input_bytes": self.input_bytes,
-            "weights_bytes": self.weights_bytes,
-            "output_bytes": self.output_bytes,
-            "bytes": self.bytes,
+            "input": inputs,
+            "weights": weights,
+            "output": output,
+            "elements": inputs + weights + output,
+            "input_bytes": input_bytes,
+            "weights_bytes": weights_bytes,
+            "output_bytes": output_bytes,
+            "bytes": input_bytes + weights_bytes + output_bytes,
         }
 
 
@@ -99,17 +103,24 @@ def evaluate(ops: list[OpRecord], conventions: Conventions) -> list[OpCost]:
 
 
 _NONE: frozenset[int] = frozenset()  # no ignored outputs
+_NO_FORMULA = Cost()  # what an op without a formula is costed by (the shared rules alone); never changed
 
 
 def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
     found = registration(op.op)
-    if found is not None and found.formula is None:
+    if found is None:
+        result = _NO_FORMULA
+    elif found.formula is None:
         return OpCost(record=op, counted=True, free=True, op_class=found.op_class)
-    result = found.formula(op, conventions) if found is not None and found.formula is not None else Cost()
+    else:
+        result = found.formula(op, conventions)
     fresh = op.new_outputs
     written = _written(op, result.outputs_used, fresh)
-    tensors = _split(op.inputs) + (written,)
-    sums = (_sum(tensors[0]), _sum(tensors[1]), _sum(tensors[2]))  # each part once at its own sizes: shared by both models
+    activations, weights = _split(op.shared_inputs())
+    tensors = (activations, weights, written)
+    sums = (_sum(activations), _sum(weights), _sum(written))  # each part once at its own sizes: shared by both models
+    # Without aliases every output is fresh, so every written one is: its elements are the written sum.
+    fresh_elements = sums[2][0] if not op.aliases else sum(t.numel for t in written if t in fresh)
     return OpCost(
         record=op,
         counted=found is not None,
@@ -120,7 +131,7 @@ def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
         flops=result.flops,
         writeup=_traffic(tensors, sums, (result.input_reads, result.weight_reads, result.output_writes), _itemsize(written)),
         compulsory=_traffic(tensors, sums, (result.compulsory_input, result.compulsory_weights, result.compulsory_output)),
-        activation_elements=sum(t.numel for t in written if t in fresh),
+        activation_elements=fresh_elements,
         ignored_outputs=frozenset(t.storage for t in op.outputs[result.outputs_used:]) if result.outputs_used is not None else _NONE,
     )
 
@@ -128,7 +139,7 @@ def evaluate_op(op: OpRecord, conventions: Conventions) -> OpCost:
 def _written(op: OpRecord, outputs_used: int | None, fresh: list[TensorMeta]) -> list[TensorMeta]:
     """Outputs the op writes: new tensors (``fresh``), and in-place targets; pure views write nothing."""
     outputs = list(op.outputs[:outputs_used])
-    if op.inplace:
+    if op.inplace or not op.aliases:  # without aliases every output is fresh
         return _distinct(outputs)
     return _distinct([t for t in outputs if t in fresh])
 
@@ -147,8 +158,11 @@ def _split(inputs: list[TensorMeta]) -> tuple[list[TensorMeta], list[TensorMeta]
     activations: list[TensorMeta] = []
     weights: list[TensorMeta] = []
     for t in inputs:
-        (weights if t.is_weight else activations).append(t)
+        (weights if t.kind in _WEIGHT_KINDS else activations).append(t)  # TensorMeta.is_weight, inlined
     return activations, weights
+
+
+_WEIGHT_KINDS = (TensorKind.PARAM, TensorKind.BUFFER)
 
 
 def _itemsize(tensors: list[TensorMeta], default: int = 4) -> int:
@@ -160,7 +174,7 @@ def _sum(tensors: list[TensorMeta]) -> tuple[int, int]:
     elements = 0
     size = 0
     for t in tensors:
-        n = t.numel
+        n = math.prod(t.shape)  # TensorMeta.numel, inlined
         elements += n
         size += n * t.itemsize
     return elements, size

@@ -76,6 +76,10 @@ class OpRecord:
     def inputs(self) -> list[TensorMeta]:
         """Distinct tensor inputs, in argument order (each tensor once); found on first use (a record's
         arguments are not changed after it is made)."""
+        return list(self.shared_inputs())
+
+    def shared_inputs(self) -> list[TensorMeta]:
+        """``inputs`` without the copy, for the passes that read every op's inputs and change none."""
         if self.input_list is None:
             seen: dict[int, TensorMeta] = {}
             for value in tensor_metas(self.args):
@@ -84,7 +88,7 @@ class OpRecord:
                 for value in tensor_metas(tuple(self.kwargs.values())):
                     seen.setdefault(value.tid, value)
             self.input_list = list(seen.values())
-        return list(self.input_list)
+        return self.input_list
 
     @property
     def new_outputs(self) -> list[TensorMeta]:
@@ -96,8 +100,15 @@ class OpRecord:
 
 def ancestors(path: str) -> list[str]:
     """Module paths from the root to ``path``: ``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``."""
-    parts = path.split(".") if path else []
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
+    found = [""]
+    if not path:
+        return found
+    dot = path.find(".")
+    while dot >= 0:  # each prefix up to a dot: the parts joined, without splitting and joining them
+        found.append(path[:dot])
+        dot = path.find(".", dot + 1)
+    found.append(path)
+    return found
 
 
 def tensor_metas(values: tuple[Any, ...] | list[Any]) -> list[TensorMeta]:

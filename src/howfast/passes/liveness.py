@@ -39,7 +39,7 @@ def liveness(ops: list[OpRecord], inputs: list[TensorMeta], outputs: list[Tensor
     born = [0] * end  # bytes each op allocates, and (below) frees after it runs
     for op in ops:
         index = op.index
-        for t in op.inputs:
+        for t in op.shared_inputs():
             if t.storage in sizes and last_use[t.storage] < index:
                 last_use[t.storage] = index
         for t in op.outputs:

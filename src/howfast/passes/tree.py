@@ -47,21 +47,22 @@ def aggregate(costs: list[OpCost], modules: dict[str, ModuleInfo]) -> dict[str, 
     for cost in costs:
         if cost.free:
             continue
-        found = own.get(cost.module)
+        module = cost.record.module
+        found = own.get(module)
         if found is None:
-            found = own[cost.module] = ModuleTotals()
+            found = own[module] = ModuleTotals()
         found.add(cost)
     totals: dict[str, ModuleTotals] = {}
     for module in own:
         if module not in totals:  # else its ancestors are in too (an ancestor's ancestors are among a path's)
             for path in ancestors(module):
                 if path not in totals:
-                    totals[path] = ModuleTotals()
+                    # A path's totals start as its own ops' sums (the object itself: own is not read again
+                    # for it), but for a path starting with "." whose sums are added path by path below.
+                    totals[path] = own[path] if path in own and not path.startswith(".") else ModuleTotals()
     for path in sorted(totals, key=_depth, reverse=True):
         if path.startswith("."):
             continue  # ancestors() lists the root twice for such a path: summed path by path below
-        if path in own:
-            totals[path].merge(own[path])
         if path:
             totals[path.rpartition(".")[0]].merge(totals[path])
     for module, sums in own.items():

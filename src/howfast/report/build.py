@@ -135,10 +135,10 @@ def _op_row(cost: OpCost) -> OpRow:
     shape = [list(t.shape) for t in record.outputs]
     if cost.free:
         return OpRow(index=record.index, op=record.op, module=record.module, counted=cost.counted, output_shape=shape,
-                     op_class=cost.op_class.value, memory={"writeup": dict(_NO_TRAFFIC), "compulsory": dict(_NO_TRAFFIC)})
+                     op_class=cost.op_class._value_, memory={"writeup": dict(_NO_TRAFFIC), "compulsory": dict(_NO_TRAFFIC)})
     writeup, compulsory = cost.writeup, cost.compulsory
     return OpRow(index=record.index, op=record.op, module=record.module, counted=cost.counted, output_shape=shape,
-                 op_class=cost.op_class.value, macs=cost.macs, flops=cost.flops, mem_accesses=writeup.elements,
+                 op_class=cost.op_class._value_, macs=cost.macs, flops=cost.flops, mem_accesses=writeup.elements,
                  bytes_read=compulsory.read_bytes, bytes_written=compulsory.output_bytes,
                  activation_elements=cost.activation_elements, memory={"writeup": writeup.as_dict(), "compulsory": compulsory.as_dict()})
 
