@@ -93,3 +93,17 @@ def test_runtime_onnxruntime_refuses_bench_and_backward(tmp_path: Path, capsys: 
         code = main(["analyze", "resnet18", "-i", "1x3x32x32", "--device", "t4", "--runtime", "onnxruntime", *extra])
         err = capsys.readouterr().err
         assert code == errors.USAGE and len(err.strip().splitlines()) == 1 and "ONNX Runtime" in err
+
+
+def test_calibrate_cli_runtime_onnxruntime_writes_a_profile_that_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "ort.toml"
+    code = main(["calibrate", "--runtime", "onnxruntime", "--threads", "1", "--clock", "cpu", "--quick", "--no-classes",
+                 "--output", str(target), "-f", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["profile"]["calibration"]["runtime"] == "onnxruntime" and data["profile"]["name"] == "this_machine_ort"
+    assert 'runtime = "onnxruntime"' in target.read_text()
+    code = main(["calibrate", "--runtime", "onnxruntime", "--device", "cuda"])
+    err = capsys.readouterr().err
+    assert code == errors.USAGE and "CPU execution provider" in err

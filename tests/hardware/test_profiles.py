@@ -14,7 +14,7 @@ from howfast.hardware.profiles import (
     loads_profile,
 )
 
-REQUIRED_BUILTINS = {"t4", "a100", "h100", "rtx4090", "apple_m2", "apple_a17_pro", "raspberry_pi4", "raspberry_pi5",
+REQUIRED_BUILTINS = {"t4", "a100", "h100", "h200", "rtx4090", "apple_m2", "apple_a17_pro", "raspberry_pi4", "raspberry_pi5",
                      "jetson_orin_nano", "xeon_8480"}
 
 GOOD = """

@@ -53,11 +53,13 @@ def _busy_warning(threads: int | None, clock: str) -> str | None:
               help="Median of the timed runs, or the fastest (steadier on a busy machine).")
 @click.option("--clock", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
               help="Wall-clock time, or the thread's CPU time (needs --threads 1; steady on a busy machine).")
+@click.option("--runtime", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
+              help="Whose kernels to measure: PyTorch eager, or ONNX Runtime's (a profile for analyze --runtime onnxruntime).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print the figures.")
 @click.option("--width", type=click.IntRange(min=40), help="Lay the tables out for this many columns (default: the terminal's).")
 def calibrate(output: Path | None, save_name: str | None, name: str | None, threads: int | None, device: str, quick: bool,
-              no_classes: bool, statistic: str, clock: str, fmt: str, width: int | None) -> None:
+              no_classes: bool, statistic: str, clock: str, fmt: str, width: int | None, runtime: str = "torch") -> None:
     """Measure this machine and print every figure with how it was measured.
 
     A large GEMM gives peak FLOP/s per dtype (fp32; bf16 and fp16 when they run; int8 from
@@ -71,18 +73,23 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
     Examples:
       howfast calibrate --save this_cpu
       howfast calibrate --threads 1 --clock cpu --quick
+      howfast calibrate --runtime onnxruntime --threads 1 --save ort_box
     """
     if output is not None and save_name is not None:
         raise UsageError("give --output FILE or --save NAME, not both")
     if save_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", save_name):
         raise UsageError(f"--save takes a plain name (letters, digits, _ . -, starting with a letter or digit), got {save_name!r}")
     check_counts(threads=threads)  # no more threads than cores (OpenMP aborts on thousands)
-    profile_name = name or save_name or "this_machine"
+    profile_name = name or save_name or ("this_machine_ort" if runtime == "onnxruntime" else "this_machine")
     busy = _busy_warning(threads, clock)
     if busy:
         click.echo(f"warning: {busy}", err=True)
-    result = _measure(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
-                      statistic=statistic, clock=clock)
+    if runtime == "onnxruntime":
+        result = _measure_onnxruntime(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
+                                      statistic=statistic, clock=clock)
+    else:
+        result = _measure(threads=threads, device=device, quick=quick, classes=not no_classes, name=profile_name,
+                          statistic=statistic, clock=clock)
     target = save_dir() / f"{save_name}.toml" if save_name is not None else output
     if target is not None:
         write_atomically(target, result.profile.to_toml())
@@ -103,6 +110,17 @@ def _as_json(result: CalibrationResult, target: Path | None) -> str:
     return json.dumps({"profile": result.profile.to_dict(), "elapsed_s": result.elapsed_s, "written": str(target) if target else None,
                        "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
                                         for m in result.measurements], "notes": result.notes}, indent=2) + "\n"
+
+
+def _measure_onnxruntime(threads: int | None, device: str, **options: Any) -> CalibrationResult:
+    """ONNX Runtime's calibration (``bench/calibrate/onnxruntime.py``), on the CPU execution provider."""
+    import torch
+
+    from howfast.bench.calibrate.onnxruntime import calibrate_onnxruntime
+
+    if device != "cpu":
+        raise UsageError("--runtime onnxruntime calibrates ONNX Runtime's CPU execution provider: drop --device cuda")
+    return calibrate_onnxruntime(threads=threads or torch.get_num_threads(), **options)
 
 
 def _measure(**options: Any) -> CalibrationResult:
