@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from howfast import errors
-from howfast.bench.calibrate.measure import TimedSample
+from howfast.bench.calibrate.measure import TimedSample, analysed_sample
 from howfast.cli.app import main
 from howfast.hardware.profiles import get_profile
 
@@ -44,7 +44,7 @@ def test_each_representative_layer_is_of_the_class_its_label_names() -> None:
 
     profile = get_profile("xeon_8480")
     for label, factory, shapes in ort_cal.ORT_LAYERS:
-        sample = ort_cal.fused_sample(label, factory(), tuple(torch.randn(*s) for s in shapes), profile)
+        sample = analysed_sample(label, factory(), tuple(torch.randn(*s) for s in shapes), profile, fused=True)
         assert sample is not None, label
         kind = label.split()[0]
         expected = {"pool": {"reduce"} if "global" in label else {"pool"}}.get(kind, EXPECTED.get(kind))

@@ -305,24 +305,30 @@ def class_peak(op_class: str, profile: HardwareProfile) -> float:
     return profile.peak(dtype if profile.has_dtype(dtype) else "fp32")
 
 
-def _analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, ...], profile: HardwareProfile,
-                     ) -> TimedSample | None:
+def analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, ...], profile: HardwareProfile,
+                    fused: bool = False) -> TimedSample | None:
     """The layer's howfast figures summed over its ops (each at its class's peak, ``class_peak``), the
-    class with the most roofline time; None if no op counts."""
+    class with the most roofline time; None if no op counts. With ``fused``, the layer's fused program
+    (as ONNX Runtime runs it), an op of a fused group counting for its anchor's class (a conv's output
+    is written by the ReLU fused into it, yet the kernel is the conv's)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = analyze(module, list(inputs) if len(inputs) > 1 else inputs[0], name=label)
+        report = analyze(module, list(inputs) if len(inputs) > 1 else inputs[0], name=label, fused=fused)
     classes: dict[str, float] = {}
     reads: dict[str, int] = {}
     roof = 0.0
     flops = nbytes = weight_bytes = 0
     cached = profile.weights_cached(float(report.totals.param_bytes))
-    for row in report.ops:
-        entry = op_figures(row, profile, class_peak(row.op_class, profile), "compulsory", cached)
+    entries = {row.index: (row, op_figures(row, profile, class_peak(row.op_class, profile), "compulsory", cached))
+               for row in report.ops}
+    anchor = {i: group.ops[0] for group in (report.fusion.groups if report.fusion else []) for i in group.ops}
+    for index, (row, entry) in entries.items():
         if entry is None:
             continue
-        classes[entry.op_class] = classes.get(entry.op_class, 0.0) + entry.roof_s
-        reads[entry.op_class] = reads.get(entry.op_class, 0) + int(row.traffic("writeup").get("input", 0))
+        head = entries.get(anchor.get(index, index), (row, None))[1]
+        cls = head.op_class if head is not None else entry.op_class
+        classes[cls] = classes.get(cls, 0.0) + entry.roof_s
+        reads[cls] = reads.get(cls, 0) + int(row.traffic("writeup").get("input", 0))
         roof += entry.roof_s
         flops += entry.flops
         nbytes += entry.bytes
@@ -345,7 +351,7 @@ def prepare_layers(reps: list[Representative], profile: HardwareProfile, device:
         with torch.device(device):
             module = factory()
         inputs = tuple(make_input(s, device) for s in shapes)
-        sample = _analysed_sample(label, module, inputs, profile)
+        sample = analysed_sample(label, module, inputs, profile)
         if sample is not None:
             sample.chain = chain_length(label)
             layers.append(TimedLayer(sample, module, inputs))

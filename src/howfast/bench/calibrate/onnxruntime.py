@@ -25,6 +25,7 @@ prices the fused program with it (docs/roofline.md, "ONNX Runtime").
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import platform
@@ -39,14 +40,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from howfast.api import analyze
-from howfast.bench.calibrate.assemble import CalibrationResult, ClassFit, Measurement, load_average
+from howfast.bench.calibrate.assemble import CalibrationResult, ClassFit, Measurement, load_average, read_caches
 from howfast.bench.calibrate.fit import fit_efficiency
 from howfast.bench.calibrate.measure import (
     STATISTICS,
     Evictor,
     TimedSample,
-    class_peak,
+    analysed_sample,
     copy_bandwidth,
     cpu_caches,
     frozen_heap,
@@ -57,7 +57,6 @@ from howfast.bench.calibrate.representatives import Representative
 from howfast.bench.environment import device_name
 from howfast.errors import DeviceError
 from howfast.hardware.profiles import ClassFigures, Figure, HardwareProfile
-from howfast.hardware.roofline import op_figures
 
 PLAIN_FORMULA = "t = roof / efficiency + overhead"
 CHAIN_NODES = 200
@@ -215,39 +214,6 @@ def layer_session(folder: Path, label: str, module: nn.Module, inputs: tuple[tor
     return session
 
 
-def fused_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, ...], profile: HardwareProfile) -> TimedSample | None:
-    """The layer's fused program (as ORT runs it) summed over its ops on ``profile``'s plain roofline; its
-    class is the one with the most roofline time, an op of a fused group counting for its anchor's class
-    (a conv's output is written by the ReLU fused into it, yet the kernel is the conv's); None when
-    nothing counts."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = analyze(module, list(inputs) if len(inputs) > 1 else inputs[0], name=label, fused=True)
-    classes: dict[str, float] = {}
-    roof = 0.0
-    flops = nbytes = weight_bytes = 0
-    cached = profile.weights_cached(float(report.totals.param_bytes))
-    entries = {row.index: op_figures(row, profile, class_peak(row.op_class, profile), "compulsory", cached) for row in report.ops}
-    anchor = {i: group.ops[0] for group in (report.fusion.groups if report.fusion else []) for i in group.ops}
-    for index, entry in entries.items():
-        if entry is None:
-            continue
-        head = entries.get(anchor.get(index, index))
-        cls = head.op_class if head is not None else entry.op_class  # a fused op runs in its group's kernel: its anchor's class
-        classes[cls] = classes.get(cls, 0.0) + entry.roof_s
-        roof += entry.roof_s
-        flops, nbytes, weight_bytes = flops + entry.flops, nbytes + entry.bytes, weight_bytes + entry.weight_bytes
-    if not classes:
-        return None
-    cls = max(classes.items(), key=lambda kv: kv[1])[0]
-    return TimedSample(label=label, op_class=cls, flops=flops, bytes=nbytes, weight_bytes=weight_bytes, roof_s=roof)
-
-
-def _caches() -> dict[str, Figure]:
-    return {level: Figure(float(size), f"read from /sys/devices/system/cpu/cpu0/cache: {level.upper()} {text} (per instance)")
-            for level, (text, size) in cpu_caches().items()}
-
-
 def _base_profile(name: str, threads: int, figures: dict[str, Measurement], caches: dict[str, Figure], stat: dict[str, Any],
                   ) -> HardwareProfile:
     ort = _require_ort()
@@ -300,7 +266,7 @@ def _time_samples(folder: Path, reps: list[Representative], profile: HardwarePro
     for label, factory, shapes in reps:
         module = factory()
         inputs = tuple(torch.randn(*shape) for shape in shapes)  # type: ignore[misc]
-        sample = fused_sample(label, module, inputs, profile)
+        sample = analysed_sample(label, module, inputs, profile, fused=True)
         if sample is not None:
             timed.append((sample, layer_session(folder, label, module, inputs, threads)))
     l2 = profile.caches.get("l2")
@@ -364,7 +330,7 @@ def _calibrate(threads: int, quick: bool, classes: bool, name: str, statistic: s
     with tempfile.TemporaryDirectory(prefix="howfast-ort-") as tmp:
         folder = Path(tmp)
         figures = _measure_figures(folder, threads, quick, statistic, clock)
-        profile = _base_profile(name, threads, figures, _caches(), {"statistic": statistic, "clock": clock, "quick": quick})
+        profile = _base_profile(name, threads, figures, read_caches(torch.device("cpu")), {"statistic": statistic, "clock": clock, "quick": quick})
         measurements = list(figures.values())
         fits: dict[str, ClassFit] = {}
         if classes:
@@ -373,13 +339,8 @@ def _calibrate(threads: int, quick: bool, classes: bool, name: str, statistic: s
             measurements.append(Measurement("calibration.run_overhead_s", per_run, "s", "a one-node session's run after the "
                                             "cache-evicting copy: taken off every layer's time before the fits (paid once per model run)"))
             profile.calibration["run_overhead_s"] = per_run
-            profile = _replace_classes(profile, class_figures)
+            profile = dataclasses.replace(profile, classes=class_figures)
             measurements += fitted
     return CalibrationResult(profile=profile, measurements=measurements, fits=fits, elapsed_s=time.perf_counter() - start,
                              threads=threads)
 
-
-def _replace_classes(profile: HardwareProfile, classes: dict[str, ClassFigures]) -> HardwareProfile:
-    import dataclasses
-
-    return dataclasses.replace(profile, classes=classes)
