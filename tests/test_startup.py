@@ -67,3 +67,37 @@ def test_the_static_command_list_is_the_commands_own() -> None:
         stand_in = click.Command(name, help=first_paragraph)
         for limit in (20, 45, 60, 75, 100, 200):
             assert stand_in.get_short_help_str(limit) == command.get_short_help_str(limit), (name, limit)
+
+
+def test_a_meta_analysis_imports_no_dynamo_nor_the_timing_stack(tmp_path: Path) -> None:
+    """PyTorch's reference meta kernels import dynamo on their first call (``torch._disable_dynamo``):
+    over a second of every meta run, for a frame hook that is not installed (``howfast.dynamo_free``)."""
+    out = tmp_path / "report.json"
+    code, modules = modules_after(["analyze", "llama", "--device", "meta", "-i", "1x64:int64", "-f", "json", "-o", str(out)], tmp_path)
+    assert code == 0 and json.loads(out.read_text())["totals"]["macs"] > 0
+    assert "torch._dynamo" not in modules
+    assert not any(m.startswith(("howfast.bench", "howfast.training.bench", "howfast.report.render.plots")) for m in modules)
+
+
+_WRAPPERS = """
+import json, sys, torch
+import howfast.dynamo_free as free
+from torch._refs import mul
+with free.refs_without_dynamo():
+    a = torch.ones(2, device="meta") * 3  # a reference kernel: cached to run as itself
+    inside = sum(free._CACHED in fn.__dict__ for fn in free._wrapped)
+    dynamo_inside = "torch._dynamo" in sys.modules
+after = sum(free._CACHED in fn.__dict__ for fn in free._wrapped)
+b = mul(torch.ones(2), torch.ones(2))  # a wrapper after the context: makes its real disabled version
+print(json.dumps({"found": len(free._wrapped), "inside": inside, "after": after, "dynamo_inside": dynamo_inside,
+                  "dynamo_after": "torch._dynamo" in sys.modules, "value": b.tolist()}))
+"""
+
+
+def test_the_cached_versions_are_removed_after_the_run() -> None:
+    out = subprocess.run([sys.executable, "-c", _WRAPPERS], check=True, capture_output=True, text=True, timeout=300)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["found"] > 50 and found["inside"] == found["found"]
+    assert not found["dynamo_inside"]
+    assert found["after"] == 0  # nothing of ours is left on PyTorch's functions
+    assert found["dynamo_after"] and found["value"] == [1.0, 1.0]  # PyTorch's own path, dynamo and all, afterwards

@@ -31,6 +31,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -61,6 +62,7 @@ from howfast.capture.quantized import (
 from howfast.capture.shadow import Shadows, is_meta_capture
 from howfast.capture.tensors import TensorTable
 from howfast.capture.tree import ModelTree, set_training, type_name, unique_tensors, unwrap, walk_modules
+from howfast.dynamo_free import refs_without_dynamo
 from howfast.errors import InputSpecError, ModelRunError
 from howfast.graph.records import CapturedGraph, OpRecord, TensorKind, TensorMeta
 
@@ -350,7 +352,8 @@ def capture(
     saved = snapshot_training_buffers(model, [m for m, _ in modes], tree)
     outputs: list[TensorMeta] = []
     try:
-        with torch.set_grad_enabled(not no_grad), modules.installed(), FunctionInterceptor(recorder), DispatchInterceptor(recorder, shadows):
+        with torch.set_grad_enabled(not no_grad), modules.installed(), FunctionInterceptor(recorder), DispatchInterceptor(recorder, shadows), \
+                refs_without_dynamo() if shadows is not None else nullcontext():
             result = model(*args, **kwargs)
         outputs = [tensors.lookup(t) for t in tensors_in(result)]
     except StopCapture:

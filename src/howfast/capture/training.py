@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,7 @@ from howfast.capture.torch_capture import (
     run_error_message,
 )
 from howfast.capture.tree import set_training, unique_tensors, unwrap, walk_modules
+from howfast.dynamo_free import refs_without_dynamo
 from howfast.errors import HowfastError, ModelRunError
 from howfast.graph.records import CapturedGraph, OpRecord, TensorKind, TensorMeta
 
@@ -309,7 +310,8 @@ def capture_training(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, 
     result: dict[str, Any] = {}
     try:
         set_training(model, True)
-        with checkpointed(model, checkpoint, modules, claims), modules.installed(), claims, _InnerOps(recorder, shadows, tensors):
+        with checkpointed(model, checkpoint, modules, claims), modules.installed(), claims, _InnerOps(recorder, shadows, tensors), \
+                refs_without_dynamo() if shadows is not None else nullcontext():
             with torch.enable_grad():
                 try:
                     output = model(*args, **kwargs)

@@ -10,10 +10,6 @@ import click
 import torch
 
 from howfast.api import analyze as analyze_model
-from howfast.bench import attach
-from howfast.bench.checks import max_threads
-from howfast.bench.layers import per_layer_times
-from howfast.bench.rapl import measure_rapl
 from howfast.capture.inputs import resolve_inputs
 from howfast.cli.app import app
 from howfast.cli.common import (
@@ -37,10 +33,8 @@ from howfast.graph.request import LoadedModel
 from howfast.hardware.profiles import HardwareProfile
 from howfast.hardware.roofline import roofline
 from howfast.report.render import FORMATS
-from howfast.report.render.plots import plot_roofline, write_plots
 from howfast.report.report import Report
 from howfast.report.whatif import BITS, dtype_what_if
-from howfast.training import analyze_training
 from howfast.units import printable
 
 RUNTIMES = ("torch", "onnxruntime")  # what --runtime predicts for
@@ -127,6 +121,8 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
         specs = with_batch(specs, batch)
     with warnings_to_stderr():
         if backward:
+            from howfast.training import analyze_training  # the training stack, only for --backward
+
             report = analyze_training(loaded.model, specs, loss=loss_name, optimizer=optimizer, conventions=conventions,
                                       strict=strict, dtype=parse_dtype(dtype) if dtype else None, name=loaded.name,
                                       checkpoint=checkpoint_types)
@@ -141,6 +137,8 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
         if bench:
             _measure(report, loaded, specs or [], profile, device)
         if plot_to is not None:
+            from howfast.report.render.plots import plot_roofline
+
             written_plot = write_file_atomically(plot_to, lambda staged: plot_roofline(report, str(staged)))
             click.echo(f"wrote {printable(str(written_plot))}", err=True)
     columns, colour = terminal(output, width)
@@ -148,6 +146,8 @@ def analyze(model: str, inputs: tuple[str, ...], dtype: str | None, device: str,
                        sort=sort, top=top, filter=pattern, flat=flat, conventions=all_conventions, writeup=writeup_accesses), output,
          raw=fmt in RAW_FORMATS)
     if plots is not None:
+        from howfast.report.render.plots import write_plots
+
         written = write_files_atomically(plots, lambda staging: write_plots(report, staging))
         click.echo(f"wrote {len(written)} plots to {printable(str(plots))}", err=True)
 
@@ -172,6 +172,11 @@ def note_runtime(report: Report, profile: HardwareProfile, runtime: str) -> None
 
 def _measure(report: Report, loaded: LoadedModel, specs: list[InputSpec], profile: HardwareProfile, device: str) -> None:
     """``--bench``: time every layer, join the times to the roofline, and read RAPL where it can."""
+    from howfast.bench import attach  # the timing stack, only for --bench
+    from howfast.bench.checks import max_threads
+    from howfast.bench.layers import per_layer_times
+    from howfast.bench.rapl import measure_rapl
+
     if device == "meta":
         raise UsageError("--bench runs the model: use --device cpu or cuda (meta tensors hold no data)")
     module = loaded.model

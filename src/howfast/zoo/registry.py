@@ -13,12 +13,14 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from howfast.dynamo_free import refs_without_dynamo
 from howfast.errors import ModelLoadError
 
 MAX_SIZE = 2**31 - 1  # the largest whole-number option (a size PyTorch indexes with 32 bits)
@@ -197,7 +199,7 @@ def build(name: str, options: dict[str, Any] | None = None, device: str | torch.
         raise ModelLoadError(f"unknown zoo model {name!r}; the zoo has: {', '.join(sorted(ZOO))}")
     entry = ZOO[name]
     entry.check(dict(options or {}))
-    with torch.device(device):
+    with torch.device(device), refs_without_dynamo() if torch.device(device).type == "meta" else nullcontext():
         model = entry.factory(**(options or {}))
     return model.eval()
 
