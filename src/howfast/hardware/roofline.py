@@ -151,7 +151,7 @@ def report_dtype(report: Report) -> str:
 
 
 def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: str = "compulsory",
-               weights_cached: bool = False) -> RooflineOp | None:
+               weights_cached: bool = False, kernel: RooflineOp | None = None) -> RooflineOp | None:
     """The roofline entry of one ``OpRow`` on ``profile`` (None for ops that move nothing and compute nothing).
 
     Memory time: activation bytes at the cache bandwidth when the profile has one and they fit in
@@ -161,6 +161,10 @@ def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: 
     The class's ``weight_s_per_byte`` (weights re-laid out on every call) adds to the time, and its
     ``window_s_per_read`` (pooling: per window element read) times the op's window reads, the
     write-up model's input reads (``k x k`` per output of a ``k x k`` window).
+
+    ``kernel``: the entry of the op whose kernel this one runs in (the anchor of its fused group, in a
+    fused program): the op is priced at that op's class and efficiency, with no overhead of its own
+    (one kernel, one launch), as the calibration fits a fused layer (docs/roofline.md, "Fused groups").
     """
     flops = float(row.flops)
     memory = row.traffic(memory_model)
@@ -170,10 +174,13 @@ def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: 
     weight_bytes = min(float(memory.get("weights_bytes", 0)), nbytes)
     mem_s, level, weights_level = profile.memory_seconds(nbytes - weight_bytes, weight_bytes, weights_cached)
     bandwidth = nbytes / mem_s if mem_s > 0 else profile.bandwidth_bytes_per_s
-    cls = op_class(row, peak / bandwidth, memory_model, profile.gemv_max_rows, profile.conv_native_max,
-                   int(profile.calibration.get("threads", 1)))
+    if kernel is not None:
+        cls = kernel.op_class
+    else:
+        cls = op_class(row, peak / bandwidth, memory_model, profile.gemv_max_rows, profile.conv_native_max,
+                       int(profile.calibration.get("threads", 1)))
     eff = profile.class_efficiency(cls)
-    over = profile.class_overhead_s(cls)
+    over = profile.class_overhead_s(cls) if kernel is None else 0.0
     point = predict_op(flops, nbytes, peak, bandwidth, eff, over)
     weight_s = weight_bytes * profile.class_weight_s_per_byte(cls)
     per_read = profile.class_window_s_per_read(cls)
@@ -183,6 +190,14 @@ def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: 
                       intensity=point.intensity, bound=point.bound, attainable_flops=point.attainable_flops,
                       predicted_s=point.predicted_s + weight_s, roof_s=point.roof_s, level=level,
                       weights_level=weights_level, weight_bytes=int(weight_bytes), efficiency=eff, overhead_s=over)
+
+
+def group_anchors(costs: PhaseCosts) -> dict[int, int]:
+    """In a fused program, each fused op's index -> its group's anchor (the group's first op, whose
+    kernel runs the group); empty for an unfused report."""
+    if costs.fusion is None:
+        return {}
+    return {i: group.ops[0] for group in costs.fusion.groups for i in group.ops[1:]}
 
 
 @dataclass(slots=True)
@@ -238,10 +253,15 @@ def phase_roofline(report: Report, costs: PhaseCosts, profile: HardwareProfile, 
     peaks = class_peaks(costs, profile, used, notes)
     ops: list[RooflineOp] = []
     uncounted = 0
+    anchors = group_anchors(costs)
+    priced: dict[int, tuple[OpRow, RooflineOp]] = {}  # by op index: each op's row and entry
     for row in costs.ops:
-        entry = op_figures(row, profile, peaks.get(row.op_class, peak), model, weights_cached)
+        head = priced.get(anchors[row.index]) if row.index in anchors else None
+        entry = op_figures(row, profile, peaks.get((head[0] if head else row).op_class, peak), model, weights_cached,
+                           kernel=head[1] if head else None)
         if entry is not None:
             ops.append(entry)
+            priced[row.index] = (row, entry)
             uncounted += not row.counted
     total = sum(e.predicted_s for e in ops)
     summary, classes = _summaries(ops, total)

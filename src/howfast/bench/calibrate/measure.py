@@ -22,7 +22,9 @@ from howfast.api import analyze
 from howfast.bench.calibrate.representatives import Representative, chain_length, make_input
 from howfast.bench.timing import Plan, time_calls
 from howfast.hardware.profiles import HardwareProfile
-from howfast.hardware.roofline import CLASS_DTYPES, op_figures
+from howfast.hardware.roofline import CLASS_DTYPES, group_anchors, op_figures
+from howfast.report.report import OpRow
+from howfast.report.sections import RooflineOp
 
 Statistic = Callable[[Sequence[float]], float]  # the figure of a list of timed runs
 
@@ -319,14 +321,16 @@ def analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, .
     roof = 0.0
     flops = nbytes = weight_bytes = 0
     cached = profile.weights_cached(float(report.totals.param_bytes))
-    entries = {row.index: (row, op_figures(row, profile, class_peak(row.op_class, profile), "compulsory", cached))
-               for row in report.ops}
-    anchor = {i: group.ops[0] for group in (report.fusion.groups if report.fusion else []) for i in group.ops}
-    for index, (row, entry) in entries.items():
+    anchors = group_anchors(report)
+    priced: dict[int, tuple[OpRow, RooflineOp]] = {}
+    for row in report.ops:
+        head = priced.get(anchors[row.index]) if row.index in anchors else None  # the kernel a fused op runs in
+        entry = op_figures(row, profile, class_peak((head[0] if head else row).op_class, profile), "compulsory", cached,
+                           kernel=head[1] if head else None)
         if entry is None:
             continue
-        head = entries.get(anchor.get(index, index), (row, None))[1]
-        cls = head.op_class if head is not None else entry.op_class
+        priced[row.index] = (row, entry)
+        cls = entry.op_class  # a fused op's is its anchor's
         classes[cls] = classes.get(cls, 0.0) + entry.roof_s
         reads[cls] = reads.get(cls, 0) + int(row.traffic("writeup").get("input", 0))
         roof += entry.roof_s
