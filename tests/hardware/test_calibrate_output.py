@@ -36,16 +36,18 @@ def calibrated() -> Iterator[tuple[CalibrationResult, list[Step]]]:
 
 def test_the_steps_reach_their_total_exactly_at_the_end(calibrated: tuple[CalibrationResult, list[Step]]) -> None:
     _, steps = calibrated
-    # 1 GEMM (fp32), memory bandwidth, cache bandwidth, overhead, product rows; per layer 1 analysis and 1 timing pass (quick)
-    total = 1 + 4 + len(LABELS) * (1 + 1)
+    # 1 GEMM (fp32), memory bandwidth, cache bandwidth, cache capacity, overhead, product rows; per layer 1 analysis
+    # and 1 timing pass (quick)
+    total = 1 + 5 + len(LABELS) * (1 + 1)
     assert all(t == total for _, _, t in steps)
     assert [done for _, done, _ in steps] == list(range(total + 1))  # each step announced once, never past the total
     assert steps[-1] == ("done", total, total)
     # every step says what it measures before it starts, the timing of the last layer included
     assert steps[0] == ("GEMM fp32", 0, total)
     assert steps[-2] == (f"timing gelu 16x16{CHAIN_SUFFIX}, pass 1/1", total - 1, total)
-    assert steps[4][0] == "matrix products: rows streamed as a matrix-vector product"
-    assert [what for what, _, _ in steps[5:10]] == [f"analysing {label}" for label in LABELS]
+    assert steps[3][0].startswith("cache capacity")
+    assert steps[5][0] == "matrix products: rows streamed as a matrix-vector product"
+    assert [what for what, _, _ in steps[6:11]] == [f"analysing {label}" for label in LABELS]
 
 
 def test_a_layer_with_no_counted_op_is_taken_off_the_total() -> None:

@@ -36,7 +36,7 @@ def figure_text(key: str, value: float) -> str:
         return units.flop_rate(value)
     if key in ("memory.bandwidth", "memory.cache_bandwidth"):
         return units.byte_rate(value)
-    if key.startswith(("cache.", "memory.capacity")):
+    if key.startswith(("cache.", "memory.capacity", "memory.cache_capacity")):
         return units.nbytes(value)
     if key.endswith("_s_per_byte"):
         return f"{value * 1e9:.3f} ns/B"

@@ -61,6 +61,7 @@ class HardwareProfile:
     description: str = ""
     memory_capacity: Figure | None = None
     cache_bandwidth: Figure | None = None
+    cache_capacity: Figure | None = None  # bytes of working set the cache serves (measured; else the largest [cache])
     interconnect_bandwidth: Figure | None = None  # per direction, per device (NVLink, PCIe): tensor parallelism
     caches: dict[str, Figure] = field(default_factory=dict)
     per_op_overhead: Figure | None = None
@@ -93,10 +94,19 @@ class HardwareProfile:
         """The largest cache in ``[cache]``: working sets up to this size use ``memory.cache_bandwidth``."""
         return max((f.value for f in self.caches.values()), default=None)
 
+    @property
+    def cache_bytes(self) -> float | None:
+        """The working set served at ``memory.cache_bandwidth``: ``memory.cache_capacity`` when the profile
+        has it (measured by ``howfast calibrate``: on a machine whose last-level cache is shared with
+        other cores or tenants it is smaller than the cache's size), else the largest cache in ``[cache]``."""
+        if self.cache_capacity is not None:
+            return self.cache_capacity.value
+        return self.last_level_cache_bytes
+
     def bandwidth_for(self, nbytes: float) -> tuple[float, str]:
         """(bytes/s, level) for an op moving ``nbytes``: the cache bandwidth when the profile has one and
-        the bytes fit in the last-level cache, else the memory bandwidth."""
-        llc = self.last_level_cache_bytes
+        the bytes fit in the cache (``cache_bytes``), else the memory bandwidth."""
+        llc = self.cache_bytes
         if self.cache_bandwidth is not None and llc is not None and nbytes <= llc:
             return self.cache_bandwidth.value, "cache"
         return self.bandwidth.value, "dram"
@@ -124,10 +134,11 @@ class HardwareProfile:
         figures = self.class_figures(op_class)
         return figures.window_s_per_read.value if figures is not None and figures.window_s_per_read is not None else 0.0
 
-    def weights_cached(self, param_bytes: float) -> bool:
-        """Whether a model's weights stay in the last-level cache between runs (all of them fit)."""
-        llc = self.last_level_cache_bytes
-        return self.cache_bandwidth is not None and llc is not None and param_bytes <= llc
+    def weights_cached(self, working_set_bytes: float) -> bool:
+        """Whether weights stay in the cache from one use to the next: the bytes touched in between
+        (a model's weights and its activations, ``working_set_bytes``) fit in ``cache_bytes``."""
+        llc = self.cache_bytes
+        return self.cache_bandwidth is not None and llc is not None and working_set_bytes <= llc
 
     def memory_seconds(self, activation_bytes: float, weight_bytes: float, weights_cached: bool) -> tuple[float, str, str]:
         """Seconds to move an op's bytes, and the level (cache/dram) of its activations and of its weights.
@@ -209,7 +220,7 @@ class HardwareProfile:
 
     def _memory_figures(self) -> dict[str, Figure]:
         figures = {"bandwidth": self.bandwidth, "capacity": self.memory_capacity, "cache_bandwidth": self.cache_bandwidth,
-                   "interconnect_bandwidth": self.interconnect_bandwidth}
+                   "cache_capacity": self.cache_capacity, "interconnect_bandwidth": self.interconnect_bandwidth}
         return {k: v for k, v in figures.items() if v is not None}
 
     # ------------------------------------------------------------------ writing
@@ -333,12 +344,14 @@ def parse_profile(data: dict[str, Any], where: str = "profile", path: str | None
     figure(peak_table, "peak_flops.fp32", "fp32", required=True)
     peaks = figures("peak_flops", DTYPES)
     memory = section("memory")
-    unknown = sorted(set(memory) - {"bandwidth", "capacity", "cache_bandwidth", "interconnect_bandwidth"})
+    unknown = sorted(set(memory) - {"bandwidth", "capacity", "cache_bandwidth", "cache_capacity", "interconnect_bandwidth"})
     if unknown:
-        raise fail(f"unknown figure memory.{unknown[0]} (known: bandwidth, capacity, cache_bandwidth, interconnect_bandwidth)")
+        raise fail(f"unknown figure memory.{unknown[0]} (known: bandwidth, capacity, cache_bandwidth, cache_capacity, "
+                   "interconnect_bandwidth)")
     bandwidth = figure(memory, "memory.bandwidth", "bandwidth", required=True)
     capacity = figure(memory, "memory.capacity", "capacity")
     cache_bw = figure(memory, "memory.cache_bandwidth", "cache_bandwidth")
+    cache_capacity = figure(memory, "memory.cache_capacity", "cache_capacity")
     link = figure(memory, "memory.interconnect_bandwidth", "interconnect_bandwidth")
     caches = figures("cache", CACHE_LEVELS)
     overhead_table = section("overhead")
@@ -367,7 +380,8 @@ def parse_profile(data: dict[str, Any], where: str = "profile", path: str | None
     assert bandwidth is not None
     return HardwareProfile(
         name=name, title=title, kind=kind, description=text("description", required=False), peak_flops=peaks,
-        bandwidth=bandwidth, memory_capacity=capacity, cache_bandwidth=cache_bw, interconnect_bandwidth=link, caches=caches, per_op_overhead=overhead, tdp_w=tdp, energy=energy,
+        bandwidth=bandwidth, memory_capacity=capacity, cache_bandwidth=cache_bw, cache_capacity=cache_capacity,
+        interconnect_bandwidth=link, caches=caches, per_op_overhead=overhead, tdp_w=tdp, energy=energy,
         classes=classes, calibration=dict(calibration), path=path, origin=origin,
     )
 

@@ -249,7 +249,8 @@ def phase_roofline(report: Report, costs: PhaseCosts, profile: HardwareProfile, 
     bandwidth = profile.bandwidth_bytes_per_s
     if costs.fusion is not None:
         notes.append("fused: the report's ops are the fused program's (report.fusion), and the prediction follows them")
-    weights_cached = profile.weights_cached(float(costs.totals.param_bytes))
+    # between two uses of a weight (one run and the next) the run touches every weight and its activations
+    weights_cached = profile.weights_cached(float(costs.totals.param_bytes + costs.totals.peak_activation_bytes))
     peaks = class_peaks(costs, profile, used, notes)
     ops: list[RooflineOp] = []
     uncounted = 0
@@ -353,6 +354,7 @@ def _device(profile: HardwareProfile, dtype: str, peak: float, weights_cached: b
         cache_bandwidth_bytes_per_s=profile.cache_bandwidth.value if profile.cache_bandwidth else None,
         last_level_cache_bytes=profile.last_level_cache_bytes if profile.cache_bandwidth else None,
         calibrated=profile.calibrated, weights_cached=weights_cached,
+        cache_capacity_bytes=profile.cache_bytes if profile.cache_bandwidth else None,
     )
 
 

@@ -81,6 +81,7 @@ class RooflineDevice:
     last_level_cache_bytes: float | None = None
     calibrated: bool = False
     weights_cached: bool = False
+    cache_capacity_bytes: float | None = None  # the working set served at the cache bandwidth (profile.cache_bytes)
 
     @property
     def label(self) -> str:
@@ -92,7 +93,7 @@ class RooflineDevice:
                 "per_op_overhead_s": self.per_op_overhead_s, "source": self.source.to_dict(),
                 "cache_bandwidth_bytes_per_s": self.cache_bandwidth_bytes_per_s,
                 "last_level_cache_bytes": self.last_level_cache_bytes, "calibrated": self.calibrated,
-                "weights_cached": self.weights_cached}
+                "weights_cached": self.weights_cached, "cache_capacity_bytes": self.cache_capacity_bytes}
 
 
 @dataclass(slots=True)

@@ -21,6 +21,8 @@ from howfast.bench.calibrate.measure import (
     STATISTICS,
     Evictor,
     TimedSample,
+    cache_capacity,
+    capacity_sweep,
     copy_bandwidth,
     cpu_caches,
     frozen_heap,
@@ -163,10 +165,9 @@ class Steps:
 
 
 def step_count(dtypes: tuple[str, ...], reps: list[Representative], passes: int) -> int:
-    """The steps of a calibration: one GEMM per dtype, the two copies, the overhead and the product
-    rows, then per
-    representative layer one analysis and one timing per pass."""
-    return len(dtypes) + 4 + len(reps) * (1 + passes)
+    """The steps of a calibration: one GEMM per dtype, the two copies, the cache capacity sweep, the
+    overhead and the product rows, then per representative layer one analysis and one timing per pass."""
+    return len(dtypes) + 5 + len(reps) * (1 + passes)
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -262,6 +263,19 @@ def measure_cache_bandwidth(c: Conditions, llc: float) -> Measurement:
     return Measurement("memory.cache_bandwidth", cbw, "B/s", method, times)
 
 
+def measure_cache_capacity(c: Conditions, llc: float, cache_bw: float, dram_bw: float) -> Measurement:
+    """``memory.cache_capacity``: the working set at which copies fall from cache to memory speed
+    (``capacity_sweep``, ``cache_capacity``)."""
+    points = capacity_sweep(c.device, int(llc), min_time_s=c.min_time_s / 4, statistic=c.statistic, clock=c.clock)
+    value = cache_capacity(points, cache_bw, dram_bw, llc)
+    sweep = ", ".join(f"{ws / 2**20:.1f} MiB {bw / 1e9:.0f}" for ws, bw in points)
+    method = (f"measured by howfast calibrate {c.where}: Tensor.copy_ swept over working sets (two buffers) of 1/16 to 2 x "
+              f"the last-level cache ({llc / 2**20:.0f} MiB), where the bandwidth falls through "
+              f"sqrt(cache x memory bandwidth) = {(cache_bw * dram_bw) ** 0.5 / 1e9:.0f} GB/s, {c.stat}; GB/s per "
+              f"working set: {sweep}")
+    return Measurement("memory.cache_capacity", value, "B", method, [])
+
+
 def measure_gemv_rows(c: Conditions) -> Measurement:
     """``classes.gemv.max_rows``: the most rows a matrix product runs with in about the time of one row
     (weight streaming, a matrix-vector kernel); beyond it the kernel packs the weights and computes."""
@@ -293,7 +307,7 @@ def load_average() -> float:
 
 def base_profile(c: Conditions, name: str, peaks: dict[str, Measurement], bandwidth: Measurement,
                  cache_bandwidth: Measurement | None, overhead: Measurement, caches: dict[str, Figure],
-                 allocator: str) -> HardwareProfile:
+                 allocator: str, capacity: Measurement | None = None) -> HardwareProfile:
     """The profile of the measured figures, before the per-class fits."""
     threads = c.threads
     title = f"{device_name(c.device)} ({threads} thread{'s' if threads != 1 else ''}, calibrated {c.today})"
@@ -303,7 +317,7 @@ def base_profile(c: Conditions, name: str, peaks: dict[str, Measurement], bandwi
                     f"{threads} thread(s). Per-class efficiencies make predictions for this machine and software.",
         peak_flops={key: m.figure() for key, m in peaks.items()}, bandwidth=bandwidth.figure(),
         cache_bandwidth=cache_bandwidth.figure() if cache_bandwidth is not None else None, caches=caches,
-        per_op_overhead=overhead.figure(),
+        cache_capacity=capacity.figure() if capacity is not None else None, per_op_overhead=overhead.figure(),
         calibration={"date": c.today, "device": device_name(c.device), "threads": threads, "torch": torch.__version__,
                      "python": platform.python_version(), "statistic": c.statistic, "clock": c.clock, "quick": c.quick,
                      "allocator": allocator, "load_average_1min": load_average(),
@@ -410,12 +424,18 @@ def run_stages(c: Conditions, dtypes: tuple[str, ...], reps: list[Representative
         cache_bandwidth = measure_cache_bandwidth(c, llc)
     else:
         step("cache bandwidth (no cache sizes known: skipped)")
+    capacity: Measurement | None = None
+    if llc and cache_bandwidth is not None:
+        step("cache capacity")
+        capacity = measure_cache_capacity(c, llc, cache_bandwidth.value, bandwidth.value)
+    else:
+        step("cache capacity (no cache sizes known: skipped)")
     step("per-op overhead")
     overhead = measure_overhead(c)
     step("matrix products: rows streamed as a matrix-vector product")
     gemv_rows = measure_gemv_rows(c)
-    measurements = [*peaks.values(), bandwidth, *([cache_bandwidth] if cache_bandwidth is not None else []), overhead, gemv_rows]
-    profile = base_profile(c, name, peaks, bandwidth, cache_bandwidth, overhead, caches, allocator)
+    measurements = [*peaks.values(), bandwidth, *(m for m in (cache_bandwidth, capacity) if m is not None), overhead, gemv_rows]
+    profile = base_profile(c, name, peaks, bandwidth, cache_bandwidth, overhead, caches, allocator, capacity)
     fixed = {"gemv": ClassFigures(max_rows=gemv_rows.figure())}
     if c.device.type == "cpu":
         fixed["conv_im2col"] = ClassFigures(max_input_elements=Figure(

@@ -6,6 +6,7 @@ Every timing goes through the one timing loop (``howfast.bench.timing.time_calls
 from __future__ import annotations
 
 import gc
+import math
 import os
 import statistics
 import warnings
@@ -203,6 +204,41 @@ def copy_bandwidth(device: torch.device | str = "cpu", nbytes: int | None = None
     return 2.0 * n * 4 / STATISTICS[statistic](times), n * 4, times
 
 
+CAPACITY_STEP = 2 ** 0.5  # the buffer sizes of the capacity sweep are this far apart
+
+
+def capacity_sweep(device: torch.device | str, llc_bytes: int, min_time_s: float = 0.05, statistic: str = "median",
+                   clock: str = "wall") -> list[tuple[float, float]]:
+    """(working set bytes, bandwidth) of ``Tensor.copy_`` with buffers from 1/32 of the last-level
+    cache up to its size, ``CAPACITY_STEP`` apart; a copy's working set is its two buffers."""
+    points: list[tuple[float, float]] = []
+    size = max(llc_bytes / 32, 64 << 10)
+    while size <= llc_bytes * 1.0001:
+        bw, nbytes, _ = copy_bandwidth(device, nbytes=int(size) // 4 * 4, min_time_s=min_time_s, statistic=statistic,
+                                       clock=clock)
+        points.append((2.0 * nbytes, bw))
+        size *= CAPACITY_STEP
+    return points
+
+
+def cache_capacity(points: Sequence[tuple[float, float]], cache_bw: float, dram_bw: float, llc_bytes: float) -> float:
+    """The working set the cache serves: where the swept copy bandwidth falls through the geometric
+    mean of the cache and memory bandwidths, interpolated (log-log) between the last point at or
+    above it and the first below; ``llc_bytes`` when no point falls below, the first point's
+    working set / ``CAPACITY_STEP`` when that one already does. At most ``llc_bytes``."""
+    if not points:
+        raise ValueError("no capacity points")
+    threshold = (cache_bw * dram_bw) ** 0.5
+    (ws0, bw0) = points[0]
+    if bw0 < threshold:
+        return min(ws0 / CAPACITY_STEP, llc_bytes)
+    for (ws_a, bw_a), (ws_b, bw_b) in zip(points, points[1:]):
+        if bw_b < threshold:
+            frac = math.log(bw_a / threshold) / math.log(bw_a / bw_b)
+            return min(math.exp(math.log(ws_a) + frac * math.log(ws_b / ws_a)), llc_bytes)
+    return llc_bytes
+
+
 def op_overhead(device: torch.device | str = "cpu", loops: int = 1000, statistic: str = "median",
                 clock: str = "wall") -> tuple[float, list[float]]:
     """Seconds per call of a one-element ``Tensor.add`` (the fixed cost of one op)."""
@@ -320,7 +356,9 @@ def analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, .
     reads: dict[str, int] = {}
     roof = 0.0
     flops = nbytes = weight_bytes = 0
-    cached = profile.weights_cached(float(report.totals.param_bytes))
+    # timed after the evictor's copy: between two runs the cache sees the copy and the layer's own bytes
+    cached = profile.weights_cached(float(report.totals.param_bytes + report.totals.peak_activation_bytes)
+                                    + evictor_working_set(profile))
     anchors = group_anchors(report)
     priced: dict[int, tuple[OpRow, RooflineOp]] = {}
     for row in report.ops:
@@ -362,10 +400,19 @@ def prepare_layers(reps: list[Representative], profile: HardwareProfile, device:
     return layers
 
 
-def _evictor(profile: HardwareProfile, device: torch.device) -> Evictor:
+def _cache_sizes(profile: HardwareProfile) -> tuple[int | None, int | None]:
     l2 = profile.caches.get("l2")
     llc = profile.last_level_cache_bytes
-    return Evictor(device, int(l2.value) if l2 is not None else None, int(llc) if llc else None)
+    return (int(l2.value) if l2 is not None else None), (int(llc) if llc else None)
+
+
+def _evictor(profile: HardwareProfile, device: torch.device) -> Evictor:
+    return Evictor(device, *_cache_sizes(profile))
+
+
+def evictor_working_set(profile: HardwareProfile) -> int:
+    """Bytes the evictor's copy touches before each timed run (its two buffers)."""
+    return 2 * Evictor.size(*_cache_sizes(profile))
 
 
 def _time_layer(layer: TimedLayer, device: torch.device, clock: str, evict: Evictor) -> list[float]:

@@ -47,6 +47,8 @@ from howfast.bench.calibrate.measure import (
     Evictor,
     TimedSample,
     analysed_sample,
+    cache_capacity,
+    capacity_sweep,
     copy_bandwidth,
     cpu_caches,
     frozen_heap,
@@ -225,6 +227,7 @@ def _base_profile(name: str, threads: int, figures: dict[str, Measurement], cach
                                 f"ONNX Runtime CPU execution provider, {threads} intra-op thread(s).",
         peak_flops={"fp32": figures["peak"].figure()}, bandwidth=figures["bandwidth"].figure(),
         cache_bandwidth=figures["cache_bandwidth"].figure() if "cache_bandwidth" in figures else None, caches=caches,
+        cache_capacity=figures["cache_capacity"].figure() if "cache_capacity" in figures else None,
         per_op_overhead=figures["overhead"].figure(),
         calibration={"date": today, "device": cpu, "runtime": "onnxruntime", "onnxruntime": ort.__version__, "threads": threads,
                      "torch": torch.__version__, "python": platform.python_version(), **stat, "load_average_1min": load_average()},
@@ -248,6 +251,11 @@ def _measure_figures(folder: Path, threads: int, quick: bool, statistic: str, cl
                                               statistic=statistic, clock=clock)
         figures["cache_bandwidth"] = Measurement("memory.cache_bandwidth", cbw, "B/s", f"measured by howfast calibrate {where}: "
                                                  f"Tensor.copy_ of {cbytes >> 10} KiB (1/8 of the last-level cache), {stat}", c_times)
+        points = capacity_sweep("cpu", llc, min_time_s=0.025 if quick else 0.075, statistic=statistic, clock=clock)
+        capacity = cache_capacity(points, cbw, bw, llc)
+        figures["cache_capacity"] = Measurement("memory.cache_capacity", capacity, "B", f"measured by howfast calibrate {where}: "
+                                                f"Tensor.copy_ swept over working sets of 1/16 to 2 x the last-level cache, where "
+                                                f"the bandwidth falls through sqrt(cache x memory bandwidth), {stat}")
     one, chain = add_chain_session(folder, 1, threads), add_chain_session(folder, CHAIN_NODES + 1, threads)
     t_one = pick(time_call(one, warmup=20, min_runs=50, min_time_s=0.05, clock=clock))
     t_chain = pick(time_call(chain, warmup=5, min_runs=20, min_time_s=0.1, clock=clock))

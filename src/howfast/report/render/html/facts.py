@@ -35,6 +35,7 @@ KEY_TITLES = {
     "overhead_s": "Per-op overhead, all ops (roofline)",
     "cache_bandwidth_bytes_per_s": "Cache bandwidth",
     "last_level_cache_bytes": "Last-level cache",
+    "cache_capacity_bytes": "Working set at cache speed",
 }
 
 # Booleans in words, (true, false) by key; any other boolean is "yes" or "no".
