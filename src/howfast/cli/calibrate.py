@@ -106,10 +106,10 @@ def calibrate(output: Path | None, save_name: str | None, name: str | None, thre
 
 def _as_json(result: CalibrationResult, target: Path | None) -> str:
     """The profile, the time taken, where it was written, every measurement with its method and what
-    was not measured here (``notes``)."""
+    was not measured here (``notes``), and what to know before trusting the figures (``checks``)."""
     return json.dumps({"profile": result.profile.to_dict(), "elapsed_s": result.elapsed_s, "written": str(target) if target else None,
                        "measurements": [{"key": m.key, "value": m.value, "unit": m.unit, "method": m.method}
-                                        for m in result.measurements], "notes": result.notes}, indent=2) + "\n"
+                                        for m in result.measurements], "notes": result.notes, "checks": result.checks}, indent=2) + "\n"
 
 
 def _measure_onnxruntime(threads: int | None, device: str, **options: Any) -> CalibrationResult:

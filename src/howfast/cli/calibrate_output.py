@@ -43,6 +43,8 @@ def render(result: CalibrationResult, width: int, colour: bool, written: str = "
         for timing in dict.fromkeys(fit.timing for fit in fits):
             out.print(escape(f"representative layers, {timing}:" if timing else "representative layers:"))
             out.print(layer_list([fit for fit in fits if fit.timing == timing]))
+    for check in result.checks:
+        out.print(escape(f"check: {check}"))
     out.print(f"ridge point (fp32): {result.profile.ridge_point('fp32'):.2f} FLOP/byte; {result.threads} thread(s); "
               f"took {result.elapsed_s:.1f} s")
     if written:
