@@ -16,6 +16,7 @@ from howfast.bench.calibrate.measure import (
     cache_capacity,
     capacity_sweep,
     evictor_working_set,
+    hit_share_bandwidth,
 )
 from howfast.errors import DeviceError
 from howfast.hardware.profiles import loads_profile
@@ -42,11 +43,17 @@ l3 = {{ value = {llc!r}, source = "test" }}
 
 # ------------------------------------------------------------------ the capacity from a sweep
 
-def test_the_capacity_is_where_the_bandwidth_falls_through_the_geometric_mean() -> None:
-    # cache 80 GB/s, memory 20 GB/s: the threshold is sqrt(80 x 20) = 40 GB/s. Between 4 MiB at 80 and
-    # 8 MiB at 20 (log-log), 40 is half way: log(80/40) / log(80/20) = 1/2, so 4 MiB x 2^(1/2).
-    points = [(2 * MIB, 82e9), (4 * MIB, 80e9), (8 * MIB, 20e9), (16 * MIB, 19e9)]
-    assert math.isclose(cache_capacity(points, 80e9, 20e9, 32 * MIB), 4 * MIB * 2**0.5, rel_tol=1e-12)
+def test_the_capacity_is_where_the_bandwidth_falls_below_nine_tenths_from_the_cache() -> None:
+    # cache 80 GB/s, memory 20 GB/s: nine tenths of the bytes from the cache run at
+    # 1 / (0.9 / 80 + 0.1 / 20) = 1 / 0.01625 = 61.538 GB/s. Between 4 MiB at 80 and 8 MiB at 40
+    # (log-log) it is log(80 / 61.538) / log(80 / 40) = log2(1.3) of the way: 4 MiB x 1.3 = 5.2 MiB.
+    threshold = 1 / (0.9 / 80e9 + 0.1 / 20e9)
+    assert math.isclose(hit_share_bandwidth(80e9, 20e9), threshold, rel_tol=1e-12)
+    assert math.isclose(threshold, 61.538e9, rel_tol=1e-4)
+    points = [(2 * MIB, 82e9), (4 * MIB, 80e9), (8 * MIB, 40e9), (16 * MIB, 19e9)]
+    expected = 4 * MIB * 2 ** (math.log(80e9 / threshold) / math.log(2))
+    assert math.isclose(cache_capacity(points, 80e9, 20e9, 32 * MIB), expected, rel_tol=1e-12)
+    assert math.isclose(expected, 5.2 * MIB, rel_tol=1e-12)
 
 
 def test_a_sweep_that_never_falls_gives_the_cache_size_and_one_that_starts_below_gives_less() -> None:
@@ -87,9 +94,9 @@ def test_a_capacity_without_a_source_is_refused() -> None:
 
 # ------------------------------------------------------------------ weights cached
 
-# nn.Linear(256, 256) without bias on a 1x256 input: 256 x 256 x 4 = 262144 weight bytes; its
-# activations, the input and the output alive together, 2 x 256 x 4 = 2048 bytes.
-WEIGHTS, ACTIVATIONS = 262144, 2048
+# nn.Linear(256, 256) without bias on a 1x256 input: 256 x 256 x 4 = 262144 weight bytes; it reads
+# its input and writes its output, 256 x 4 = 1024 bytes each: 2048 bytes of activations, 1024 written.
+WEIGHTS, ACTIVATIONS, WRITTEN = 262144, 2048, 1024
 
 
 def linear_report() -> howfast.Report:
@@ -97,11 +104,11 @@ def linear_report() -> howfast.Report:
     return howfast.analyze(nn.Linear(256, 256, bias=False), torch.randn(1, 256))
 
 
-@pytest.mark.parametrize(("capacity", "cached"), [(WEIGHTS + ACTIVATIONS, True), (WEIGHTS + ACTIVATIONS - 1, False),
+@pytest.mark.parametrize(("capacity", "cached"), [(WEIGHTS + WRITTEN, True), (WEIGHTS + WRITTEN - 1, False),
                                                   (WEIGHTS, False)])
-def test_weights_are_cached_when_the_weights_and_the_activations_fit(capacity: int, cached: bool) -> None:
+def test_weights_are_cached_when_the_weights_and_what_a_run_writes_fit(capacity: int, cached: bool) -> None:
     report = linear_report()
-    assert (report.totals.param_bytes, report.totals.peak_activation_bytes) == (WEIGHTS, ACTIVATIONS)
+    assert (report.totals.param_bytes, report.totals.bytes_written) == (WEIGHTS, WRITTEN)
     rl = howfast.roofline(report, loads_profile(profile_text(float(capacity)))).roofline
     assert rl is not None
     assert rl.device.weights_cached is cached and rl.device.cache_capacity_bytes == capacity
@@ -115,7 +122,7 @@ def test_a_calibration_layer_counts_the_evictors_copy_in_its_working_set() -> No
 
 
 @pytest.mark.parametrize(("capacity", "roof_s"), [
-    # 0.26 MB of weights + 2 KB of activations + the evictor's 16 MiB fit in 32 MiB: the weights come
+    # 0.26 MB of weights + 1 KB written + the evictor's 16 MiB fit in 32 MiB: the weights come
     # from the cache, (262144 + 2048) B / 40 GB/s = 6.6048 us (the 131072 FLOPs take 1.31 us)
     (32 * MIB, (WEIGHTS + ACTIVATIONS) / 4e10),
     # in 16 MiB they do not: 2048 B / 40 GB/s + 262144 B / 10 GB/s = 26.2656 us

@@ -3,7 +3,8 @@ or flagged"): a cache bandwidth not above the memory's, and efficiencies above 1
 
 from __future__ import annotations
 
-from howfast.bench.calibrate.assemble import IMPLAUSIBLE_EFFICIENCY, CalibrationResult, ClassFit, figure_checks
+from howfast.bench.calibrate.assemble import CalibrationResult, ClassFit
+from howfast.bench.calibrate.checks import IMPLAUSIBLE_EFFICIENCY, figure_checks
 from howfast.cli.calibrate_output import render
 from howfast.hardware.profiles import loads_profile
 
@@ -25,7 +26,7 @@ def fit(cls: str, efficiency: float) -> ClassFit:
 
 
 def test_plausible_figures_raise_nothing() -> None:
-    assert figure_checks(profile(8e10), {"conv": fit("conv", 0.9), "norm": fit("norm", 0.3)}) == []
+    assert figure_checks(profile(8e10), {"conv": 0.9, "norm": 0.3}) == []
 
 
 def test_a_cache_bandwidth_not_above_the_memorys_is_flagged() -> None:
@@ -34,8 +35,8 @@ def test_a_cache_bandwidth_not_above_the_memorys_is_flagged() -> None:
 
 
 def test_efficiencies_above_one_are_explained_and_wild_ones_flagged() -> None:
-    fits = {"conv": fit("conv", 1.29), "gemm": fit("gemm", 0.95), "pool": fit("pool", IMPLAUSIBLE_EFFICIENCY + 0.1)}
-    explained, flagged = figure_checks(profile(8e10), fits)
+    efficiencies = {"conv": 1.29, "gemm": 0.95, "pool": IMPLAUSIBLE_EFFICIENCY + 0.1}
+    explained, flagged = figure_checks(profile(8e10), efficiencies)
     assert explained.startswith("efficiency above 1 (conv 1.29, pool 3.10): ")
     assert "not a share of the hardware's peak" in explained
     assert flagged.startswith("implausible: pool more than 3x faster than the roof")

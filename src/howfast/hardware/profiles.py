@@ -136,7 +136,7 @@ class HardwareProfile:
 
     def weights_cached(self, working_set_bytes: float) -> bool:
         """Whether weights stay in the cache from one use to the next: the bytes touched in between
-        (a model's weights and its activations, ``working_set_bytes``) fit in ``cache_bytes``."""
+        (at most a model's weights and what a run writes, ``working_set_bytes``) fit in ``cache_bytes``."""
         llc = self.cache_bytes
         return self.cache_bandwidth is not None and llc is not None and working_set_bytes <= llc
 

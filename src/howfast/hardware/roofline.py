@@ -249,8 +249,8 @@ def phase_roofline(report: Report, costs: PhaseCosts, profile: HardwareProfile, 
     bandwidth = profile.bandwidth_bytes_per_s
     if costs.fusion is not None:
         notes.append("fused: the report's ops are the fused program's (report.fusion), and the prediction follows them")
-    # between two uses of a weight (one run and the next) the run touches every weight and its activations
-    weights_cached = profile.weights_cached(float(costs.totals.param_bytes + costs.totals.peak_activation_bytes))
+    # between two uses of a weight (one run and the next) the run touches every weight and what it writes
+    weights_cached = profile.weights_cached(float(costs.totals.param_bytes + costs.totals.bytes_written))
     peaks = class_peaks(costs, profile, used, notes)
     ops: list[RooflineOp] = []
     uncounted = 0

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 import torch
 
 from howfast.bench.allocator import retain_freed_memory
+from howfast.bench.calibrate.checks import figure_checks
 from howfast.bench.calibrate.fit import fit_efficiency, fit_pinned, fit_with_weights
 from howfast.bench.calibrate.integer import LOW_PRECISION, low_precision_peak
 from howfast.bench.calibrate.measure import (
+    CACHE_HIT_SHARE,
     STATISTICS,
     Evictor,
     TimedSample,
@@ -27,6 +29,7 @@ from howfast.bench.calibrate.measure import (
     cpu_caches,
     frozen_heap,
     gemm_flops,
+    hit_share_bandwidth,
     op_overhead,
     prepare_layers,
     product_row_times,
@@ -103,36 +106,8 @@ class CalibrationResult:
 
     @property
     def checks(self) -> list[str]:
-        """What to know before trusting the figures (``figure_checks``)."""
-        return figure_checks(self.profile, self.fits)
-
-
-IMPLAUSIBLE_EFFICIENCY = 3.0  # a class this many times faster than its roof is a measurement to repeat
-
-
-def figure_checks(profile: HardwareProfile, fits: dict[str, ClassFit]) -> list[str]:
-    """The figures that are not what their names suggest, each with what it means: a cache bandwidth
-    not above the memory's (a copy ran in a slow spell), and class efficiencies above 1 (faster than
-    the roof on the measured figures: an efficiency is a ratio to that roof, not a share of a hardware
-    peak), flagged as implausible above ``IMPLAUSIBLE_EFFICIENCY``."""
-    out: list[str] = []
-    cache = profile.cache_bandwidth
-    if cache is not None and cache.value <= profile.bandwidth.value:
-        out.append(f"memory.cache_bandwidth {cache.value / 1e9:.1f} GB/s is not above memory.bandwidth "
-                   f"{profile.bandwidth.value / 1e9:.1f} GB/s: one of the two copies ran in a slow spell of the machine; "
-                   "calibrate again when it is idle")
-    fast = {cls: fit.efficiency for cls, fit in fits.items() if fit.efficiency > 1.0}
-    if fast:
-        listed = ", ".join(f"{cls} {eff:.2f}" for cls, eff in fast.items())
-        out.append(f"efficiency above 1 ({listed}): these layers ran faster than their roof on the measured peak and "
-                   "copy bandwidths (data held in L1/L2, which beat the copy's cache bandwidth, or a kernel faster "
-                   "than torch.mm at the size measured); an efficiency is the measured speed over that roof, not a "
-                   "share of the hardware's peak")
-    wild = [cls for cls, eff in fast.items() if eff > IMPLAUSIBLE_EFFICIENCY]
-    if wild:
-        out.append(f"implausible: {', '.join(wild)} more than {IMPLAUSIBLE_EFFICIENCY:g}x faster than the roof; its layers' "
-                   "times or the peak are suspect: calibrate again on an idle machine")
-    return out
+        """What to know before trusting the figures (``checks.figure_checks``)."""
+        return figure_checks(self.profile, {cls: fit.efficiency for cls, fit in self.fits.items()})
 
 
 def timing_passes(quick: bool) -> int:
@@ -303,8 +278,8 @@ def measure_cache_capacity(c: Conditions, llc: float, cache_bw: float, dram_bw: 
     value = cache_capacity(points, cache_bw, dram_bw, llc)
     sweep = ", ".join(f"{ws / 2**20:.1f} MiB {bw / 1e9:.0f}" for ws, bw in points)
     method = (f"measured by howfast calibrate {c.where}: Tensor.copy_ swept over working sets (two buffers) of 1/16 to 2 x "
-              f"the last-level cache ({llc / 2**20:.0f} MiB), where the bandwidth falls through "
-              f"sqrt(cache x memory bandwidth) = {(cache_bw * dram_bw) ** 0.5 / 1e9:.0f} GB/s, {c.stat}; GB/s per "
+              f"the last-level cache ({llc / 2**20:.0f} MiB), where the bandwidth falls below that of {CACHE_HIT_SHARE:.0%} "
+              f"of the bytes from the cache, {hit_share_bandwidth(cache_bw, dram_bw) / 1e9:.0f} GB/s, {c.stat}; GB/s per "
               f"working set: {sweep}")
     return Measurement("memory.cache_capacity", value, "B", method, [])
 
@@ -451,18 +426,11 @@ def run_stages(c: Conditions, dtypes: tuple[str, ...], reps: list[Representative
     step("memory bandwidth")
     bandwidth = measure_bandwidth(c)
     llc = max((f.value for f in caches.values()), default=None)
-    cache_bandwidth: Measurement | None = None
-    if llc:
-        step("cache bandwidth")
-        cache_bandwidth = measure_cache_bandwidth(c, llc)
-    else:
-        step("cache bandwidth (no cache sizes known: skipped)")
-    capacity: Measurement | None = None
-    if llc and cache_bandwidth is not None:
-        step("cache capacity")
-        capacity = measure_cache_capacity(c, llc, cache_bandwidth.value, bandwidth.value)
-    else:
-        step("cache capacity (no cache sizes known: skipped)")
+    skipped = "" if llc else " (no cache sizes known: skipped)"
+    step("cache bandwidth" + skipped)
+    cache_bandwidth = measure_cache_bandwidth(c, llc) if llc else None
+    step("cache capacity" + skipped)
+    capacity = measure_cache_capacity(c, llc, cache_bandwidth.value, bandwidth.value) if llc and cache_bandwidth else None
     step("per-op overhead")
     overhead = measure_overhead(c)
     step("matrix products: rows streamed as a matrix-vector product")

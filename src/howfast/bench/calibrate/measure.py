@@ -221,14 +221,22 @@ def capacity_sweep(device: torch.device | str, llc_bytes: int, min_time_s: float
     return points
 
 
+CACHE_HIT_SHARE = 0.9  # the share of a copy's bytes the cache serves at the working set called its capacity
+
+
+def hit_share_bandwidth(cache_bw: float, dram_bw: float, share: float = CACHE_HIT_SHARE) -> float:
+    """The bandwidth of a copy whose bytes come ``share`` from the cache and the rest from memory."""
+    return 1.0 / (share / cache_bw + (1.0 - share) / dram_bw)
+
+
 def cache_capacity(points: Sequence[tuple[float, float]], cache_bw: float, dram_bw: float, llc_bytes: float) -> float:
-    """The working set the cache serves: where the swept copy bandwidth falls through the geometric
-    mean of the cache and memory bandwidths, interpolated (log-log) between the last point at or
-    above it and the first below; ``llc_bytes`` when no point falls below, the first point's
-    working set / ``CAPACITY_STEP`` when that one already does. At most ``llc_bytes``."""
+    """The working set the cache serves: where the swept copy bandwidth falls below that of nine tenths
+    of its bytes from the cache (``hit_share_bandwidth``), interpolated (log-log) between the last
+    point at or above it and the first below; ``llc_bytes`` when no point falls below, the first
+    point's working set / ``CAPACITY_STEP`` when that one already does. At most ``llc_bytes``."""
     if not points:
         raise ValueError("no capacity points")
-    threshold = (cache_bw * dram_bw) ** 0.5
+    threshold = hit_share_bandwidth(cache_bw, dram_bw)
     (ws0, bw0) = points[0]
     if bw0 < threshold:
         return min(ws0 / CAPACITY_STEP, llc_bytes)
@@ -316,6 +324,7 @@ class TimedSample:
     measured_s: float = 0.0  # median of pass_s
     window_reads: int = 0  # write-up model input reads (elements) of its ops of op_class: pooling windows
     chain: int = 0  # tiny layers chained (an overhead chain, ``representatives.overhead_chains``), else 0
+    working_set_bytes: float = 0.0  # touched between two timed runs: weights, bytes written, the evictor's copy
 
     def per_op(self, window: bool = False) -> tuple[float, float, float]:
         """(roofline time, cost-term quantity (``term``), measured time) per chained layer: the pin of ``fit_pinned``."""
@@ -357,8 +366,8 @@ def analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, .
     roof = 0.0
     flops = nbytes = weight_bytes = 0
     # timed after the evictor's copy: between two runs the cache sees the copy and the layer's own bytes
-    cached = profile.weights_cached(float(report.totals.param_bytes + report.totals.peak_activation_bytes)
-                                    + evictor_working_set(profile))
+    working_set = float(report.totals.param_bytes + report.totals.bytes_written) + evictor_working_set(profile)
+    cached = profile.weights_cached(working_set)
     anchors = group_anchors(report)
     priced: dict[int, tuple[OpRow, RooflineOp]] = {}
     for row in report.ops:
@@ -379,7 +388,7 @@ def analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, .
         return None
     cls = max(classes.items(), key=lambda kv: kv[1])[0]
     return TimedSample(label=label, op_class=cls, flops=flops, bytes=nbytes, weight_bytes=weight_bytes, roof_s=roof,
-                       window_reads=reads.get(cls, 0))
+                       window_reads=reads.get(cls, 0), working_set_bytes=working_set)
 
 
 def prepare_layers(reps: list[Representative], profile: HardwareProfile, device: torch.device,

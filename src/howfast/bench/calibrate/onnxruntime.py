@@ -255,7 +255,7 @@ def _measure_figures(folder: Path, threads: int, quick: bool, statistic: str, cl
         capacity = cache_capacity(points, cbw, bw, llc)
         figures["cache_capacity"] = Measurement("memory.cache_capacity", capacity, "B", f"measured by howfast calibrate {where}: "
                                                 f"Tensor.copy_ swept over working sets of 1/16 to 2 x the last-level cache, where "
-                                                f"the bandwidth falls through sqrt(cache x memory bandwidth), {stat}")
+                                                f"the bandwidth falls below that of 90% of the bytes from the cache, {stat}")
     one, chain = add_chain_session(folder, 1, threads), add_chain_session(folder, CHAIN_NODES + 1, threads)
     t_one = pick(time_call(one, warmup=20, min_runs=50, min_time_s=0.05, clock=clock))
     t_chain = pick(time_call(chain, warmup=5, min_runs=20, min_time_s=0.1, clock=clock))
