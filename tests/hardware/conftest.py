@@ -7,8 +7,10 @@ import pytest
 from howfast.hardware.profiles import loads_profile
 
 
-def make_profile(peak: float = 100e9, bandwidth: float = 10e9, overhead: float = 0.0, extra: str = "", name: str = "hand"):
-    """A profile with peak ``peak`` FLOP/s (fp32), ``bandwidth`` B/s: ridge = peak / bandwidth."""
+def make_profile(peak: float = 100e9, bandwidth: float = 10e9, overhead: float = 0.0, extra: str = "", name: str = "hand",
+                 memory: str = ""):
+    """A profile with peak ``peak`` FLOP/s (fp32), ``bandwidth`` B/s: ridge = peak / bandwidth; ``memory``
+    adds lines to its ``[memory]`` table, ``extra`` tables after it."""
     text = f"""
 name = "{name}"
 kind = "cpu"
@@ -16,6 +18,7 @@ kind = "cpu"
 fp32 = {{ value = {peak!r}, source = "test" }}
 [memory]
 bandwidth = {{ value = {bandwidth!r}, source = "test" }}
+{memory}
 [overhead]
 per_op_s = {{ value = {overhead!r}, source = "test" }}
 {extra}

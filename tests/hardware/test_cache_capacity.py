@@ -19,26 +19,20 @@ from howfast.bench.calibrate.measure import (
     hit_share_bandwidth,
 )
 from howfast.errors import DeviceError
-from howfast.hardware.profiles import loads_profile
+from howfast.hardware.profiles import HardwareProfile, loads_profile
+from tests.hardware.conftest import make_profile
 
 MIB = 2**20
 
 
-def profile_text(capacity: float | None, llc: float = 32 * MIB) -> str:
+def box(capacity: float | None, llc: float = 32 * MIB) -> HardwareProfile:
+    """100 GFLOP/s, 10 GB/s from memory, 40 GB/s from the cache; 1 MiB of L2, ``llc`` of L3."""
     line = f'cache_capacity = {{ value = {capacity!r}, source = "test" }}' if capacity is not None else ""
-    return f"""
-name = "box"
-kind = "cpu"
-[peak_flops]
-fp32 = {{ value = 1e11, source = "test" }}
-[memory]
-bandwidth = {{ value = 1e10, source = "test" }}
-cache_bandwidth = {{ value = 4e10, source = "test" }}
-{line}
+    return make_profile(memory=f'cache_bandwidth = {{ value = 4e10, source = "test" }}\n{line}', name="box", extra=f"""
 [cache]
 l2 = {{ value = {1 * MIB}, source = "test" }}
 l3 = {{ value = {llc!r}, source = "test" }}
-"""
+""")
 
 
 # ------------------------------------------------------------------ the capacity from a sweep
@@ -76,20 +70,19 @@ def test_the_sweep_runs_from_a_32nd_of_the_cache_to_its_size_in_steps_of_root_tw
 # ------------------------------------------------------------------ the profile
 
 def test_a_profile_uses_its_measured_capacity_over_the_cache_size() -> None:
-    measured = loads_profile(profile_text(12 * MIB))
+    measured = box(12 * MIB)
     assert measured.cache_bytes == 12 * MIB and measured.last_level_cache_bytes == 32 * MIB
     assert measured.bandwidth_for(12 * MIB) == (4e10, "cache")
     assert measured.bandwidth_for(13 * MIB) == (1e10, "dram")  # below the 32 MiB cache, yet beyond what it serves
-    sized = loads_profile(profile_text(None))
+    sized = box(None)
     assert sized.cache_bytes == 32 * MIB and sized.bandwidth_for(13 * MIB) == (4e10, "cache")
     again = loads_profile(measured.to_toml())
     assert again.cache_capacity is not None and again.cache_capacity.value == 12 * MIB
 
 
 def test_a_capacity_without_a_source_is_refused() -> None:
-    text = profile_text(None).replace("[cache]", "cache_capacity = 1000000\n[cache]")
     with pytest.raises(DeviceError, match="memory.cache_capacity"):
-        loads_profile(text)
+        make_profile(memory="cache_capacity = 1000000")
 
 
 # ------------------------------------------------------------------ weights cached
@@ -109,7 +102,7 @@ def linear_report() -> howfast.Report:
 def test_weights_are_cached_when_the_weights_and_what_a_run_writes_fit(capacity: int, cached: bool) -> None:
     report = linear_report()
     assert (report.totals.param_bytes, report.totals.bytes_written) == (WEIGHTS, WRITTEN)
-    rl = howfast.roofline(report, loads_profile(profile_text(float(capacity)))).roofline
+    rl = howfast.roofline(report, box(float(capacity))).roofline
     assert rl is not None
     assert rl.device.weights_cached is cached and rl.device.cache_capacity_bytes == capacity
     (op,) = rl.ops
@@ -118,7 +111,7 @@ def test_weights_are_cached_when_the_weights_and_what_a_run_writes_fit(capacity:
 
 def test_a_calibration_layer_counts_the_evictors_copy_in_its_working_set() -> None:
     # l2 1 MiB: the evictor copies 8 x l2 = 8 MiB (at most a quarter of the 32 MiB cache), two buffers
-    assert evictor_working_set(loads_profile(profile_text(None))) == 16 * MIB
+    assert evictor_working_set(box(None)) == 16 * MIB
 
 
 @pytest.mark.parametrize(("capacity", "roof_s"), [
@@ -131,5 +124,5 @@ def test_a_calibration_layer_counts_the_evictors_copy_in_its_working_set() -> No
 def test_a_calibration_layers_weights_are_cached_only_if_they_outlast_the_evictor(capacity: int, roof_s: float) -> None:
     torch.manual_seed(0)
     sample = analysed_sample("linear 1x256 -> 256", nn.Linear(256, 256, bias=False), (torch.randn(1, 256),),
-                             loads_profile(profile_text(float(capacity))))
+                             box(float(capacity)))
     assert sample is not None and math.isclose(sample.roof_s, roof_s, rel_tol=1e-9)

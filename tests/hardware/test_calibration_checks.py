@@ -6,19 +6,12 @@ from __future__ import annotations
 from howfast.bench.calibrate.assemble import CalibrationResult, ClassFit
 from howfast.bench.calibrate.checks import IMPLAUSIBLE_EFFICIENCY, figure_checks
 from howfast.cli.calibrate_output import render
-from howfast.hardware.profiles import loads_profile
+from howfast.hardware.profiles import HardwareProfile
+from tests.hardware.conftest import make_profile
 
 
-def profile(cache_bw: float) -> object:
-    return loads_profile(f"""
-name = "box"
-kind = "cpu"
-[peak_flops]
-fp32 = {{ value = 1e11, source = "test" }}
-[memory]
-bandwidth = {{ value = 2e10, source = "test" }}
-cache_bandwidth = {{ value = {cache_bw!r}, source = "test" }}
-""")
+def profile(cache_bw: float) -> HardwareProfile:
+    return make_profile(bandwidth=2e10, memory=f'cache_bandwidth = {{ value = {cache_bw!r}, source = "test" }}', name="box")
 
 
 def fit(cls: str, efficiency: float) -> ClassFit:
@@ -43,7 +36,7 @@ def test_efficiencies_above_one_are_explained_and_wild_ones_flagged() -> None:
 
 
 def test_the_checks_are_printed_with_the_calibration() -> None:
-    result = CalibrationResult(profile=profile(1.5e10), measurements=[], fits={"conv": fit("conv", 1.29)},  # type: ignore[arg-type]
+    result = CalibrationResult(profile=profile(1.5e10), measurements=[], fits={"conv": fit("conv", 1.29)},
                                elapsed_s=1.0, threads=1)
     text = " ".join(render(result, 120, False).split())
     assert "check: memory.cache_bandwidth 15.0 GB/s is not above" in text
