@@ -88,7 +88,7 @@ def predicted_by_layer(model: Any, x: Any, profile: str | None) -> dict[str, flo
     return {layer.name: layer.predicted_s for layer in report.roofline.layers}
 
 
-def measure(name: str, rounds: int, runs: int, profile: str | None = None) -> None:
+def measure(name: str, rounds: int, runs: int, profile: str | None = None, detail: tuple[str, ...] = ()) -> None:
     import torch
 
     from howfast.bench.calibrate.measure import Evictor, cpu_caches, last_level_cache_bytes
@@ -143,6 +143,11 @@ def measure(name: str, rounds: int, runs: int, profile: str | None = None) -> No
         ratio = f"{t_net / t_solo:.2f}" if t_solo > 0 else "-"
         pred = f" {t_pred * 1e3:8.3f} {t_pred / t_solo:10.2f}" if predicted and t_solo > 0 else ""
         print(f"  {kind:22s} {int(n):4d} {t_net * 1e3:11.3f} {t_solo * 1e3:9.3f} {ratio:>9s}{pred}")
+    for key, t in network.items():  # --detail TYPE: each layer of those module types
+        if type(modules[key]).__name__ in detail and solo.get(key):
+            shapes = " ".join("x".join(map(str, a.shape)) for a in timer.inputs[key] if hasattr(a, "shape"))
+            pred = f" pred {predicted.get(key, 0.0) * 1e6:8.1f} us ({predicted.get(key, 0.0) / solo[key]:.2f})" if predicted else ""
+            print(f"    {key:40s} {shapes:18s} network {t * 1e6:8.1f} us alone {solo[key] * 1e6:8.1f} us{pred}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=6, help="network passes per round (and alone runs: half)")
     parser.add_argument("--profile", help="a calibrated profile (.toml or name): adds each layer's predicted time")
+    parser.add_argument("--detail", nargs="*", default=[], help="module types (BatchNorm2d, ...) to list layer by layer")
     args = parser.parse_args(argv)
     import torch
 
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     print(f"one thread, thread CPU time; allocator: {retain_freed_memory()}; {args.rounds} interleaved rounds")
     for name in args.models:
-        measure(name, args.rounds, args.runs, args.profile)
+        measure(name, args.rounds, args.runs, args.profile, tuple(args.detail))
     return 0
 
 
