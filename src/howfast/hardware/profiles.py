@@ -91,7 +91,8 @@ class HardwareProfile:
 
     @property
     def last_level_cache_bytes(self) -> float | None:
-        """The largest cache in ``[cache]``: working sets up to this size use ``memory.cache_bandwidth``."""
+        """The largest cache in ``[cache]`` (the working set at ``memory.cache_bandwidth`` when the
+        profile has no ``memory.cache_capacity``: ``cache_bytes``)."""
         return max((f.value for f in self.caches.values()), default=None)
 
     @property

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from howfast.costs.registry import OpClass
@@ -38,7 +39,7 @@ from howfast.hardware.energy import estimate_energy
 from howfast.hardware.explain import roofline_sentences
 from howfast.hardware.profiles import HardwareProfile, get_profile
 from howfast.report.measurements import LayerTimes
-from howfast.report.report import OpRow, PhaseCosts, Report
+from howfast.report.report import OpRow, PhaseCosts, Report, Totals
 from howfast.report.sections import (
     BoundSummary,
     ClassTime,
@@ -155,8 +156,8 @@ def op_figures(row: OpRow, profile: HardwareProfile, peak: float, memory_model: 
     """The roofline entry of one ``OpRow`` on ``profile`` (None for ops that move nothing and compute nothing).
 
     Memory time: activation bytes at the cache bandwidth when the profile has one and they fit in
-    its last-level cache (``level``), weight bytes at the cache bandwidth when ``weights_cached``
-    (the whole model's weights fit), the rest at the memory bandwidth. The op's effective
+    the cache (``profile.cache_bytes``; ``level``), weight bytes at the cache bandwidth when
+    ``weights_cached`` (``weights_working_set`` fits), the rest at the memory bandwidth. The op's effective
     bandwidth is its bytes over that time; without a cache figure it is the memory bandwidth.
     The class's ``weight_s_per_byte`` (weights re-laid out on every call) adds to the time, and its
     ``window_s_per_read`` (pooling: per window element read) times the op's window reads, the
@@ -198,6 +199,28 @@ def group_anchors(costs: PhaseCosts) -> dict[int, int]:
     if costs.fusion is None:
         return {}
     return {i: group.ops[0] for group in costs.fusion.groups for i in group.ops[1:]}
+
+
+def weights_working_set(totals: Totals) -> float:
+    """What a run touches between two uses of a weight, at most: every weight and every byte the run
+    writes (``HardwareProfile.weights_cached``; docs/roofline.md, "Two bandwidths")."""
+    return float(totals.param_bytes + totals.bytes_written)
+
+
+def priced_ops(costs: PhaseCosts, profile: HardwareProfile, peak_of: Callable[[str], float], memory_model: str,
+               weights_cached: bool) -> list[tuple[OpRow, RooflineOp]]:
+    """Each op's row and roofline entry (``op_figures``; ops that neither move nor compute anything
+    left out), in op order, at the peak ``peak_of(op class)``; an op fused into a group is priced in
+    its anchor's kernel (``group_anchors``)."""
+    anchors = group_anchors(costs)
+    priced: dict[int, tuple[OpRow, RooflineOp]] = {}
+    for row in costs.ops:
+        head = priced.get(anchors[row.index]) if row.index in anchors else None  # the kernel a fused op runs in
+        entry = op_figures(row, profile, peak_of((head[0] if head else row).op_class), memory_model, weights_cached,
+                           kernel=head[1] if head else None)
+        if entry is not None:
+            priced[row.index] = (row, entry)
+    return list(priced.values())
 
 
 @dataclass(slots=True)
@@ -249,21 +272,11 @@ def phase_roofline(report: Report, costs: PhaseCosts, profile: HardwareProfile, 
     bandwidth = profile.bandwidth_bytes_per_s
     if costs.fusion is not None:
         notes.append("fused: the report's ops are the fused program's (report.fusion), and the prediction follows them")
-    # between two uses of a weight (one run and the next) the run touches every weight and what it writes
-    weights_cached = profile.weights_cached(float(costs.totals.param_bytes + costs.totals.bytes_written))
+    weights_cached = profile.weights_cached(weights_working_set(costs.totals))
     peaks = class_peaks(costs, profile, used, notes)
-    ops: list[RooflineOp] = []
-    uncounted = 0
-    anchors = group_anchors(costs)
-    priced: dict[int, tuple[OpRow, RooflineOp]] = {}  # by op index: each op's row and entry
-    for row in costs.ops:
-        head = priced.get(anchors[row.index]) if row.index in anchors else None
-        entry = op_figures(row, profile, peaks.get((head[0] if head else row).op_class, peak), model, weights_cached,
-                           kernel=head[1] if head else None)
-        if entry is not None:
-            ops.append(entry)
-            priced[row.index] = (row, entry)
-            uncounted += not row.counted
+    priced = priced_ops(costs, profile, lambda cls: peaks.get(cls, peak), model, weights_cached)
+    ops = [entry for _, entry in priced]
+    uncounted = sum(not row.counted for row, _ in priced)
     total = sum(e.predicted_s for e in ops)
     summary, classes = _summaries(ops, total)
     layers = _layers(costs, ops, peak, bandwidth, total)

@@ -19,17 +19,14 @@ from howfast.bench.calibrate.checks import figure_checks
 from howfast.bench.calibrate.fit import fit_efficiency, fit_pinned, fit_with_weights
 from howfast.bench.calibrate.integer import LOW_PRECISION, low_precision_peak
 from howfast.bench.calibrate.measure import (
-    CACHE_HIT_SHARE,
     STATISTICS,
     Evictor,
     TimedSample,
-    cache_capacity,
-    capacity_sweep,
     copy_bandwidth,
     cpu_caches,
     frozen_heap,
     gemm_flops,
-    hit_share_bandwidth,
+    measure_capacity,
     op_overhead,
     prepare_layers,
     product_row_times,
@@ -273,15 +270,9 @@ def measure_cache_bandwidth(c: Conditions, llc: float) -> Measurement:
 
 def measure_cache_capacity(c: Conditions, llc: float, cache_bw: float, dram_bw: float) -> Measurement:
     """``memory.cache_capacity``: the working set at which copies fall from cache to memory speed
-    (``capacity_sweep``, ``cache_capacity``)."""
-    points = capacity_sweep(c.device, int(llc), min_time_s=c.min_time_s / 4, statistic=c.statistic, clock=c.clock)
-    value = cache_capacity(points, cache_bw, dram_bw, llc)
-    sweep = ", ".join(f"{ws / 2**20:.1f} MiB {bw / 1e9:.0f}" for ws, bw in points)
-    method = (f"measured by howfast calibrate {c.where}: Tensor.copy_ swept over working sets (two buffers) of 1/16 to 2 x "
-              f"the last-level cache ({llc / 2**20:.0f} MiB), where the bandwidth falls below that of {CACHE_HIT_SHARE:.0%} "
-              f"of the bytes from the cache, {hit_share_bandwidth(cache_bw, dram_bw) / 1e9:.0f} GB/s, {c.stat}; GB/s per "
-              f"working set: {sweep}")
-    return Measurement("memory.cache_capacity", value, "B", method, [])
+    (``measure.measure_capacity``)."""
+    value, text = measure_capacity(c.device, int(llc), cache_bw, dram_bw, c.min_time_s / 4, c.statistic, c.clock)
+    return Measurement("memory.cache_capacity", value, "B", f"measured by howfast calibrate {c.where}: {text} ({c.stat})", [])
 
 
 def measure_gemv_rows(c: Conditions) -> Measurement:

@@ -23,9 +23,7 @@ from howfast.api import analyze
 from howfast.bench.calibrate.representatives import Representative, chain_length, make_input
 from howfast.bench.timing import Plan, time_calls
 from howfast.hardware.profiles import HardwareProfile
-from howfast.hardware.roofline import CLASS_DTYPES, group_anchors, op_figures
-from howfast.report.report import OpRow
-from howfast.report.sections import RooflineOp
+from howfast.hardware.roofline import CLASS_DTYPES, priced_ops, weights_working_set
 
 Statistic = Callable[[Sequence[float]], float]  # the figure of a list of timed runs
 
@@ -247,6 +245,19 @@ def cache_capacity(points: Sequence[tuple[float, float]], cache_bw: float, dram_
     return llc_bytes
 
 
+def measure_capacity(device: torch.device | str, llc_bytes: int, cache_bw: float, dram_bw: float, min_time_s: float,
+                     statistic: str = "median", clock: str = "wall") -> tuple[float, str]:
+    """``memory.cache_capacity`` in whole bytes (``capacity_sweep``, ``cache_capacity``) and how it was
+    measured: the sweep, its threshold and its points."""
+    points = capacity_sweep(device, llc_bytes, min_time_s=min_time_s, statistic=statistic, clock=clock)
+    value = float(round(cache_capacity(points, cache_bw, dram_bw, llc_bytes)))
+    sweep = ", ".join(f"{ws / 2**20:.1f} MiB {bw / 1e9:.0f}" for ws, bw in points)
+    text = (f"Tensor.copy_ swept over working sets (two buffers) of 1/16 to 2 x the last-level cache "
+            f"({llc_bytes / 2**20:.0f} MiB), where the bandwidth falls below that of {CACHE_HIT_SHARE:.0%} of the bytes "
+            f"from the cache, {hit_share_bandwidth(cache_bw, dram_bw) / 1e9:.0f} GB/s; GB/s per working set: {sweep}")
+    return value, text
+
+
 def op_overhead(device: torch.device | str = "cpu", loops: int = 1000, statistic: str = "median",
                 clock: str = "wall") -> tuple[float, list[float]]:
     """Seconds per call of a one-element ``Tensor.add`` (the fixed cost of one op)."""
@@ -366,17 +377,9 @@ def analysed_sample(label: str, module: nn.Module, inputs: tuple[torch.Tensor, .
     roof = 0.0
     flops = nbytes = weight_bytes = 0
     # timed after the evictor's copy: between two runs the cache sees the copy and the layer's own bytes
-    working_set = float(report.totals.param_bytes + report.totals.bytes_written) + evictor_working_set(profile)
+    working_set = weights_working_set(report.totals) + evictor_working_set(profile)
     cached = profile.weights_cached(working_set)
-    anchors = group_anchors(report)
-    priced: dict[int, tuple[OpRow, RooflineOp]] = {}
-    for row in report.ops:
-        head = priced.get(anchors[row.index]) if row.index in anchors else None  # the kernel a fused op runs in
-        entry = op_figures(row, profile, class_peak((head[0] if head else row).op_class, profile), "compulsory", cached,
-                           kernel=head[1] if head else None)
-        if entry is None:
-            continue
-        priced[row.index] = (row, entry)
+    for row, entry in priced_ops(report, profile, lambda op_class: class_peak(op_class, profile), "compulsory", cached):
         cls = entry.op_class  # a fused op's is its anchor's
         classes[cls] = classes.get(cls, 0.0) + entry.roof_s
         reads[cls] = reads.get(cls, 0) + int(row.traffic("writeup").get("input", 0))

@@ -47,12 +47,11 @@ from howfast.bench.calibrate.measure import (
     Evictor,
     TimedSample,
     analysed_sample,
-    cache_capacity,
-    capacity_sweep,
     copy_bandwidth,
     cpu_caches,
     frozen_heap,
     gemm_rate,
+    measure_capacity,
     time_call,
 )
 from howfast.bench.calibrate.representatives import Representative
@@ -251,11 +250,9 @@ def _measure_figures(folder: Path, threads: int, quick: bool, statistic: str, cl
                                               statistic=statistic, clock=clock)
         figures["cache_bandwidth"] = Measurement("memory.cache_bandwidth", cbw, "B/s", f"measured by howfast calibrate {where}: "
                                                  f"Tensor.copy_ of {cbytes >> 10} KiB (1/8 of the last-level cache), {stat}", c_times)
-        points = capacity_sweep("cpu", llc, min_time_s=0.025 if quick else 0.075, statistic=statistic, clock=clock)
-        capacity = cache_capacity(points, cbw, bw, llc)
-        figures["cache_capacity"] = Measurement("memory.cache_capacity", capacity, "B", f"measured by howfast calibrate {where}: "
-                                                f"Tensor.copy_ swept over working sets of 1/16 to 2 x the last-level cache, where "
-                                                f"the bandwidth falls below that of 90% of the bytes from the cache, {stat}")
+        capacity, text = measure_capacity("cpu", llc, cbw, bw, 0.025 if quick else 0.075, statistic, clock)
+        figures["cache_capacity"] = Measurement("memory.cache_capacity", capacity, "B",
+                                                f"measured by howfast calibrate {where}: {text} ({stat})")
     one, chain = add_chain_session(folder, 1, threads), add_chain_session(folder, CHAIN_NODES + 1, threads)
     t_one = pick(time_call(one, warmup=20, min_runs=50, min_time_s=0.05, clock=clock))
     t_chain = pick(time_call(chain, warmup=5, min_runs=20, min_time_s=0.1, clock=clock))
