@@ -23,8 +23,8 @@ def figure_checks(profile: HardwareProfile, efficiencies: dict[str, float]) -> l
         listed = ", ".join(f"{cls} {eff:.2f}" for cls, eff in fast.items())
         out.append(f"efficiency above 1 ({listed}): these layers ran faster than their roof on the measured peak and "
                    "copy bandwidths (data held in L1/L2, which beat the copy's cache bandwidth, or a kernel faster "
-                   "than torch.mm at the size measured); an efficiency is the measured speed over that roof, not a "
-                   "share of the hardware's peak")
+                   "than the peak's matrix product at the size measured); an efficiency is the measured speed over "
+                   "that roof, not a share of the hardware's peak")
     wild = [cls for cls, eff in fast.items() if eff > IMPLAUSIBLE_EFFICIENCY]
     if wild:
         out.append(f"implausible: {', '.join(wild)} more than {IMPLAUSIBLE_EFFICIENCY:g}x faster than the roof; its layers' "
