@@ -6,8 +6,9 @@ Where the hold-out validation finds a bias by model kind (small mobile nets and 
 predicted low, dense conv nets high: docs/roofline.md, "Validation"), this script measures the
 factor behind it directly, on the zoo's real layers:
 
-* **in the network**: every leaf module of the model timed by forward pre/post hooks (thread CPU
-  time) during plain forward passes, median per module over the runs;
+* **in the network**: every leaf module of the model timed by ``howfast.bench.layers.per_layer_times``
+  (forward pre/post hooks, hooked and plain passes alternating, wall clock on one thread), median
+  per module;
 * **alone**: the same module called on its own recorded inputs, each call after the calibration's
   evicting copy, median of its runs;
 * interleaved: ``--rounds`` rounds, each one network pass set and one pass over the modules alone,
@@ -15,7 +16,7 @@ factor behind it directly, on the zoo's real layers:
 
 Printed per model and module type: the summed in-network and alone times and their ratio, and per
 model the plain forward (no hooks) against the sum of the leaves in the network (the rest is Python
-between modules and the hooks' own cost). With ``--profile`` (a calibration of this machine), each
+between modules and the hooks' own cost). The alone times are thread CPU time. With ``--profile`` (a calibration of this machine), each
 type's predicted time beside them: predicted / alone is the class fits' error on these layers,
 network / alone the context the fits cannot see. One thread, inference mode, freed memory retained.
 
@@ -38,33 +39,20 @@ def leaves(model: Any) -> list[tuple[str, Any]]:
     return [(name, mod) for name, mod in model.named_modules() if name and not list(mod.children())]
 
 
-class NetworkTimer:
-    """Pre/post hooks on every leaf: each call's thread CPU time, and the first call's inputs."""
+def record_inputs(model: Any, x: Any) -> dict[str, tuple[Any, ...]]:
+    """Each leaf module's inputs in one forward pass (copies), to call it alone on them."""
+    inputs: dict[str, tuple[Any, ...]] = {}
 
-    def __init__(self, model: Any) -> None:
-        self.times: dict[str, list[float]] = collections.defaultdict(list)
-        self.inputs: dict[str, tuple[Any, ...]] = {}
-        self.started: dict[str, float] = {}
-        self.handles = []
-        for name, mod in leaves(model):
-            self.handles.append(mod.register_forward_pre_hook(self._pre(name)))
-            self.handles.append(mod.register_forward_hook(self._post(name)))
-
-    def _pre(self, name: str) -> Any:
+    def keep(name: str) -> Any:
         def hook(_mod: Any, args: tuple[Any, ...]) -> None:
-            if name not in self.inputs:
-                self.inputs[name] = tuple(a.clone() if hasattr(a, "clone") else a for a in args)
-            self.started[name] = time.thread_time()
+            inputs.setdefault(name, tuple(a.clone() if hasattr(a, "clone") else a for a in args))
         return hook
 
-    def _post(self, name: str) -> Any:
-        def hook(_mod: Any, _args: Any, _out: Any) -> None:
-            self.times[name].append(time.thread_time() - self.started[name])
-        return hook
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
+    handles = [mod.register_forward_pre_hook(keep(name)) for name, mod in leaves(model)]
+    model(x)
+    for handle in handles:
+        handle.remove()
+    return inputs
 
 
 def time_alone(module: Any, inputs: tuple[Any, ...], evict: Any, runs: int) -> list[float]:
@@ -92,6 +80,7 @@ def measure(name: str, rounds: int, runs: int, profile: str | None = None, detai
     import torch
 
     from howfast.bench.calibrate.measure import Evictor, cpu_caches, last_level_cache_bytes
+    from howfast.bench.layers import per_layer_times
     from howfast.zoo import registry
 
     model = registry.build(name).eval()
@@ -100,29 +89,20 @@ def measure(name: str, rounds: int, runs: int, profile: str | None = None, detai
     l2 = cpu_caches().get("l2")
     evict = Evictor(torch.device("cpu"), l2[1] if l2 else None, last_level_cache_bytes())
     plain: list[float] = []
+    in_network: dict[str, list[float]] = collections.defaultdict(list)
     alone: dict[str, list[float]] = collections.defaultdict(list)
     modules = dict(leaves(model))
     with torch.inference_mode():
-        for _ in range(3):
-            model(x)
-        timer = NetworkTimer(model)
-        model(x)  # records every leaf's inputs
-        timer.times.clear()
-        for _ in range(rounds):
-            timer.remove()
-            for _ in range(runs):
-                start = time.thread_time()
-                model(x)
-                plain.append(time.thread_time() - start)
-            hooked = NetworkTimer(model)
-            for _ in range(runs):
-                model(x)
-            hooked.remove()
-            for key, values in hooked.times.items():
-                timer.times[key].extend(values)
-            for key, inputs in timer.inputs.items():
-                alone[key].extend(time_alone(modules[key], inputs, evict, max(2, runs // 2)))
-    network = {k: statistics.median(v) for k, v in timer.times.items()}
+        inputs = record_inputs(model, x)
+    for _ in range(rounds):
+        times = per_layer_times(model, (x,), runs=runs, warmup=1)  # hooked and plain passes, alternating
+        plain.append(times.plain_total_s)
+        for key in inputs:
+            in_network[key].append(times.by_module.get(key, 0.0))
+        with torch.inference_mode():
+            for key, args in inputs.items():
+                alone[key].extend(time_alone(modules[key], args, evict, max(2, runs // 2)))
+    network = {k: statistics.median(v) for k, v in in_network.items()}
     solo = {k: statistics.median(v) for k, v in alone.items()}
     by_type: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0, 0])
     for key, t in network.items():
@@ -145,7 +125,7 @@ def measure(name: str, rounds: int, runs: int, profile: str | None = None, detai
         print(f"  {kind:22s} {int(n):4d} {t_net * 1e3:11.3f} {t_solo * 1e3:9.3f} {ratio:>9s}{pred}")
     for key, t in network.items():  # --detail TYPE: each layer of those module types
         if type(modules[key]).__name__ in detail and solo.get(key):
-            shapes = " ".join("x".join(map(str, a.shape)) for a in timer.inputs[key] if hasattr(a, "shape"))
+            shapes = " ".join("x".join(map(str, a.shape)) for a in inputs[key] if hasattr(a, "shape"))
             pred = f" pred {predicted.get(key, 0.0) * 1e6:8.1f} us ({predicted.get(key, 0.0) / solo[key]:.2f})" if predicted else ""
             print(f"    {key:40s} {shapes:18s} network {t * 1e6:8.1f} us alone {solo[key] * 1e6:8.1f} us{pred}")
 
@@ -163,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     from howfast.bench.allocator import retain_freed_memory
 
     torch.set_num_threads(1)
-    print(f"one thread, thread CPU time; allocator: {retain_freed_memory()}; {args.rounds} interleaved rounds")
+    print(f"one thread; allocator: {retain_freed_memory()}; {args.rounds} interleaved rounds")
     for name in args.models:
         measure(name, args.rounds, args.runs, args.profile, tuple(args.detail))
     return 0
